@@ -1,0 +1,1 @@
+"""On-the-fly multi-resolution glimpse and batch generation (NumPy + Numba)."""

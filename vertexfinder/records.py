@@ -1,0 +1,206 @@
+"""Event records: what one event is, wherever it comes from.
+
+An :class:`EventRecord` holds, per plane of the global image (views in the
+detector's order, e.g. U, V, Z), a uint8 image cropped to the activity and its
+origin in the global image, plus the truth when it is known. Records come from
+the event store, from ROOT dumps, from the simulation, or are built by users
+from frames and hits through the mapper.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import BadEventError
+
+__all__ = [
+    "VERTEX_KINDS",
+    "FLAG_HADRONIC",
+    "FLAG_PI0",
+    "FLAG_DECAY",
+    "FLAG_CONVERSION",
+    "FLAG_NU_PRIMARY",
+    "PlaneImage",
+    "TruthVertex",
+    "EventRecord",
+    "kind_from_flags",
+]
+
+#: Vertex classes, in the order used for class ids everywhere (store, model heads).
+VERTEX_KINDS = ("interaction", "decay", "conversion")
+
+# Truth vertex flags, as in the historical dumps' truth maps.
+FLAG_HADRONIC = 0x1
+FLAG_PI0 = 0x2
+FLAG_DECAY = 0x4
+FLAG_CONVERSION = 0x8
+FLAG_NU_PRIMARY = 0x10
+
+
+def kind_from_flags(flags: int) -> str:
+    """The vertex class implied by truth flags (decay and conversion win over hadronic)."""
+    if flags & FLAG_DECAY:
+        return "decay"
+    if flags & FLAG_CONVERSION:
+        return "conversion"
+    return "interaction"
+
+
+@dataclass(frozen=True, eq=False)
+class PlaneImage:
+    """One plane's image crop.
+
+    Attributes:
+        view: plane name ("U", "V", "Z", ...).
+        pixels: uint8 array of shape (wires, drift pixels); byte = ADC, 0 = no charge.
+        origin: (global wire, global drift pixel) of ``pixels[0, 0]``.
+        truth: optional int16 array, same shape: index into the event's
+            ``vertices`` of the vertex the pixel's charge originates from, -1 for none.
+    """
+
+    view: str
+    pixels: np.ndarray
+    origin: tuple[int, int]
+    truth: np.ndarray | None = None
+
+    def __post_init__(self):
+        pixels = np.asarray(self.pixels)
+        if pixels.ndim != 2:
+            raise BadEventError(f"plane {self.view}: pixels must be 2D (wires, drift); Received: shape={pixels.shape}")
+        if pixels.dtype != np.uint8:
+            raise BadEventError(f"plane {self.view}: pixels must be uint8; Received: dtype={pixels.dtype}")
+        object.__setattr__(self, "pixels", pixels)
+        object.__setattr__(self, "origin", (int(self.origin[0]), int(self.origin[1])))
+        if self.truth is not None:
+            truth = np.asarray(self.truth)
+            if truth.shape != pixels.shape:
+                raise BadEventError(
+                    f"plane {self.view}: truth map shape {truth.shape} differs from pixels shape {pixels.shape}"
+                )
+            object.__setattr__(self, "truth", truth.astype(np.int16, copy=False))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.pixels.shape
+
+    @property
+    def extent(self) -> tuple[int, int, int, int]:
+        """(wire_lo, wire_hi, drift_lo, drift_hi) in global pixels, hi exclusive."""
+        w0, d0 = self.origin
+        return w0, w0 + self.pixels.shape[0], d0, d0 + self.pixels.shape[1]
+
+    def to_global(self, shape: tuple[int, int]) -> np.ndarray:
+        """Paste the crop into an all-zero global image of ``shape``."""
+        out = np.zeros(shape, dtype=np.uint8)
+        w0, w1, d0, d1 = self.extent
+        if w0 < 0 or d0 < 0 or w1 > shape[0] or d1 > shape[1]:
+            raise BadEventError(f"plane {self.view}: crop {self.extent} lies outside the global image {shape}")
+        out[w0:w1, d0:d1] = self.pixels
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class TruthVertex:
+    """A true vertex.
+
+    Attributes:
+        kind: "interaction", "decay" or "conversion".
+        position_cm: (x, y, z) in cm, detector coordinates.
+        flags: bit flags (FLAG_* constants).
+        parent: index of the parent vertex in the event, -1 for none.
+        planes: float array (planes, 2): (global wire, global drift pixel) on each plane.
+        pdg: PDG code of the particle that interacted, decayed or converted (0 if unknown).
+    """
+
+    kind: str
+    position_cm: np.ndarray
+    flags: int = 0
+    parent: int = -1
+    planes: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+    pdg: int = 0
+
+    def __post_init__(self):
+        if self.kind not in VERTEX_KINDS:
+            raise BadEventError(f"vertex kind must be one of {VERTEX_KINDS}; Received: kind={self.kind!r}")
+        object.__setattr__(self, "position_cm", np.asarray(self.position_cm, dtype=np.float64).reshape(3))
+        object.__setattr__(self, "planes", np.asarray(self.planes, dtype=np.float64).reshape(-1, 2))
+        object.__setattr__(self, "flags", int(self.flags))
+        object.__setattr__(self, "parent", int(self.parent))
+        object.__setattr__(self, "pdg", int(self.pdg))
+
+    @property
+    def is_primary(self) -> bool:
+        return bool(self.flags & FLAG_NU_PRIMARY)
+
+
+@dataclass(frozen=True, eq=False)
+class EventRecord:
+    """One event: ids, per-plane image crops and the truth when known.
+
+    Attributes:
+        run, subrun, event: event ids.
+        detector: detector name.
+        drift_window: ticks pooled into one drift pixel.
+        pooling: "max", "mean" or "mean-around-max".
+        planes: one PlaneImage per global-image plane, in the detector's view order.
+        vertices: truth vertices (empty when unknown); the primary has FLAG_NU_PRIMARY.
+        nu_pdg: neutrino PDG code (0: not a neutrino event or unknown).
+        interaction: "CC", "NC" or "" (unknown).
+        energy_gev: neutrino energy in GeV (nan if unknown).
+        tpc: TPC of the primary vertex (-1 if unknown).
+    """
+
+    run: int
+    subrun: int
+    event: int
+    detector: str
+    drift_window: int
+    pooling: str
+    planes: tuple[PlaneImage, ...]
+    vertices: tuple[TruthVertex, ...] = ()
+    nu_pdg: int = 0
+    interaction: str = ""
+    energy_gev: float = float("nan")
+    tpc: int = -1
+
+    def __post_init__(self):
+        object.__setattr__(self, "planes", tuple(self.planes))
+        object.__setattr__(self, "vertices", tuple(self.vertices))
+        for name in ("run", "subrun", "event"):
+            value = getattr(self, name)
+            if int(value) != value or value < 0:
+                raise BadEventError(f"{name} must be a non-negative integer; Received: {name}={value!r}")
+            object.__setattr__(self, name, int(value))
+        if int(self.drift_window) < 1:
+            raise BadEventError(f"drift_window must be >= 1; Received: drift_window={self.drift_window!r}")
+        for i, v in enumerate(self.vertices):
+            if not -1 <= v.parent < len(self.vertices) or v.parent == i:
+                raise BadEventError(
+                    f"event {self.event}: vertex {i} has parent {v.parent}, "
+                    f"expected -1 or another vertex index below {len(self.vertices)}"
+                )
+            if len(v.planes) not in (0, len(self.planes)):
+                raise BadEventError(
+                    f"event {self.event}: vertex {i} has {len(v.planes)} plane projections, expected {len(self.planes)}"
+                )
+
+    @property
+    def ids(self) -> tuple[int, int, int]:
+        return self.run, self.subrun, self.event
+
+    @property
+    def primary(self) -> TruthVertex | None:
+        """The neutrino vertex, if the truth has one."""
+        for v in self.vertices:
+            if v.is_primary:
+                return v
+        return None
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(f"{p.view}{p.pixels.shape}" for p in self.planes)
+        return (
+            f"EventRecord(run={self.run}, subrun={self.subrun}, event={self.event}, "
+            f"detector={self.detector!r}, planes=[{shapes}], vertices={len(self.vertices)})"
+        )
