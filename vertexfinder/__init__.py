@@ -1,3 +1,40 @@
-"""vertexfinder: an on-the-fly, recurrent, multi-resolution vertex finder for LArTPCs."""
+"""vertexfinder: an on-the-fly, recurrent, multi-resolution vertex finder for LArTPCs.
+
+Public names are loaded lazily, so ``import vertexfinder`` is cheap and never
+loads TensorFlow.
+"""
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "get_detector": ".detectors",
+    "list_detectors": ".detectors",
+    "Detector": ".detectors",
+    "ImageMapper": ".mapper",
+    "EventStore": ".store",
+    "EventRecord": ".records",
+    "PlaneImage": ".records",
+    "TruthVertex": ".records",
+    "VERTEX_KINDS": ".records",
+    "read_dump": ".io.root",
+    "write_dump": ".io.root",
+    "convert": ".cli",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'vertexfinder' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)
