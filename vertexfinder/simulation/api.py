@@ -1,0 +1,138 @@
+"""``simulate(...)``: seeded, parallel event simulation yielding EventRecords."""
+
+from __future__ import annotations
+
+import functools
+import multiprocessing as mp
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..detectors import Detector, get_detector
+from ..mapper import ImageMapper
+from ..records import FLAG_NU_PRIMARY, EventRecord, PlaneImage, TruthVertex
+from . import kernels
+from .physics import pdg_from_name
+from .response import ResponseConfig, respond
+from .sources import cosmic_muons, gun, neutrino_interaction
+from .transport import Particle, Transport
+
+__all__ = ["SAMPLES", "SimulationConfig", "simulate", "simulate_event"]
+
+SAMPLES = ("numu-cc", "nue-cc", "nc", "nu-mix", "cosmics", "gun")
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    """What to simulate (plain data; see :func:`simulate` for the meaning of each field)."""
+
+    detector: str = "dune-fd-1x2x6"
+    sample: str = "nu-mix"
+    drift_window: int = 6
+    pooling: str = "max"
+    cosmics: int = 0
+    particle: str = "mu-"
+    energy_mev: tuple = (100.0, 1000.0)
+    beam: str = "dune"
+    fiducial_margin_cm: float = 10.0
+    run: int = 1
+    subrun: int = 0
+    response: ResponseConfig = field(default_factory=ResponseConfig)
+
+    def __post_init__(self):
+        if self.sample not in SAMPLES:
+            raise ValueError(f"sample must be one of {SAMPLES}; Received: sample={self.sample!r}")
+        if self.cosmics < 0:
+            raise ValueError(f"cosmics must be >= 0; Received: cosmics={self.cosmics}")
+        if self.sample == "gun":
+            pdg_from_name(self.particle)
+
+
+@functools.lru_cache(maxsize=8)
+def _mapper(detector: str | Detector, drift_window: int, pooling: str) -> ImageMapper:
+    return ImageMapper(get_detector(detector), drift_window=drift_window, pooling=pooling)
+
+
+def _event_seeds(seed: int, index: int):
+    ss = np.random.SeedSequence([int(seed), int(index)])
+    return np.random.default_rng(ss), int(ss.generate_state(1)[0] & 0x7FFFFFFF)
+
+
+def simulate_event(config: SimulationConfig, seed: int, index: int) -> EventRecord:
+    """Event ``index`` of the sample with ``seed``: the same (seed, index) always gives the same event."""
+    mapper = _mapper(config.detector, config.drift_window, config.pooling)
+    det = mapper.detector
+    rng, kseed = _event_seeds(seed, index)
+    kernels.seed_kernels(kseed)
+    tr = Transport(det.bounds_cm.ravel(), rng)
+    nu_pdg, ccnc, energy = 0, "", float("nan")
+    sample = config.sample
+    interaction = None
+    if sample == "nu-mix":
+        sample = rng.choice(["numu-cc", "nue-cc", "nc"], p=[0.6, 0.1, 0.3])
+    if sample in ("numu-cc", "nue-cc", "nc"):
+        flavor = "nue" if sample == "nue-cc" else "numu"
+        interaction = neutrino_interaction(det, rng, flavor=flavor, current="NC" if sample == "nc" else "CC",
+                                           beam=config.beam, margin_cm=config.fiducial_margin_cm)
+        nu_pdg, ccnc, energy = interaction.nu_pdg, interaction.ccnc, interaction.energy_gev
+    elif sample == "gun":
+        interaction = gun(det, rng, pdg=pdg_from_name(config.particle), energy_mev=config.energy_mev)
+        interaction.flags = FLAG_NU_PRIMARY  # the gun's origin plays the primary vertex
+    if interaction is not None:
+        v0 = tr.add_vertex("interaction", interaction.position, interaction.flags, -1, nu_pdg)
+        for pr in interaction.primaries:
+            pm = np.linalg.norm(pr.p4[1:])
+            from .physics import particle_mass_mev
+            m = particle_mass_mev(abs(pr.pdg))
+            d = pr.p4[1:] / pm if pm > 0 else np.array([0.0, 0.0, 1.0])
+            tr.push(Particle(pr.pdg, interaction.position.copy(), d, max(pr.p4[0] - m, 0.0), v0, v0, 0.0,
+                             tagged=(pr.pdg == 22)))
+    n_cosmics = config.cosmics if sample != "cosmics" else None
+    if sample == "cosmics" or config.cosmics:
+        for pos, d, e, pdg, t in cosmic_muons(det, rng, n_cosmics if sample != "cosmics" else None):
+            tr.push(Particle(pdg, pos, d, e, -1, -1, t))
+    deposits, vertices = tr.run()
+    xyz, de, dedx, tns, origin = deposits.arrays()
+    vpos = np.array([v.position for v in vertices]).reshape(-1, 3)
+    vt = np.array([v.time_ns for v in vertices])
+    planes, vplanes = respond(mapper, (xyz, de, dedx, tns, origin), vpos, vt, rng, config.response)
+    records_planes = [PlaneImage(view, pix, org, truth) for view, (pix, org, truth) in zip(mapper.views, planes)]
+    truth = [
+        TruthVertex(v.kind, v.position, flags=v.flags, parent=v.parent, planes=vplanes[i], pdg=v.pdg)
+        for i, v in enumerate(vertices)
+    ]
+    tpc = int(det.tpc_of(interaction.position)) if interaction is not None else -1
+    return EventRecord(
+        run=config.run, subrun=config.subrun, event=index, detector=det.name, drift_window=mapper.drift_window,
+        pooling=mapper.pooling, planes=records_planes, vertices=truth, nu_pdg=nu_pdg, interaction=ccnc,
+        energy_gev=energy, tpc=tpc,
+    )
+
+
+def _work(args):
+    config, seed, index = args
+    return simulate_event(config, seed, index)
+
+
+def simulate(detector: str = "dune-fd-1x2x6", sample: str = "nu-mix", *, events: int = 1, seed: int = 0,
+             first_event: int = 0, jobs: int = 1, config: SimulationConfig | None = None, **options):
+    """Simulate events; yields EventRecords in event order.
+
+    Args:
+        detector: built-in name or description file.
+        sample: "numu-cc", "nue-cc", "nc", "nu-mix" (60% numu CC, 10% nue CC, 30% NC), "cosmics", "gun".
+        events, seed, first_event: event ``first_event + i`` is simulated from (seed, first_event + i),
+            so the same seed gives the same events whatever ``jobs`` is.
+        jobs: worker processes.
+        options: further SimulationConfig fields (drift_window, pooling, cosmics, particle, energy_mev,
+            beam, fiducial_margin_cm, run, subrun, response).
+    """
+    cfg = config or SimulationConfig(detector=str(detector), sample=sample, **options)
+    tasks = [(cfg, seed, first_event + i) for i in range(events)]
+    if jobs <= 1:
+        for t in tasks:
+            yield _work(t)
+        return
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(jobs) as pool:
+        yield from pool.imap(_work, tasks, chunksize=1)
