@@ -23,6 +23,8 @@ _LAZY = {
     "read_dump": ".io.root",
     "write_dump": ".io.root",
     "convert": ".cli",
+    "simulate": ".simulation",
+    "write_events": ".cli",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -100,6 +100,67 @@ def convert(inputs, output, *, detector="dune-fd-1x2x6", drift_window=6, pooling
     return {"converted": converted, "skipped": len(errors), "errors": errors, "store": str(output)}
 
 
+def write_events(records, output, *, detector, drift_window, pooling, total=None, overwrite=False,
+                 progress=True, desc="writing") -> int:
+    """Write EventRecords to ``output``: a ROOT dump if it ends in ``.root``, else an event store.
+
+    Either way the output appears only when complete (temporary name, then rename).
+    """
+    from tqdm import tqdm
+
+    from .detectors import get_detector
+
+    det = get_detector(detector)
+    bar = tqdm(records, total=total, desc=desc, unit="event", disable=not progress)
+    if str(output).endswith(".root"):
+        from .io.root import write_dump
+        from .mapper import ImageMapper
+
+        if Path(output).exists() and not overwrite:
+            raise CommandError(f"{output}: exists (use --overwrite)")
+        return write_dump(output, bar, mapper=ImageMapper(det, drift_window=drift_window, pooling=pooling))
+    from .store import EventStore
+
+    n = 0
+    with EventStore.create(
+        output, detector=det.name, views=list(det.views), drift_window=drift_window, pooling=pooling, pixel_cm=None,
+        detector_description=det.spec.to_dict(), overwrite=overwrite,
+    ) as writer:
+        for rec in bar:
+            writer.append(rec)
+            n += 1
+    return n
+
+
+def _parse_energy(text: str):
+    try:
+        if ":" in text:
+            lo, hi = (float(v) for v in text.split(":"))
+            if not 0 < lo <= hi:
+                raise ValueError
+            return (lo, hi)
+        value = float(text)
+        if value <= 0:
+            raise ValueError
+        return (value, value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a kinetic energy in MeV (500) or a range (100:1000); Received: {text!r}") from None
+
+
+def _cmd_simulate(args) -> int:
+    from .simulation import SimulationConfig, simulate
+
+    cfg = SimulationConfig(
+        detector=args.detector, sample=args.sample, drift_window=args.drift_window, pooling=args.pooling,
+        cosmics=args.cosmics, particle=args.particle, energy_mev=args.energy_mev, beam=args.beam,
+    )
+    records = simulate(events=args.events, seed=args.seed, jobs=args.jobs, first_event=args.first_event, config=cfg)
+    n = write_events(records, args.output, detector=args.detector, drift_window=args.drift_window, pooling=args.pooling,
+                     total=args.events, overwrite=args.overwrite, progress=not args.quiet, desc="simulating")
+    print(f"simulated {n} {args.sample} events ({args.detector}, seed {args.seed}) into {args.output}")
+    return 0
+
+
 def _cmd_convert(args) -> int:
     summary = convert(
         args.inputs, args.output, detector=args.detector, drift_window=args.drift_window, pooling=args.pooling,
@@ -145,6 +206,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing store")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_convert)
+
+    from .simulation.samples import SAMPLES
+
+    p = sub.add_parser(
+        "simulate", help="simulate events (neutrinos, cosmics, particle guns) into an event store or a ROOT dump",
+        description="Simulate LArTPC events. OUT ending in .root writes the historical dump layout; anything "
+        "else writes an event store. The same seed gives the same events whatever --jobs is.",
+    )
+    p.add_argument("--detector", default="dune-fd-1x2x6", help="built-in detector name or description file")
+    p.add_argument("--sample", default="nu-mix", choices=SAMPLES, help="what to simulate (default nu-mix)")
+    p.add_argument("--events", type=int, default=10, help="number of events (default 10)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--first-event", type=int, default=0, help="number of the first event (default 0)")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--cosmics", type=int, default=0, help="cosmic muons added to every event (default 0)")
+    p.add_argument("--particle", default="mu-", help="gun particle: mu-, mu+, e-, e+, gamma, proton, pi+, pi-, pi0, ...")
+    p.add_argument("--energy-mev", type=_parse_energy, default=(100.0, 1000.0),
+                   help="gun kinetic energy in MeV: a value or a range lo:hi (default 100:1000)")
+    p.add_argument("--beam", default="dune", choices=["dune", "booster"], help="neutrino spectrum (default dune)")
+    p.add_argument("--drift-window", type=int, default=6, help="ticks per drift pixel (default 6)")
+    p.add_argument("--pooling", default="max", choices=["max", "mean", "mean-around-max"], help="drift pooling")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="event store, or a .root file")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_simulate)
     return parser
 
 

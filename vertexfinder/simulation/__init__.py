@@ -1,0 +1,19 @@
+"""The embedded data source: a fast parametric LArTPC event simulation.
+
+``simulate(detector, sample, events=..., seed=...)`` yields EventRecords; see
+:mod:`.api`. Physics in :mod:`.physics` and :mod:`.transport`, event sources in
+:mod:`.sources`, detector response in :mod:`.response`. Loaded lazily.
+"""
+
+import importlib
+
+from .samples import SAMPLES
+
+_LAZY = {"SimulationConfig": ".api", "simulate": ".api", "simulate_event": ".api", "ResponseConfig": ".response"}
+__all__ = ["SAMPLES", *_LAZY]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

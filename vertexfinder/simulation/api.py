@@ -12,14 +12,14 @@ from ..detectors import Detector, get_detector
 from ..mapper import ImageMapper
 from ..records import FLAG_NU_PRIMARY, EventRecord, PlaneImage, TruthVertex
 from . import kernels
-from .physics import pdg_from_name
+from .physics import particle_mass_mev, pdg_from_name
 from .response import ResponseConfig, respond
 from .sources import cosmic_muons, gun, neutrino_interaction
 from .transport import Particle, Transport
 
-__all__ = ["SAMPLES", "SimulationConfig", "simulate", "simulate_event"]
+from .samples import SAMPLES
 
-SAMPLES = ("numu-cc", "nue-cc", "nc", "nu-mix", "cosmics", "gun")
+__all__ = ["SAMPLES", "SimulationConfig", "simulate", "simulate_event"]
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,6 @@ def simulate_event(config: SimulationConfig, seed: int, index: int) -> EventReco
         v0 = tr.add_vertex("interaction", interaction.position, interaction.flags, -1, nu_pdg)
         for pr in interaction.primaries:
             pm = np.linalg.norm(pr.p4[1:])
-            from .physics import particle_mass_mev
             m = particle_mass_mev(abs(pr.pdg))
             d = pr.p4[1:] / pm if pm > 0 else np.array([0.0, 0.0, 1.0])
             tr.push(Particle(pr.pdg, interaction.position.copy(), d, max(pr.p4[0] - m, 0.0), v0, v0, 0.0,

@@ -173,6 +173,7 @@ class Transport:
     brems_cut_mev = 1.0
     tracking_cut_mev = 0.1
     capture_fraction = 0.75  # mu- captured at rest in argon
+    fluctuation_shape = 12.0  # Gamma shape of the restricted loss per step (~Landau core width)
 
     def __init__(self, world, rng: np.random.Generator, *, max_deposits: int = 200_000):
         self.world = np.asarray(world, dtype=np.float64)
@@ -227,7 +228,7 @@ class Transport:
         d = p.direction.copy()
         status, kin, path, n = kernels.step_track(
             pos, d, p.kinetic_mev, mass, charge, max_path, step_cm, t_tab, dedx_tab, r_tab, restricted,
-            4.0, LAR.radiation_length_cm, self.world, self.tracking_cut_mev,
+            self.fluctuation_shape, LAR.radiation_length_cm, self.world, self.tracking_cut_mev,
             self._buf_xyz, self._buf_de, self._buf_dedx, 0,
         )
         self.deposits.add(self._buf_xyz[:n].copy(), self._buf_de[:n].copy(), self._buf_dedx[:n].copy(), p.time_ns, p.origin)
