@@ -222,3 +222,11 @@ def test_truth_vertex_projections_land_on_charge():
             on += win.size > 0 and win.max() > 0
         hits += on >= 2
     assert hits >= 11
+
+
+def test_decay_times_follow_the_muon_lifetime():
+    # regression: the clock of a stopping particle must not run away as its velocity goes to zero
+    times = []
+    for _, verts in _shoot(-13, 200.0, 300, seed=21):
+        times += [v.time_ns for v in verts if v.kind == "decay"]
+    assert np.mean(times) == pytest.approx(2197.0, rel=0.15)

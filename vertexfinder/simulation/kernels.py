@@ -138,20 +138,40 @@ def rasterise(wire, tick, charge, sig_w, sig_t, row, n_wires_row, row_base, n_ti
         out: array (rows, n_ticks) accumulated in place.
     """
     inv_sqrt2 = 1.0 / math.sqrt(2.0)
+    ft = np.empty(64)
     for k in range(wire.shape[0]):
         sw = max(sig_w[k], 1e-3)
         st = max(sig_t[k], 1e-3)
         w_lo = int(math.floor(wire[k] - 3 * sw))
         w_hi = int(math.floor(wire[k] + 3 * sw))
-        t_lo = int(math.floor(tick[k] - 3 * st))
-        t_hi = int(math.floor(tick[k] + 3 * st))
+        t_lo = max(int(math.floor(tick[k] - 3 * st)), 0)
+        t_hi = min(int(math.floor(tick[k] + 3 * st)), n_ticks - 1)
+        if t_hi - t_lo + 1 > ft.shape[0]:
+            ft = np.empty(2 * (t_hi - t_lo + 1))
+        # the tick profile is the same on every wire: compute it once per deposit
+        prev = math.erf((t_lo - tick[k]) * inv_sqrt2 / st)
+        for t in range(t_lo, t_hi + 1):
+            cur = math.erf((t + 1 - tick[k]) * inv_sqrt2 / st)
+            ft[t - t_lo] = 0.5 * (cur - prev)
+            prev = cur
         nw = n_wires_row[row[k]]
         base = row_base[row[k]]
         for w in range(max(w_lo, 0), min(w_hi, nw - 1) + 1):
             fw = 0.5 * (math.erf((w + 1 - wire[k]) * inv_sqrt2 / sw) - math.erf((w - wire[k]) * inv_sqrt2 / sw))
             if fw < 1e-4:
                 continue
-            for t in range(max(t_lo, 0), min(t_hi, n_ticks - 1) + 1):
-                ft = 0.5 * (math.erf((t + 1 - tick[k]) * inv_sqrt2 / st) - math.erf((t - tick[k]) * inv_sqrt2 / st))
-                out[base + w, t] += charge[k] * fw * ft
+            q = charge[k] * fw
+            for t in range(t_lo, t_hi + 1):
+                out[base + w, t] += q * ft[t - t_lo]
+    return out
+
+
+@njit
+def sum_rows(rows, target, scale, out):
+    """out[target[i]] += scale[i] * rows[i] for every row i (rows of one channel summed)."""
+    for i in range(rows.shape[0]):
+        t = target[i]
+        g = scale[i]
+        for j in range(rows.shape[1]):
+            out[t, j] += g * rows[i, j]
     return out

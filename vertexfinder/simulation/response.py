@@ -158,7 +158,7 @@ def respond(mapper: ImageMapper, deposits, vertex_positions, vertex_times_ns, rn
     ]).astype(np.float32)
     channels, inverse = np.unique(chan_of_row, return_inverse=True)
     waves = np.zeros((len(channels), n_t), dtype=np.float32)
-    np.add.at(waves, inverse, raster * gain[:, None])
+    kernels.sum_rows(raster, inverse.astype(np.int64), gain, waves)
     pooled = pool_samples(waves, window=N, pooling=mapper.pooling)  # pixel j <-> ticks t_lo + jN ...
     p0 = t_lo // N
 
@@ -209,10 +209,10 @@ def respond(mapper: ImageMapper, deposits, vertex_positions, vertex_times_ns, rn
 def _noise_and_zero_suppress(img, cfg: ResponseConfig, rng):
     if img.size == 0:
         return img
-    noisy = img + rng.normal(0.0, cfg.noise_adc, img.shape).astype(np.float32) if cfg.noise_adc > 0 else img.copy()
+    noisy = img + cfg.noise_adc * rng.standard_normal(img.shape, dtype=np.float32) if cfg.noise_adc > 0 else img.copy()
     if cfg.coherent_noise_adc > 0:
         groups = -(-img.shape[0] // cfg.coherent_group)
-        common = rng.normal(0.0, cfg.coherent_noise_adc, (groups, img.shape[1])).astype(np.float32)
+        common = cfg.coherent_noise_adc * rng.standard_normal((groups, img.shape[1]), dtype=np.float32)
         noisy += np.repeat(common, cfg.coherent_group, axis=0)[: img.shape[0]]
     above = noisy > cfg.roi_threshold_adc
     roi = above.copy()

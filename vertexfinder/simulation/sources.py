@@ -273,8 +273,25 @@ def cosmic_muons(detector, rng, n: int | None = None):
             e = 1000.0 * (1 - rng.random() * (1 - 100.0 ** -1.7)) ** (-1 / 1.7)
         pos = np.array([rng.uniform(x0, x1), y_top, rng.uniform(z0, z1)])
         pdg = 13 if rng.random() < 1 / 2.25 else -13
-        out.append((pos, d, e, pdg, rng.uniform(t_lo, t_hi) * 1000.0))
+        t = rng.uniform(t_lo, t_hi) * 1000.0
+        entry = _box_entry(pos, d, b)
+        if entry is not None:  # muons that miss the detector leave nothing
+            out.append((entry, d, e, pdg, t))
     return out
+
+
+def _box_entry(pos, d, bounds):
+    """First point of the ray pos + s d (s >= 0) inside the box bounds (3, 2), or None."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t1 = (bounds[:, 0] - pos) / d
+        t2 = (bounds[:, 1] - pos) / d
+    t1 = np.where(d == 0, np.where((pos >= bounds[:, 0]) & (pos <= bounds[:, 1]), -np.inf, np.inf), t1)
+    t2 = np.where(d == 0, np.where((pos >= bounds[:, 0]) & (pos <= bounds[:, 1]), np.inf, -np.inf), t2)
+    s_in = np.max(np.minimum(t1, t2))
+    s_out = np.min(np.maximum(t1, t2))
+    if s_out < max(s_in, 0):
+        return None
+    return pos + (max(s_in, 0) + 1e-6) * d
 
 
 def gun(detector, rng, *, pdg: int, energy_mev, position=None, direction=None):

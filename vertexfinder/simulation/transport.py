@@ -107,9 +107,11 @@ class Deposits:
     dedx: list = field(default_factory=list)
     time: list = field(default_factory=list)
     origin: list = field(default_factory=list)
+    count: int = 0
 
     def add(self, xyz, de, dedx, time_ns, origin):
         if len(de):
+            self.count += len(de)
             self.xyz.append(np.asarray(xyz, dtype=np.float64).reshape(-1, 3))
             self.de.append(np.asarray(de, dtype=np.float64))
             self.dedx.append(np.asarray(dedx, dtype=np.float64))
@@ -195,7 +197,6 @@ class Transport:
         self.stack.append(p)
 
     def run(self):
-        n_dep = 0
         while self.stack:
             p = self.stack.pop()
             apdg = abs(p.pdg)
@@ -213,8 +214,7 @@ class Transport:
                 # other charged particles are followed as their mass with charge +-1; neutral ones are not seen
                 if particle_charge(p.pdg) != 0:
                     self._hadron_or_muon(p)
-            n_dep = sum(len(d) for d in self.deposits.de)
-            if n_dep > self.max_deposits:
+            if self.deposits.count > self.max_deposits:
                 break
         return self.deposits, self.vertices
 
@@ -224,6 +224,8 @@ class Transport:
 
     def _step(self, p: Particle, mass, charge, max_path, table, restricted, step_cm):
         t_tab, dedx_tab, r_tab = table
+        e0 = p.kinetic_mev + mass
+        beta0 = math.sqrt(max(1 - (mass / e0) ** 2, 0)) if e0 > 0 else 0.0
         pos = p.position.copy()
         d = p.direction.copy()
         status, kin, path, n = kernels.step_track(
@@ -232,9 +234,12 @@ class Transport:
             self._buf_xyz, self._buf_de, self._buf_dedx, 0,
         )
         self.deposits.add(self._buf_xyz[:n].copy(), self._buf_de[:n].copy(), self._buf_dedx[:n].copy(), p.time_ns, p.origin)
-        e = kin + mass
-        beta = math.sqrt(max(1 - (mass / e) ** 2, 0)) if e > 0 else 0
-        p.time_ns += path / max(beta * C_CM_PER_NS, 1e-3) if path > 0 else 0.0
+        e1 = kin + mass
+        beta1 = math.sqrt(max(1 - (mass / e1) ** 2, 0)) if e1 > 0 else 0.0
+        # time of flight with the mean velocity over the stretch (a stopping particle's last
+        # millimetres take picoseconds, not the 1/beta -> infinity of its end point)
+        beta = max(0.5 * (beta0 + beta1), 0.05)
+        p.time_ns += path / (beta * C_CM_PER_NS)
         p.position, p.direction, p.kinetic_mev = pos, d, kin
         return status, path
 
