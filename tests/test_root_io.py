@@ -1,0 +1,349 @@
+"""ROOT dumps in the historical layout: write -> read round trips, layout details, bad events, atomicity."""
+
+import numpy as np
+import pytest
+import uproot
+from uproot.writing.identify import to_TAxis, to_TH2x
+
+from vertexfinder.errors import BadEventError, RootFormatError
+from vertexfinder.io.root import DumpEntry, read_dump, write_dump
+from vertexfinder.mapper import ImageMapper
+from vertexfinder.records import (
+    FLAG_CONVERSION, FLAG_DECAY, FLAG_HADRONIC, FLAG_NU_PRIMARY, FLAG_PI0, EventRecord, PlaneImage, TruthVertex,
+)
+
+RAW = "event_{e}_run_{r}_subrun_{s}_plane_{p}_raw"
+
+
+@pytest.fixture(scope="module")
+def mapper():
+    return ImageMapper("test-detector", drift_window=6)
+
+
+def _point_in(tpc, rng):
+    b = tpc.box
+    return np.array([rng.uniform(b[0] + 1, b[1] - 1), rng.uniform(b[2] + 1, b[3] - 1), rng.uniform(b[4] + 1, b[5] - 1)])
+
+
+def _records(mapper, n=4, *, seed=0, run=7, subrun=3, max_byte=250, truth=True):
+    """Events with random crops inside the global image, a primary + decay + conversion, truth maps."""
+    rng = np.random.default_rng(seed)
+    det = mapper.detector
+    out = []
+    for e in range(n):
+        tpc = det.tpcs[e % len(det.tpcs)]
+        xyz = np.array([_point_in(tpc, rng) for _ in range(3)])
+        proj = mapper.project_points(xyz)
+        vertices = [
+            TruthVertex("interaction", xyz[0], flags=FLAG_NU_PRIMARY | FLAG_HADRONIC | FLAG_PI0, planes=proj[0],
+                        pdg=14),
+            TruthVertex("decay", xyz[1], flags=FLAG_DECAY, parent=0, planes=proj[1], pdg=211),
+            TruthVertex("conversion", xyz[2], flags=FLAG_CONVERSION, parent=0, planes=proj[2], pdg=22),
+        ]
+        planes = []
+        for view in mapper.views:
+            n_w, n_d = mapper.shape(view)
+            w, d = int(rng.integers(5, 20)), int(rng.integers(5, 30))
+            origin = (int(rng.integers(0, n_w - w)), int(rng.integers(0, n_d - d)))
+            pixels = rng.integers(0, max_byte + 1, size=(w, d), dtype=np.uint8)
+            tmap = rng.integers(-1, len(vertices), size=(w, d)) if truth else None
+            planes.append(PlaneImage(view, pixels, origin, tmap))
+        out.append(EventRecord(
+            run, subrun, 10 + e, det.name, mapper.drift_window, mapper.pooling, planes, vertices,
+            nu_pdg=(14, -12)[e % 2], interaction=("CC", "NC", "")[e % 3], energy_gev=1.5 + e, tpc=tpc.index,
+        ))
+    return out
+
+
+def _rewrite(src, dst, *, directory="", drop=(), replace=None, branches=None):
+    """Copy a dump's objects (flattened from its directory) into ``dst``, dropping/replacing some."""
+    replace = replace or {}
+    prefix = f"{directory}/" if directory else ""
+    with uproot.open(src) as f, uproot.recreate(dst) as g:
+        d = f["vertexdump"]
+        for name, cls in d.iterclassnames(cycle=False):
+            if name in drop:
+                continue
+            if name in replace:
+                g[prefix + name] = replace[name]
+            elif cls == "TTree":
+                t = d[name]
+                keep = [b for b in t.keys() if branches is None or b in branches.get(name, t.keys())]
+                types = {b: t[b].interpretation.numpy_dtype.newbyteorder("=") for b in keep}
+                g.mktree(prefix + name, types).extend(t.arrays(keep, library="np"))
+            else:
+                g[prefix + name] = d[name]
+
+
+def _th2(values, origin, dtype, *, width=1.0):
+    """A TH2 built directly with uproot (dtype float32 -> TH2F)."""
+    nx, ny = values.shape
+    cells = np.zeros((nx + 2, ny + 2), dtype=dtype)
+    cells[1:-1, 1:-1] = values
+    return to_TH2x(
+        None, "", cells.T.reshape(-1), float(values.size), 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, None,
+        to_TAxis("xaxis", "", nx, float(origin[0]), float(origin[0] + width * nx)),
+        to_TAxis("yaxis", "", ny, float(origin[1]), float(origin[1] + ny)),
+    )
+
+
+def _read_all(path, mapper, **kw):
+    entries = list(read_dump(path, mapper=mapper, **kw))
+    assert all(isinstance(e, DumpEntry) for e in entries)
+    return entries
+
+
+# -- round trip -------------------------------------------------------------------------------------------------
+def test_round_trip_field_by_field(tmp_path, mapper):
+    records = _records(mapper, 5)
+    path = tmp_path / "dump.root"
+    assert write_dump(path, records, mapper=mapper) == 5
+    entries = _read_all(path, mapper)
+    assert [e.ids for e in entries] == [r.ids for r in records]
+    for rec, entry in zip(records, entries):
+        assert entry.error is None
+        got = entry.record
+        assert got.ids == rec.ids
+        assert (got.detector, got.drift_window, got.pooling) == ("test-detector", 6, "max")
+        assert (got.nu_pdg, got.interaction, got.tpc) == (rec.nu_pdg, rec.interaction, rec.tpc)
+        assert got.energy_gev == pytest.approx(rec.energy_gev)
+        assert [p.view for p in got.planes] == ["U", "V", "Z"]
+        for a, b in zip(rec.planes, got.planes):
+            assert b.origin == a.origin
+            assert b.pixels.dtype == np.uint8
+            np.testing.assert_array_equal(b.pixels, a.pixels)
+            np.testing.assert_array_equal(b.truth, a.truth)
+        assert len(got.vertices) == len(rec.vertices)
+        for a, b in zip(rec.vertices, got.vertices):
+            assert (b.kind, b.flags, b.parent, b.pdg) == (a.kind, a.flags, a.parent, a.pdg)
+            np.testing.assert_allclose(b.position_cm, a.position_cm, atol=1e-4)
+            np.testing.assert_allclose(b.planes, a.planes, atol=1e-4)
+        assert got.primary is not None and got.primary.is_primary
+
+
+def test_record_without_truth_reads_without_truth(tmp_path, mapper):
+    records = _records(mapper, 2, truth=False)
+    records = [EventRecord(r.run, r.subrun, r.event, r.detector, r.drift_window, r.pooling, r.planes)
+               for r in records]
+    path = tmp_path / "plain.root"
+    write_dump(path, records, mapper=mapper)
+    with uproot.open(path) as f:
+        assert "TH2I" not in set(f.classnames().values())
+    for entry in _read_all(path, mapper):
+        rec = entry.record
+        assert rec.vertices == () and all(p.truth is None for p in rec.planes)
+        assert (rec.nu_pdg, rec.interaction, rec.tpc) == (0, "", -1) and np.isnan(rec.energy_gev)
+
+
+def test_bytes_above_250_saturate_to_250(tmp_path, mapper):
+    # The dump format maps ADC -5..250 onto the signed byte -128..127: 251..255 cannot be stored.
+    pixels = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    planes = [PlaneImage(v, pixels, (0, 0)) for v in mapper.views]
+    rec = EventRecord(1, 0, 1, "test-detector", 6, "max", planes)
+    path = tmp_path / "sat.root"
+    write_dump(path, [rec], mapper=mapper)
+    (entry,) = _read_all(path, mapper)
+    got = entry.record.planes[0].pixels
+    np.testing.assert_array_equal(got, np.minimum(pixels, 250))
+    assert got.ravel()[250:].tolist() == [250] * 6
+
+
+def test_written_classes_axes_and_bins(tmp_path, mapper):
+    (rec,) = _records(mapper, 1)
+    path = tmp_path / "layout.root"
+    write_dump(path, [rec], mapper=mapper)
+    with uproot.open(path) as f:
+        classes = f.classnames(cycle=False)
+        for p in range(3):
+            assert classes[f"vertexdump/event_10_run_7_subrun_3_plane_{p}_raw"] == "TH2C"
+            assert classes[f"vertexdump/event_10_run_7_subrun_3_plane_{p}_truth"] == "TH2I"
+        for tree in ("nu vertex", "nu vertex 2d", "vertices"):
+            assert classes[f"vertexdump/{tree}"] == "TTree"
+        plane = rec.planes[1]
+        h = f["vertexdump/event_10_run_7_subrun_3_plane_1_raw"]
+        w0, w1, d0, d1 = plane.extent
+        np.testing.assert_array_equal(h.axis(0).edges(), np.arange(w0, w1 + 1))
+        np.testing.assert_array_equal(h.axis(1).edges(), np.arange(d0, d1 + 1))
+        cells = h.values(flow=True)
+        # Under/overflow stay empty; bin (i + 1, j + 1) holds the signed byte ADC - 123.
+        assert not cells[0].any() and not cells[-1].any() and not cells[:, 0].any() and not cells[:, -1].any()
+        np.testing.assert_array_equal(cells[1:-1, 1:-1], plane.pixels.astype(int) - 123)
+        t = f["vertexdump/event_10_run_7_subrun_3_plane_1_truth"].values()
+        flags = np.array([v.flags for v in rec.vertices])
+        expect = np.where(plane.truth >= 0, (plane.truth + 1) | (flags[plane.truth] << 16), 0)
+        np.testing.assert_array_equal(t, expect)
+        nu = f["vertexdump/nu vertex"].arrays(library="np")
+        assert nu["fRun"].tolist() == [7] and nu["fEvent"].tolist() == [10] and nu["fCryo"].tolist() == [0]
+        assert nu["fTpc"].tolist() == [rec.tpc] and nu["fInteraction"].tolist() == [0]
+        nu2d = f["vertexdump/nu vertex 2d"].arrays(library="np")
+        assert nu2d["fPlane"].tolist() == [2, 1, 0]
+        for p, x, y in zip(nu2d["fPlane"], nu2d["fPosX"], nu2d["fPosY"]):
+            proj = mapper.project(rec.primary.position_cm, int(p))
+            assert (x, y) == pytest.approx((proj.wire, proj.tick))
+
+
+@pytest.mark.parametrize("where", ["", "someModuleLabel"])
+def test_objects_at_top_level_or_in_another_directory_read(tmp_path, mapper, where):
+    records = _records(mapper, 3)
+    written = tmp_path / "w.root"
+    write_dump(written, records, mapper=mapper, directory=where)
+    with uproot.open(written) as f:
+        top = f.classnames(recursive=False, cycle=False)
+        assert ("nu vertex" in top) == (where == "")
+    got = _read_all(written, mapper)
+    assert [e.ids for e in got] == [r.ids for r in records]
+    for rec, entry in zip(records, got):
+        np.testing.assert_array_equal(entry.record.planes[2].pixels, rec.planes[2].pixels)
+
+
+# -- historical files: only the nu vertex trees -------------------------------------------------------------------
+def test_2d_tree_only_gives_primary_vertex(tmp_path, mapper):
+    records = _records(mapper, 4)
+    path = tmp_path / "full.root"
+    write_dump(path, records, mapper=mapper)
+    historical = tmp_path / "historical.root"
+    # No vertices tree and, as in the historical trees, no fSubRun / fEnergy branches.
+    _rewrite(path, historical, directory="vertexdump", drop={"vertices"}, branches={
+        "nu vertex": {"fRun", "fEvent", "fCryo", "fTpc", "fPdg", "fInteraction"},
+        "nu vertex 2d": {"fRun", "fEvent", "fPlane", "fPosX", "fPosY"},
+    })
+    entries = _read_all(historical, mapper)
+    assert [e.ids for e in entries] == [r.ids for r in records]
+    for rec, entry in zip(records, entries):
+        assert entry.error is None, entry.error
+        got = entry.record
+        assert len(got.vertices) == 1
+        v = got.primary
+        assert v.kind == "interaction" and v.flags == FLAG_NU_PRIMARY | FLAG_HADRONIC and v.parent == -1
+        np.testing.assert_allclose(v.position_cm, rec.primary.position_cm, atol=0.05)
+        np.testing.assert_allclose(v.planes, rec.primary.planes, atol=1e-6)
+        assert got.tpc == rec.tpc and got.nu_pdg == rec.nu_pdg and np.isnan(got.energy_gev)
+        # Without the vertices tree the truth maps are historical (PDG-coded): not decoded.
+        assert all(p.truth is None for p in got.planes)
+        np.testing.assert_array_equal(got.planes[0].pixels, rec.planes[0].pixels)
+
+
+# -- bad events ---------------------------------------------------------------------------------------------------
+def _errors(entries):
+    return {e.ids: e.error for e in entries if e.record is None}
+
+
+def test_missing_plane_histogram_is_reported_others_read(tmp_path, mapper):
+    records = _records(mapper, 3)
+    path, bad = tmp_path / "ok.root", tmp_path / "bad.root"
+    write_dump(path, records, mapper=mapper)
+    missing = RAW.format(e=11, r=7, s=3, p=1)
+    _rewrite(path, bad, directory="vertexdump", drop={missing})
+    entries = _read_all(bad, mapper)
+    assert [e.ids for e in entries] == [r.ids for r in records]
+    errors = _errors(entries)
+    assert list(errors) == [(7, 3, 11)]
+    msg = errors[(7, 3, 11)]
+    assert "bad.root" in msg and "event 11" in msg and "run 7" in msg and missing in msg and "missing" in msg
+    assert entries[0].record is not None and entries[2].record is not None
+
+
+def test_th2f_instead_of_th2c_is_reported(tmp_path, mapper):
+    records = _records(mapper, 3)
+    path, bad = tmp_path / "ok.root", tmp_path / "bad.root"
+    write_dump(path, records, mapper=mapper)
+    name = RAW.format(e=12, r=7, s=3, p=0)
+    plane = records[2].planes[0]
+    _rewrite(path, bad, directory="vertexdump",
+             replace={name: _th2(plane.pixels.astype(np.float32), plane.origin, np.float32)})
+    with uproot.open(bad) as f:
+        assert f.classnames(cycle=False)[f"vertexdump/{name}"] == "TH2F"
+    errors = _errors(_read_all(bad, mapper))
+    assert list(errors) == [(7, 3, 12)]
+    assert "TH2F" in errors[(7, 3, 12)] and "TH2C" in errors[(7, 3, 12)] and "event 12" in errors[(7, 3, 12)]
+
+
+def test_non_unit_axis_and_bad_truth_shape_are_reported(tmp_path, mapper):
+    records = _records(mapper, 3)
+    path, bad = tmp_path / "ok.root", tmp_path / "bad.root"
+    write_dump(path, records, mapper=mapper)
+    p0 = records[0].planes[2]
+    p1 = records[1].planes[0]
+    wide = _th2(p0.pixels.astype(np.int8), p0.origin, np.int8, width=2.0)
+    short_truth = _th2(np.zeros((p1.shape[0] - 1, p1.shape[1]), np.int32), p1.origin, np.int32)
+    _rewrite(path, bad, directory="vertexdump", replace={
+        RAW.format(e=10, r=7, s=3, p=2): wide,
+        "event_11_run_7_subrun_3_plane_0_truth": short_truth,
+    })
+    errors = _errors(_read_all(bad, mapper))
+    assert set(errors) == {(7, 3, 10), (7, 3, 11)}
+    assert "unit-width" in errors[(7, 3, 10)] and "event 10" in errors[(7, 3, 10)]
+    assert "truth map" in errors[(7, 3, 11)] and "event 11" in errors[(7, 3, 11)]
+
+
+def test_crop_outside_global_image_is_reported(tmp_path, mapper):
+    rec = _records(mapper, 1)[0]
+    n_w, n_d = mapper.shape("Z")
+    planes = [PlaneImage(p.view, p.pixels, p.origin) for p in rec.planes]
+    planes[2] = PlaneImage("Z", np.ones((4, 4), np.uint8), (n_w - 4, n_d - 4))  # flush with the far corner
+    rec = EventRecord(1, 0, 5, rec.detector, 6, "max", planes)
+    path = tmp_path / "edge.root"
+    write_dump(path, [rec], mapper=mapper)
+    assert _read_all(path, mapper)[0].record is not None
+    # Read with a coarser drift window, the same crop no longer fits the global image.
+    (entry,) = _read_all(path, ImageMapper("test-detector", drift_window=12))
+    assert entry.record is None and "outside" in entry.error and "event 5" in entry.error
+
+
+def test_vertex_rows_for_missing_event_are_reported(tmp_path, mapper):
+    records = _records(mapper, 2)
+    path, bad = tmp_path / "ok.root", tmp_path / "bad.root"
+    write_dump(path, records, mapper=mapper)
+    _rewrite(path, bad, directory="vertexdump",
+             drop={f"event_11_run_7_subrun_3_plane_{p}_{w}" for p in range(3) for w in ("raw", "truth")})
+    entries = _read_all(bad, mapper)
+    assert [e.ids for e in entries] == [(7, 3, 10), (7, 3, 11)]
+    assert entries[0].record is not None
+    assert entries[1].record is None and "event 11" in entries[1].error and "no plane histograms" in entries[1].error
+
+
+# -- files that are not dumps -------------------------------------------------------------------------------------
+def test_non_root_file_raises_naming_the_file(tmp_path, mapper):
+    bad = tmp_path / "notroot.root"
+    bad.write_bytes(b"this is not ROOT")
+    with pytest.raises(RootFormatError, match="notroot.root"):
+        read_dump(bad, mapper=mapper)
+    with pytest.raises(RootFormatError, match="absent.root"):
+        read_dump(tmp_path / "absent.root", mapper=mapper)
+
+
+def test_root_file_without_dump_raises(tmp_path, mapper):
+    other = tmp_path / "other.root"
+    with uproot.recreate(other) as f:
+        f["somehist"] = (np.ones(3), np.arange(4.0))
+        f["dir/another"] = (np.ones(3), np.arange(4.0))
+    with pytest.raises(RootFormatError, match="other.root.*no vertex dump"):
+        read_dump(other, mapper=mapper)
+
+
+# -- writing ------------------------------------------------------------------------------------------------------
+def test_write_is_atomic(tmp_path, mapper):
+    records = _records(mapper, 2)
+    path = tmp_path / "out.root"
+    write_dump(path, iter(records), mapper=mapper)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.root"]
+
+    def failing():
+        yield records[0]
+        raise RuntimeError("simulation crashed")
+
+    target = tmp_path / "never.root"
+    with pytest.raises(RuntimeError, match="simulation crashed"):
+        write_dump(target, failing(), mapper=mapper)
+    assert not target.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["out.root"]
+
+
+def test_write_rejects_records_the_format_cannot_hold(tmp_path, mapper):
+    rec = _records(mapper, 1)[0]
+    path = tmp_path / "x.root"
+    with pytest.raises(BadEventError, match="written twice"):
+        write_dump(path, [rec, rec], mapper=mapper)
+    with pytest.raises(BadEventError, match="drift_window"):
+        write_dump(path, [rec], mapper=ImageMapper("test-detector", drift_window=12))
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,30 @@
+"""Readers and writers of event files other than the event store.
+
+``vertexfinder.io.root`` reads and writes the historical ROOT dump layout
+(TH2C plane images and the ``nu vertex`` trees) with uproot. Names are loaded
+lazily so ``import vertexfinder.io`` does not import uproot.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_LAZY = {
+    "DumpEntry": ".root",
+    "read_dump": ".root",
+    "write_dump": ".root",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'vertexfinder.io' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)
