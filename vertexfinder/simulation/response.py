@@ -243,6 +243,16 @@ def _truth_map(gw, gd, electrons, origin, pixels):
     first[1:] = pix[order][1:] != pix[order][:-1]
     best = order[first]
     truth.ravel()[pix[best]] = vtx[best]
+    # charge spread by diffusion and the response into neighbouring pixels belongs to the same
+    # origin: give charged pixels without truth that of the nearest pixel with truth within 2 px
+    # (ghosts of wrapped channels are further away and stay -1)
+    missing = (pixels > 0) & (truth < 0)
+    if missing.any() and (truth >= 0).any():
+        from scipy.ndimage import distance_transform_edt
+
+        dist, (iw, idr) = distance_transform_edt(truth < 0, return_indices=True)
+        fill = missing & (dist <= 2.0)
+        truth[fill] = truth[iw[fill], idr[fill]]
     truth[pixels == 0] = -1
     return truth
 
