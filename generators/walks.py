@@ -50,7 +50,8 @@ class WalkSpec:
         start_mix: weights of the start kinds ("near", "charge", "activity", "far").
         near_radius: radius of "near" starts around the target.
         far_margin: margin around the image for "far" starts.
-        target: "primary" or "origin".
+        target: "primary", "origin", or "mixed" (each walk "origin" with probability ``origin_fraction``).
+        origin_fraction: share of "origin" walks when target="mixed".
         reach: walks starting further than this from their target are class "none".
         noise_start, noise_end: teacher noise (pixels) at the first and last step.
     """
@@ -61,6 +62,7 @@ class WalkSpec:
     near_radius: float = 40.0
     far_margin: float = 64.0
     target: str = "primary"
+    origin_fraction: float = 0.5
     reach: float = 512.0
     noise_start: float = 6.0
     noise_end: float = 0.5
@@ -75,8 +77,10 @@ class WalkSpec:
                 raise ValueError(f"start_mix weights must be >= 0; Received: {k}={w}")
         if sum(w for _, w in mix) <= 0:
             raise ValueError("start_mix needs a positive weight")
-        if self.target not in ("primary", "origin"):
-            raise ValueError(f"target must be 'primary' or 'origin'; Received: target={self.target!r}")
+        if self.target not in ("primary", "origin", "mixed"):
+            raise ValueError(f"target must be 'primary', 'origin' or 'mixed'; Received: target={self.target!r}")
+        if not 0 <= self.origin_fraction <= 1:
+            raise ValueError(f"origin_fraction must be in [0, 1]; Received: {self.origin_fraction}")
         if int(self.num_steps) < 1 or self.max_step <= 0 or self.reach <= 0:
             raise ValueError("num_steps must be >= 1 and max_step, reach > 0")
 
@@ -128,8 +132,8 @@ def sample_walks(image: np.ndarray, vertices: np.ndarray, kinds: np.ndarray, n: 
     image = np.asarray(image)
     vertices = np.asarray(vertices, dtype=np.float64).reshape(-1, 2)
     kinds = np.asarray(kinds, dtype=np.int64).reshape(-1)
-    if spec.target == "origin" and truth is None:
-        raise ValueError("target='origin' needs the truth map")
+    if spec.target != "primary" and truth is None:
+        raise ValueError(f"target={spec.target!r} needs the truth map")
     T = int(spec.num_steps)
     charged = np.argwhere(image > 0)
     names = [k for k, _ in spec.start_mix]
@@ -140,8 +144,12 @@ def sample_walks(image: np.ndarray, vertices: np.ndarray, kinds: np.ndarray, n: 
     kind_idx = rng.choice(len(names), size=n, p=w / w.sum())
     start_kind = np.array([START_KINDS.index(names[i]) for i in kind_idx])
     tgt_vertex = np.full(n, -1, dtype=np.int64)
-    if spec.target == "primary" and 0 <= primary < len(vertices) and np.all(np.isfinite(vertices[primary])):
-        tgt_vertex[:] = primary
+    if spec.target == "mixed":
+        by_origin = rng.random(n) < spec.origin_fraction
+    else:
+        by_origin = np.full(n, spec.target == "origin")
+    if 0 <= primary < len(vertices) and np.all(np.isfinite(vertices[primary])):
+        tgt_vertex[~by_origin] = primary
     starts = np.zeros((n, 2))
     lo = charged.min(axis=0) if len(charged) else np.zeros(2)
     hi = charged.max(axis=0) + 1 if len(charged) else np.array(image.shape, dtype=float)
@@ -160,7 +168,7 @@ def sample_walks(image: np.ndarray, vertices: np.ndarray, kinds: np.ndarray, n: 
         else:
             m = spec.far_margin
             starts[i] = -m + rng.random(2) * (np.array(image.shape) + 2 * m)
-        if spec.target == "origin":
+        if by_origin[i]:
             wi, di = np.floor(starts[i]).astype(int)
             inside = 0 <= wi < image.shape[0] and 0 <= di < image.shape[1]
             v = int(truth[wi, di]) if inside else -1
