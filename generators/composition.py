@@ -17,7 +17,10 @@ import numpy as np
 
 from .walks import CLASS_NAMES
 
-__all__ = ["DISTANCE_BINS", "CompositionControl", "CompositionCallback"]
+__all__ = ["DISTANCE_BINS", "PROBE_EPOCH", "CompositionControl", "CompositionCallback"]
+
+#: Epoch number of the probe batches (a seed stream of its own).
+PROBE_EPOCH = 2**32 - 1
 
 #: Edges (pixels) of the distance-to-target bins of the start point; walks of class none go to the last bin.
 DISTANCE_BINS = (16.0, 64.0, 256.0)
@@ -129,7 +132,8 @@ class CompositionCallback(_callback_base()):
     Args:
         dataset: the WalkDataset being trained on.
         loss_fn: ``loss_fn(targets, outputs) -> (B,)`` per-walk loss (NumPy arrays in, NumPy out).
-        probe_batches: batches of a fixed probe set (generated once, seeded, epoch -1).
+        probe_batches: batches of a fixed probe set (generated once from the dataset's seed with the
+            reserved epoch number PROBE_EPOCH, which training never reaches).
         every: update every this many training batches.
     """
 
@@ -138,7 +142,7 @@ class CompositionCallback(_callback_base()):
         self.dataset = dataset
         self.loss_fn = loss_fn
         self.every = int(every)
-        self.probe = [dataset.generate(-1, i) for i in range(int(probe_batches))]
+        self.probe = [dataset.generate(PROBE_EPOCH, i) for i in range(int(probe_batches))]
 
     def on_train_batch_end(self, batch, logs=None):
         if (batch + 1) % self.every == 0:

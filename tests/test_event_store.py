@@ -55,7 +55,7 @@ def assert_same(a, b):
     for u, v in zip(a.vertices, b.vertices):
         assert (u.kind, u.flags, u.parent, u.pdg) == (v.kind, v.flags, v.parent, v.pdg)
         np.testing.assert_array_equal(u.position_cm, v.position_cm)
-        np.testing.assert_allclose(u.planes, v.planes, rtol=1e-6)
+        np.testing.assert_array_equal(u.planes, v.planes)
 
 
 def test_round_trip_over_many_chunks_and_random_access(tmp_path):

@@ -25,8 +25,9 @@ however large the store; event ``i`` is found with a binary search over the
 chunks' event counts and read without touching other events.
 
 Per-event overhead: 32 bytes per event + 40 per plane + 8 per pixel with truth
-(+ 56 + 8 x planes per truth vertex), i.e. about 150 bytes for a 3-plane event
-without truth maps: 1M events cost about 150 MB of index beside the pixels.
+(+ 69 + 16 x planes per truth vertex), i.e. about 180 bytes for a 3-plane event
+without truth maps and 200-250 with one vertex: 1M events cost about 0.25 GB of index beside
+the pixels (benchmarks/bench_store.py measures it).
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ TRUTH_DTYPE = np.dtype([("pixel", "<u4"), ("vertex", "<i2")])
 def _vertex_dtype(n_planes: int) -> np.dtype:
     return np.dtype([
         ("event", "<u8"), ("kind", "u1"), ("flags", "<u4"), ("parent", "<i4"), ("pdg", "<i4"),
-        ("position_cm", "<f8", (3,)), ("planes", "<f4", (n_planes, 2)),
+        ("position_cm", "<f8", (3,)), ("planes", "<f8", (n_planes, 2)),
     ])
 
 
@@ -168,7 +169,7 @@ class StoreWriter:
             events[i] = (r.run, r.subrun, r.event, r.nu_pdg, _INTERACTIONS.index(r.interaction),
                          r.energy_gev, r.tpc, v_at, len(r.vertices))
             for j, v in enumerate(r.vertices):
-                proj = np.full((n_p, 2), np.nan, dtype=np.float32)
+                proj = np.full((n_p, 2), np.nan)
                 if len(v.planes):
                     proj[:] = v.planes
                 vertices[v_at + j] = (first_event + i, VERTEX_KINDS.index(v.kind), v.flags, v.parent, v.pdg,

@@ -9,7 +9,7 @@ import importlib
 
 from .samples import SAMPLES
 
-_LAZY = {"SimulationConfig": ".api", "simulate": ".api", "simulate_event": ".api", "ResponseConfig": ".response"}
+_LAZY = {"SimulationConfig": ".api", "SimulatedEvents": ".api", "simulate": ".api", "simulate_event": ".api", "ResponseConfig": ".response"}
 __all__ = ["SAMPLES", *_LAZY]
 
 

@@ -19,7 +19,7 @@ from .transport import Particle, Transport
 
 from .samples import SAMPLES
 
-__all__ = ["SAMPLES", "SimulationConfig", "simulate", "simulate_event"]
+__all__ = ["SAMPLES", "SimulationConfig", "SimulatedEvents", "simulate", "simulate_event"]
 
 
 @dataclass(frozen=True)
@@ -135,3 +135,25 @@ def simulate(detector: str = "dune-fd-1x2x6", sample: str = "nu-mix", *, events:
     ctx = mp.get_context("spawn")
     with ctx.Pool(jobs) as pool:
         yield from pool.imap(_work, tasks, chunksize=1)
+
+
+class SimulatedEvents:
+    """An event source that simulates event ``i`` when asked for it (training on the fly).
+
+    ``len()`` is ``events``; ``source[i]`` is ``simulate_event(config, seed, i)``, the same event
+    every time, so a training batch generator can draw from an unbounded, reproducible sample
+    without storing it.
+    """
+
+    def __init__(self, config: SimulationConfig | None = None, *, seed: int = 0, events: int = 1_000_000, **options):
+        self.config = config or SimulationConfig(**options)
+        self.seed = int(seed)
+        self.events = int(events)
+
+    def __len__(self) -> int:
+        return self.events
+
+    def __getitem__(self, i: int) -> EventRecord:
+        if not 0 <= i < self.events:
+            raise IndexError(f"event {i} out of range 0..{self.events - 1}")
+        return simulate_event(self.config, self.seed, int(i))

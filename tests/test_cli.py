@@ -1,0 +1,98 @@
+"""The command line, run in-process through main([...])."""
+
+import json
+
+import numpy as np
+import pytest
+
+from vertexfinder.cli import main
+from vertexfinder.detectors import list_detectors
+from vertexfinder.io.root import write_dump
+from vertexfinder.mapper import ImageMapper
+from vertexfinder.records import FLAG_NU_PRIMARY, EventRecord, PlaneImage, TruthVertex
+from vertexfinder.store import EventStore
+
+
+def _records(mapper, n, seed=0):
+    rng = np.random.default_rng(seed)
+    det = mapper.detector
+    out = []
+    for e in range(n):
+        t = det.tpcs[rng.integers(len(det.tpcs))]
+        xyz = [rng.uniform(t.box[0] + 1, t.box[1] - 1), rng.uniform(t.box[2] + 1, t.box[3] - 1),
+               rng.uniform(t.box[4] + 1, t.box[5] - 1)]
+        proj = mapper.project_points(xyz)[0]
+        planes = []
+        for v, view in enumerate(mapper.views):
+            w, d = proj[v].astype(int)
+            shape = mapper.shape(view)
+            w0, d0 = max(w - 5, 0), max(d - 5, 0)
+            nw, nd = min(10, shape[0] - w0), min(12, shape[1] - d0)
+            pix = rng.integers(0, 200, size=(nw, nd), dtype=np.uint8)
+            planes.append(PlaneImage(view, pix, (w0, d0)))
+        vtx = TruthVertex("interaction", xyz, flags=FLAG_NU_PRIMARY | 1, planes=proj, pdg=14)
+        out.append(EventRecord(1, 0, e, det.name, mapper.drift_window, mapper.pooling, planes, [vtx],
+                               nu_pdg=14, interaction="CC", energy_gev=2.5, tpc=t.index))
+    return out
+
+
+def test_detectors_prints_builtin_names(capsys):
+    assert main(["detectors"]) == 0
+    assert capsys.readouterr().out.split() == list_detectors()
+
+
+def test_detectors_details_prints_dune_image_sizes(capsys):
+    assert main(["detectors", "--details"]) == 0
+    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("dune-fd-1x2x6"))
+    assert "U 3938x1519" in line and "Z 2905x1519" in line and "30720" in line
+
+
+def test_convert_then_info_round_trip(tmp_path, capsys):
+    mapper = ImageMapper("test-detector", drift_window=6)
+    records = _records(mapper, 5)
+    src = tmp_path / "dump.root"
+    write_dump(src, records, mapper=mapper)
+    out = tmp_path / "events.vfstore"
+    assert main(["convert", str(src), "-o", str(out), "--detector", "test-detector", "-q"]) == 0
+    assert "converted 5 events" in capsys.readouterr().out
+    assert main(["info", str(out)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["events"] == 5 and info["planes"] == 3 and info["detector"] == "test-detector"
+    assert info["bytes_on_disk"] > sum(p.pixels.size for r in records for p in r.planes)
+    assert info["bytes_per_pixel"] > 1.0
+    store = EventStore.open(out)
+    for rec, got in zip(records, store):
+        assert got.ids == rec.ids
+        for a, b in zip(rec.planes, got.planes):
+            assert a.origin == b.origin
+            np.testing.assert_array_equal(a.pixels, b.pixels)
+        np.testing.assert_allclose(got.primary.position_cm, rec.primary.position_cm, atol=0.05)
+
+
+def test_convert_missing_input_is_one_line_error(tmp_path, capsys):
+    out = tmp_path / "x.vfstore"
+    assert main(["convert", str(tmp_path / "nope.root"), "-o", str(out), "-q"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nope.root" in err[0] and "Traceback" not in err[0]
+    assert not out.exists()
+
+
+def test_convert_not_root_file_leaves_no_store(tmp_path, capsys):
+    bad = tmp_path / "bad.root"
+    bad.write_bytes(b"not a root file at all")
+    out = tmp_path / "x.vfstore"
+    assert main(["convert", str(bad), "-o", str(out), "-q"]) == 1
+    assert "bad.root" in capsys.readouterr().err
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == [bad]
+
+
+def test_info_on_missing_store_is_one_line_error(tmp_path, capsys):
+    assert main(["info", str(tmp_path / "none.vfstore")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "none.vfstore" in err and "\n" not in err
+
+
+def test_debug_flag_shows_traceback(tmp_path):
+    with pytest.raises(Exception):
+        main(["--debug", "info", str(tmp_path / "none.vfstore")])
