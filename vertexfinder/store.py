@@ -24,10 +24,10 @@ every digest. Pixel files are memory-mapped, so resident memory stays small
 however large the store; event ``i`` is found with a binary search over the
 chunks' event counts and read without touching other events.
 
-Per-event overhead: 32 bytes per event + 40 per plane + 8 per pixel with truth
-(+ 69 + 16 x planes per truth vertex), i.e. about 180 bytes for a 3-plane event
-without truth maps and 200-250 with one vertex: 1M events cost about 0.25 GB of index beside
-the pixels (benchmarks/bench_store.py measures it).
+Per-event overhead: 33 bytes per event + 41 per plane + 6 per pixel with truth
++ (45 + 16 x planes) per truth vertex, i.e. 156 bytes for a 3-plane event without
+truth and 249 with one vertex: 1M events cost about 0.25 GB of index beside the
+pixels (``benchmarks/bench_store.py`` measures it).
 """
 
 from __future__ import annotations
