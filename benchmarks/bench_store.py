@@ -42,6 +42,7 @@ def main(argv=None):
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--crop", default="16x16")
     ap.add_argument("--dir", default=tempfile.gettempdir())
+    ap.add_argument("--compression", default="zlib", choices=["zlib", "none"])
     args = ap.parse_args(argv)
     w, d = (int(v) for v in args.crop.split("x"))
     rng = np.random.default_rng(0)
@@ -51,7 +52,7 @@ def main(argv=None):
     shutil.rmtree(path, ignore_errors=True)
     t0 = time.perf_counter()
     with EventStore.create(path, detector="dune-fd-1x2x6", views=["U", "V", "Z"], drift_window=6, pooling="max",
-                           chunk_events=50_000, overwrite=True) as writer:
+                           chunk_events=50_000, overwrite=True, compression=args.compression) as writer:
         for e in range(args.events):
             planes = [PlaneImage(v, crops[(e + k) % 64], (e % 3000, k)) for k, v in enumerate("UVZ")]
             writer.append(EventRecord(1, 0, e, "dune-fd-1x2x6", 6, "max", planes, [vertex], nu_pdg=14,
@@ -59,7 +60,7 @@ def main(argv=None):
     t_write = time.perf_counter() - t0
     store = EventStore.open(path)
     info = store.info()
-    pixel_bytes = info["pixels"]
+    pixel_bytes = sum(c["stored_bytes"] for c in store._manifest["chunks"])
     overhead = (info["bytes_on_disk"] - pixel_bytes) / info["events"]
     idx = rng.integers(0, len(store), 10_000)
     lat = []
@@ -75,9 +76,11 @@ def main(argv=None):
     anon, filebacked = rss_parts_mb()
     print(f"{'events':<34}{info['events']:>14,}")
     print(f"{'crop per plane':<34}{args.crop:>14}")
+    print(f"{'compression':<34}{args.compression:>14}")
     print(f"{'write rate (events/s)':<34}{info['events'] / t_write:>14,.0f}")
     print(f"{'bytes on disk':<34}{info['bytes_on_disk']:>14,}")
-    print(f"{'pixel bytes':<34}{pixel_bytes:>14,}")
+    print(f"{'pixels':<34}{info['pixels']:>14,}")
+    print(f"{'stored pixel bytes':<34}{pixel_bytes:>14,}")
     print(f"{'index overhead per event (bytes)':<34}{overhead:>14.1f}")
     print(f"{'  -> for 1M events (MB)':<34}{overhead * 1e6 / 1e6:>14.1f}")
     print(f"{'random event read median (us)':<34}{np.median(lat):>14.1f}")
