@@ -32,7 +32,6 @@ def test_dune_fd_1x2x6_numbers():
     assert [an.channels_of(p) for p in an.planes] == [800, 800, 960]
     assert all(t.plane_for_view("Z").n_wires == 480 for t in d.tpcs)
     seg = d.segment_table()
-    plane = d.channel_plane(seg["channel"])
     per_channel = np.bincount(seg["channel"], minlength=d.n_channels)
     chan_plane = d.channel_plane(np.arange(d.n_channels))
     assert set(per_channel[chan_plane < 2]) == {2, 3}  # wrapped U/V: 2-3 segments
@@ -43,7 +42,6 @@ def test_dune_fd_1x2x6_numbers():
         sides = [d.tpcs[t].side for t, _, _ in segs]
         assert {d.tpcs[t].anode for t, _, _ in segs} == {0}
         assert set(sides) == {-1, 1}
-    assert np.all(plane == d.spec.anode.planes.index(next(p for p in an.planes if p.name == "U")) * 0 + plane)
 
 
 def test_other_builtin_numbers():
@@ -277,8 +275,6 @@ def test_disambiguation_keeps_only_the_true_segment():
         assert clean[k][gw, gd] == 60.0
     np.testing.assert_array_equal(clean[m.view_index("Z")], ghosts[m.view_index("Z")])
     # with no collection charge at all, nothing wrapped survives
-    alone = m.images_from_frame(frame[:2], chans[:2] and [chans[0], chans[1]], disambiguate=False)
-    assert any(np.count_nonzero(a) for a in alone)
     zero_coll = frame.copy()
     zero_coll[2] = 0
     gone = m.images_from_frame(zero_coll, chans, disambiguate=True)
