@@ -32,9 +32,9 @@ every digest. Pixel files are memory-mapped, so resident memory stays small
 however large the store; event ``i`` is found with a binary search over the
 chunks' event counts and read without touching other events.
 
-Per-event overhead: 33 bytes per event + 41 per plane + 6 per pixel with truth
-+ (45 + 16 x planes) per truth vertex, i.e. 156 bytes for a 3-plane event without
-truth and 249 with one vertex: 1M events cost about 0.25 GB of index beside the
+Per-event overhead: 33 bytes per event + 49 per plane + 6 per pixel with truth
++ (45 + 16 x planes) per truth vertex, i.e. 180 bytes for a 3-plane event without
+truth and 273 with one vertex: 1M events cost about 0.27 GB of index beside the
 pixels (``benchmarks/bench_store.py`` measures it).
 """
 
