@@ -90,28 +90,30 @@ def _pool_level(src, sw, sd, mode):
 
 
 @njit
-def _extract_kernel(flat, offsets, widths, depths, centres, num_levels, gw, gd, sw_pow, sd_pow, out):
+def _extract_kernel(flat, offsets, widths, depths, pad, centres, num_levels, gw, gd, sw_pow, sd_pow, out):
+    # Levels are stored with ``pad`` zero pixels on every side, so a glimpse that pokes out of the
+    # image by up to ``pad`` pixels is a plain copy; only glimpses further out take the checked path.
     for n in range(centres.shape[0]):
         for k in range(num_levels):
-            cw = centres[n, 0] // sw_pow[k] - gw // 2
-            cd = centres[n, 1] // sd_pow[k] - gd // 2
-            base = offsets[k]
+            cw = centres[n, 0] // sw_pow[k] - gw // 2 + pad
+            cd = centres[n, 1] // sd_pow[k] - gd // 2 + pad
             wk = widths[k]
             dk = depths[k]
-            # the in-image part of every row is one contiguous run: copy it as a slice
-            j0 = min(max(-cd, 0), gd)
-            j1 = max(min(dk - cd, gd), j0)
+            if 0 <= cw and cw + gw <= wk and 0 <= cd and cd + gd <= dk:
+                base = offsets[k] + cw * dk + cd
+                for i in range(gw):
+                    src = base + i * dk
+                    for j in range(gd):
+                        out[n, k, i, j] = flat[src + j]
+                continue
             for i in range(gw):
                 w = cw + i
-                if w < 0 or w >= wk or j1 <= j0:
-                    out[n, k, i, :] = 0
-                    continue
-                row = base + w * dk + cd
-                if j0 > 0:
-                    out[n, k, i, :j0] = 0
-                out[n, k, i, j0:j1] = flat[row + j0 : row + j1]
-                if j1 < gd:
-                    out[n, k, i, j1:] = 0
+                for j in range(gd):
+                    d = cd + j
+                    if 0 <= w < wk and 0 <= d < dk:
+                        out[n, k, i, j] = flat[offsets[k] + w * dk + d]
+                    else:
+                        out[n, k, i, j] = 0
     return out
 
 
@@ -138,11 +140,13 @@ class Pyramid:
             else:
                 levels.append(_pool_level(prev, spec.scale[0], spec.scale[1], spec.pooling_id))
         self.levels = levels
-        sizes = [lv.size for lv in levels]
+        self._pad = pad = max(spec.glimpse_size)
+        padded = [np.pad(lv, pad) for lv in levels]
+        sizes = [lv.size for lv in padded]
         self._offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-        self._flat = np.concatenate([lv.ravel() for lv in levels]) if sum(sizes) else np.zeros(1, np.uint8)
-        self._widths = np.array([lv.shape[0] for lv in levels], dtype=np.int64)
-        self._depths = np.array([lv.shape[1] for lv in levels], dtype=np.int64)
+        self._flat = np.concatenate([lv.ravel() for lv in padded])
+        self._widths = np.array([lv.shape[0] for lv in padded], dtype=np.int64)
+        self._depths = np.array([lv.shape[1] for lv in padded], dtype=np.int64)
         k = np.arange(spec.num_levels)
         self._sw = (spec.scale[0] ** k).astype(np.int64)
         self._sd = (spec.scale[1] ** k).astype(np.int64)
@@ -169,8 +173,8 @@ class Pyramid:
             out = np.empty(shape, dtype=np.uint8)
         elif out.shape != shape or out.dtype != np.uint8:
             raise ValueError(f"out must be uint8 of shape {shape}; Received: {out.dtype} {out.shape}")
-        return _extract_kernel(self._flat, self._offsets, self._widths, self._depths, c, self.spec.num_levels,
-                               gw, gd, self._sw, self._sd, out)
+        return _extract_kernel(self._flat, self._offsets, self._widths, self._depths, self._pad, c,
+                               self.spec.num_levels, gw, gd, self._sw, self._sd, out)
 
 
 def build_pyramid(image: np.ndarray, spec: GlimpseSpec) -> Pyramid:
