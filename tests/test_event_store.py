@@ -266,3 +266,13 @@ def test_compression_shrinks_sparse_crops(tmp_path):
     assert sizes["zlib"] < 0.3 * sizes["none"]
     with pytest.raises(ValueError, match="compression"):
         create(tmp_path / "x.vfstore", compression="lz77")
+
+
+def test_truth_maps_with_many_vertices_round_trip(tmp_path, compression):
+    rng = np.random.default_rng(12)
+    rec = make_record(rng, 1, n_vertices=300, shape=(30, 30))
+    assert max(p.truth.max() for p in rec.planes) >= 254  # needs more than one byte per pixel
+    path = tmp_path / "s.vfstore"
+    with create(path, compression=compression) as w:
+        w.append(rec)
+    assert_same(rec, EventStore.open(path)[0])

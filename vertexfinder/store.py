@@ -9,7 +9,9 @@ On disk a store is a directory (conventionally ``*.vfstore``)::
     chunk-000000.events.npy       one row per event: ids, neutrino info, vertex range
     chunk-000000.planes.npy       one row per event and plane: byte offset, shape, origin, crc32, truth range
     chunk-000000.vertices.npy     one row per truth vertex: event, kind, flags, parent, pdg, position, projections
-    chunk-000000.truth.npy        sparse per-pixel truth: (flat pixel index, vertex) for pixels with an origin
+    chunk-000000.truth            per-pixel truth of each crop that has it: with zlib a dense map
+                                  (vertex + 1 per pixel, 0 none; one byte, two above 254 vertices)
+                                  deflated; uncompressed stores keep (flat pixel, vertex) pairs
     ...
 
 Writing: each chunk's files are written under temporary names, flushed and
@@ -32,7 +34,7 @@ every digest. Pixel files are memory-mapped, so resident memory stays small
 however large the store; event ``i`` is found with a binary search over the
 chunks' event counts and read without touching other events.
 
-Per-event overhead: 33 bytes per event + 49 per plane + 6 per pixel with truth
+Per-event overhead: 33 bytes per event + 49 per plane (+ the truth maps)
 + (45 + 16 x planes) per truth vertex, i.e. 180 bytes for a 3-plane event without
 truth and 273 with one vertex: 1M events cost about 0.27 GB of index beside the
 pixels (``benchmarks/bench_store.py`` measures it).
@@ -66,9 +68,35 @@ EVENT_DTYPE = np.dtype([
 ])
 PLANE_DTYPE = np.dtype([
     ("offset", "<u8"), ("stored", "<u8"), ("wires", "<u4"), ("drift", "<u4"), ("origin_wire", "<i4"), ("origin_drift", "<i4"),
-    ("crc32", "<u4"), ("has_truth", "u1"), ("truth_start", "<u8"), ("truth_count", "<u4"),
+    ("crc32", "<u4"), ("truth_code", "u1"), ("truth_start", "<u8"), ("truth_bytes", "<u4"),
 ])
 TRUTH_DTYPE = np.dtype([("pixel", "<u4"), ("vertex", "<i2")])
+# how a crop's truth is stored: none, sparse (pixel, vertex) pairs, deflated dense uint8 (v + 1), deflated dense int16 (v)
+TRUTH_NONE, TRUTH_SPARSE, TRUTH_DENSE_U8, TRUTH_DENSE_I16 = 0, 1, 2, 3
+
+
+def _encode_truth(truth: np.ndarray, deflate: bool) -> tuple[int, bytes]:
+    if not deflate:
+        flat = np.flatnonzero(truth.ravel() >= 0)
+        t = np.empty(flat.size, dtype=TRUTH_DTYPE)
+        t["pixel"] = flat
+        t["vertex"] = truth.ravel()[flat]
+        return TRUTH_SPARSE, t.tobytes()
+    if truth.size == 0 or truth.max() < 254:
+        return TRUTH_DENSE_U8, zlib.compress((truth + 1).astype(np.uint8).tobytes(), 1)
+    return TRUTH_DENSE_I16, zlib.compress(truth.astype("<i2").tobytes(), 1)
+
+
+def _decode_truth(code: int, blob: bytes, shape) -> np.ndarray:
+    if code == TRUTH_SPARSE:
+        t = np.frombuffer(blob, dtype=TRUTH_DTYPE)
+        out = np.full(shape, -1, dtype=np.int16)
+        out.ravel()[t["pixel"].astype(np.int64)] = t["vertex"]
+        return out
+    raw = zlib.decompress(blob)
+    if code == TRUTH_DENSE_U8:
+        return (np.frombuffer(raw, dtype=np.uint8).astype(np.int16) - 1).reshape(shape)
+    return np.frombuffer(raw, dtype="<i2").astype(np.int16).reshape(shape)
 
 
 def _vertex_dtype(n_planes: int) -> np.dtype:
@@ -189,22 +217,15 @@ class StoreWriter:
                 pix = np.ascontiguousarray(p.pixels)
                 blob = zlib.compress(pix.tobytes(), 1) if deflate else pix.tobytes()
                 crops.append(blob)
-                t_count, has = 0, 0
+                code, tblob = TRUTH_NONE, b""
                 if p.truth is not None:
-                    has = 1
-                    flat = np.flatnonzero(p.truth.ravel() >= 0)
-                    if flat.size:
-                        t = np.empty(flat.size, dtype=TRUTH_DTYPE)
-                        t["pixel"] = flat
-                        t["vertex"] = p.truth.ravel()[flat]
-                        truths.append(t)
-                        t_count = flat.size
+                    code, tblob = _encode_truth(p.truth, deflate)
+                    truths.append(tblob)
                 planes[i * n_p + k] = (offset, len(blob), pix.shape[0], pix.shape[1], p.origin[0], p.origin[1],
-                                       zlib.crc32(pix.tobytes()) & 0xFFFFFFFF, has, truth_at, t_count)
+                                       zlib.crc32(pix.tobytes()) & 0xFFFFFFFF, code, truth_at, len(tblob))
                 offset += len(blob)
                 n_pixels += pix.size
-                truth_at += t_count
-        truth = np.concatenate(truths) if truths else np.zeros(0, dtype=TRUTH_DTYPE)
+                truth_at += len(tblob)
         files = {}
 
         def write(suffix, fn):
@@ -218,7 +239,7 @@ class StoreWriter:
         write("events.npy", lambda f: np.save(f, events))
         write("planes.npy", lambda f: np.save(f, planes))
         write("vertices.npy", lambda f: np.save(f, vertices))
-        write("truth.npy", lambda f: np.save(f, truth))
+        write("truth", lambda f: [f.write(t) for t in truths])
         _fsync_dir(self._dir)
         m["chunks"].append({"name": name, "events": len(recs), "pixels": int(n_pixels), "stored_bytes": int(offset),
                             "vertices": n_vtx, "files": files})
@@ -346,17 +367,20 @@ class EventStore:
                 size = f.stat().st_size
                 if size != meta["bytes"]:
                     raise StoreCorruptError(f"{f}: {size} bytes, the manifest says {meta['bytes']} (truncated or overwritten)")
-                if not fname.endswith(".pixels") and _digest(f) != meta["blake2b"]:
+                if not fname.endswith((".pixels", ".truth")) and _digest(f) != meta["blake2b"]:
                     raise StoreCorruptError(f"{f}: checksum mismatch (corrupt index file)")
             name = c["name"]
             try:
                 arrays = {k: np.load(self.path / f"{name}.{k}.npy", mmap_mode="r", allow_pickle=False)
-                          for k in ("events", "planes", "vertices", "truth")}
+                          for k in ("events", "planes", "vertices")}
             except ValueError as exc:
                 raise StoreCorruptError(f"{self.path / name}: unreadable index ({exc})") from None
             pixels_path = self.path / f"{name}.pixels"
             pixels = (np.memmap(pixels_path, dtype=np.uint8, mode="r") if pixels_path.stat().st_size > 0
                       else np.zeros(0, dtype=np.uint8))
+            truth_path = self.path / f"{name}.truth"
+            arrays["truth"] = (np.memmap(truth_path, dtype=np.uint8, mode="r") if truth_path.stat().st_size > 0
+                               else np.zeros(0, dtype=np.uint8))
             self._chunks.append((name, arrays, pixels))
         counts = [c["events"] for c in m["chunks"]]
         self._starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
@@ -406,11 +430,12 @@ class EventStore:
         if self.verify_crops and (zlib.crc32(pix.tobytes()) & 0xFFFFFFFF) != int(row["crc32"]):
             raise StoreCorruptError(f"{where}: crop fails its CRC-32 check")
         truth = None
-        if row["has_truth"]:
-            truth = np.full(pix.shape, -1, dtype=np.int16)
-            t0, tn = int(row["truth_start"]), int(row["truth_count"])
-            t = arrays["truth"][t0 : t0 + tn]
-            truth.ravel()[np.asarray(t["pixel"], dtype=np.int64)] = t["vertex"]
+        if row["truth_code"] != TRUTH_NONE:
+            t0, tn = int(row["truth_start"]), int(row["truth_bytes"])
+            try:
+                truth = _decode_truth(int(row["truth_code"]), bytes(arrays["truth"][t0 : t0 + tn]), shape)
+            except (zlib.error, ValueError) as exc:
+                raise StoreCorruptError(f"{where}: truth map does not decode ({exc})") from None
         return PlaneImage(self.views[k], pix, (int(row["origin_wire"]), int(row["origin_drift"])), truth)
 
     def plane(self, i: int, p: int) -> PlaneImage:
