@@ -10,7 +10,10 @@ pinned to one thread) for
     resized to 32x32 per level, nearest neighbour), the TensorFlow way without
     a pyramid.
 Table 2: walks per second from WalkDataset (T=8) on simulated DUNE events,
-with 1 and 2 worker threads.
+with 1 and 2 worker threads, against the walks per second a recurrent CNN of
+the size DESIGN §7 found to work (per-step CNN over the K glimpses, GRU(128),
+step/class/distance heads, ~0.3M parameters) consumes in training on the same
+2 cores (``--no-model`` skips it).
 """
 
 import argparse
@@ -19,9 +22,11 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("NUMBA_NUM_THREADS", "1")
-os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
-os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+MODEL_ONLY = "--model-only" in sys.argv
+if not MODEL_ONLY:  # the model's consumption is measured in a child process with 2 threads
+    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
@@ -44,7 +49,18 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--stacks", type=int, default=20000)
     ap.add_argument("--walk-batches", type=int, default=20)
+    ap.add_argument("--no-model", action="store_true")
+    ap.add_argument("--model-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.model_only:
+        from generators.dataset import WalkDataset
+        from generators.walks import WalkSpec
+        from vertexfinder.simulation import simulate
+
+        events = [e for e in simulate("dune-fd-1x2x6", "nu-mix", events=10, seed=3) if e.primary is not None]
+        x, y = WalkDataset(events, walk=WalkSpec(num_steps=8, target="mixed"), batch_size=64, seed=0)[0]
+        print(f"{consumption(x, y):.0f}")
+        return
     spec = GlimpseSpec(num_levels=5, glimpse_size=(32, 32), scale=(2, 2), pooling="max")
     rng = np.random.default_rng(0)
     img = (rng.random((800, 900)) < 0.05) * rng.integers(1, 255, (800, 900))
@@ -101,6 +117,48 @@ def main(argv=None):
             with ThreadPoolExecutor(workers) as ex:
                 t = timed(lambda: list(ex.map(ds.__getitem__, range(args.walk_batches))), repeat=1)
         print(f"{f'WalkDataset, {workers} worker thread(s)':<40}{64 * args.walk_batches / t:>12,.0f}")
+    if not args.no_model:
+        import subprocess
+
+        out = subprocess.run([sys.executable, __file__, "--model-only"], capture_output=True, text=True, check=True)
+        rate = float(out.stdout.strip().splitlines()[-1])
+        print(f"{'recurrent CNN training, 2 cores':<40}{rate:>12,.0f}")
+
+
+def consumption(x, y, steps=10):
+    """Walks/s of train steps of a DESIGN-sized recurrent CNN on one batch (2 threads)."""
+    import keras
+    import tensorflow as tf
+
+    B, T, K, gw, gd = x["glimpses"].shape
+    g_in = keras.Input((T, K, gw, gd), dtype="uint8", name="glimpses")
+    f_in = keras.Input((T, x["features"].shape[-1]), name="features")
+    h = keras.layers.Permute((1, 3, 4, 2))(keras.layers.Rescaling(1 / 64.0)(g_in))
+    cnn = keras.Sequential([
+        keras.Input((gw, gd, K)),
+        keras.layers.Conv2D(32, 3, strides=2, padding="same", activation="relu"),
+        keras.layers.Conv2D(64, 3, strides=2, padding="same", activation="relu"),
+        keras.layers.Conv2D(64, 3, strides=2, padding="same", activation="relu"),
+        keras.layers.Conv2D(128, 3, strides=2, padding="same", activation="relu"),
+        keras.layers.GlobalAveragePooling2D(),
+    ])
+    h = keras.layers.TimeDistributed(cnn)(h)
+    h = keras.layers.Concatenate()([h, f_in])
+    h = keras.layers.GRU(128, return_sequences=True)(h)
+    out = {
+        "step": keras.layers.Dense(2, name="step")(h),
+        "kind": keras.layers.Dense(4, activation="softmax", name="kind")(h),
+        "distance": keras.layers.Dense(1, name="distance")(h),
+    }
+    model = keras.Model([g_in, f_in], out)
+    model.compile("adam", loss={"step": "mse", "kind": "sparse_categorical_crossentropy", "distance": "mse"})
+    inputs = [x["glimpses"], x["features"]]
+    targets = {"step": y["step"], "kind": y["kind"], "distance": y["distance"][..., None]}
+    model.train_on_batch(inputs, targets)
+    t = time.perf_counter()
+    for _ in range(steps):
+        model.train_on_batch(inputs, targets)
+    return B * steps / (time.perf_counter() - t)
 
 
 if __name__ == "__main__":
