@@ -110,3 +110,20 @@ def test_simulate_command_writes_a_root_dump_that_reads_back(tmp_path, capsys):
         assert e.record.ids == d.ids
         for p, q in zip(e.record.planes, d.planes):
             np.testing.assert_array_equal(p.pixels, np.minimum(q.pixels, 250))
+
+
+def test_simulate_command_writes_an_event_store(tmp_path, capsys):
+    from vertexfinder.store import EventStore
+
+    out = tmp_path / "sim.vfstore"
+    assert main(["simulate", "--detector", "test-detector", "--sample", "gun", "--particle", "mu+",
+                 "--energy-mev", "150", "--events", "2", "--seed", "1", "-o", str(out), "-q"]) == 0
+    store = EventStore.open(out)
+    assert len(store) == 2 and store.detector == "test-detector"
+    direct = list(simulate("test-detector", "gun", events=2, seed=1, particle="mu+", energy_mev=(150.0, 150.0)))
+    for got, want in zip(store, direct):
+        _same(got, want)
+    assert main(["simulate", "--detector", "test-detector", "--events", "1", "-o", str(out), "-q"]) == 1
+    assert "exists" in capsys.readouterr().err
+    assert main(["simulate", "--sample", "gun", "--particle", "unobtainium", "-o", str(tmp_path / "x"), "-q"]) == 1
+    assert "unknown particle" in capsys.readouterr().err
