@@ -76,7 +76,8 @@ def simulate_event(config: SimulationConfig, seed: int, index: int) -> EventReco
                                            beam=config.beam, margin_cm=config.fiducial_margin_cm)
         nu_pdg, ccnc, energy = interaction.nu_pdg, interaction.ccnc, interaction.energy_gev
     elif sample == "gun":
-        interaction = gun(det, rng, pdg=pdg_from_name(config.particle), energy_mev=config.energy_mev)
+        interaction = gun(det, rng, pdg=pdg_from_name(config.particle), energy_mev=config.energy_mev,
+                          margin_cm=config.fiducial_margin_cm)
         interaction.flags = FLAG_NU_PRIMARY  # the gun's origin plays the primary vertex
     if interaction is not None:
         v0 = tr.add_vertex("interaction", interaction.position, interaction.flags, -1, nu_pdg)

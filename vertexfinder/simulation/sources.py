@@ -294,15 +294,15 @@ def _box_entry(pos, d, bounds):
     return pos + (max(s_in, 0) + 1e-6) * d
 
 
-def gun(detector, rng, *, pdg: int, energy_mev, position=None, direction=None):
-    """One particle: kinetic energy fixed or uniform in (lo, hi); position default a fiducial point,
-    direction default isotropic."""
+def gun(detector, rng, *, pdg: int, energy_mev, position=None, direction=None, margin_cm: float = 10.0):
+    """One particle: kinetic energy fixed or uniform in (lo, hi); position default a point of the
+    fiducial volume (``margin_cm`` from the TPC faces), direction default isotropic."""
     if np.ndim(energy_mev) == 0:
         t = float(energy_mev)
     else:
         lo, hi = energy_mev
         t = rng.uniform(lo, hi)
-    pos = sample_vertex(detector, rng, margin_cm=20.0) if position is None else np.asarray(position, dtype=float)
+    pos = sample_vertex(detector, rng, margin_cm=margin_cm) if position is None else np.asarray(position, dtype=float)
     d = _isotropic(rng) if direction is None else np.asarray(direction, dtype=float) / np.linalg.norm(direction)
     m = particle_mass_mev(abs(pdg))
     e = t + m
