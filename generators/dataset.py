@@ -58,10 +58,12 @@ def walk_features(positions: np.ndarray, plane: int, n_planes: int, spec: Glimps
     return np.concatenate([onehot, frac.reshape(pos.shape[:-1] + (2 * spec.num_levels,)).astype(np.float32)], axis=-1)
 
 
-def flip_batch(inputs: dict, targets: dict, flip_w: np.ndarray, flip_d: np.ndarray):
-    """Mirror walks along wire and/or drift (per walk booleans): glimpses, step targets and features.
+def flip_batch(inputs: dict, targets: dict, flip_w: np.ndarray, flip_d: np.ndarray, transpose=None):
+    """Mirror walks along wire and/or drift, and optionally transpose them (per-walk booleans).
 
-    The fractional positions in the features mirror too (f -> 1 - f), so inputs and targets stay consistent.
+    Glimpses, step targets and the fractional positions in the features are transformed together
+    (mirror: f -> 1 - f and the step component changes sign; transpose: wire and drift swap, which
+    needs square glimpses with equal scales on both axes). Flips are applied before the transpose.
     """
     g = inputs["glimpses"].copy()
     f = inputs["features"].copy()
@@ -75,6 +77,14 @@ def flip_batch(inputs: dict, targets: dict, flip_w: np.ndarray, flip_d: np.ndarr
         frac = f[mask][..., n_planes:].reshape(mask.sum(), f.shape[1], -1, 2)
         frac[..., axis_vec] = (1.0 - frac[..., axis_vec]) % 1.0
         f[mask, :, n_planes:] = frac.reshape(mask.sum(), f.shape[1], -1)
+    if transpose is not None and np.any(transpose):
+        mask = np.asarray(transpose)
+        if g.shape[-1] != g.shape[-2]:
+            raise ValueError(f"transposing needs square glimpses; Received: glimpse shape {g.shape[-2:]}")
+        g[mask] = np.swapaxes(g[mask], -1, -2)
+        s[mask] = s[mask][..., ::-1]
+        frac = f[mask][..., n_planes:].reshape(mask.sum(), f.shape[1], -1, 2)
+        f[mask, :, n_planes:] = frac[..., ::-1].reshape(mask.sum(), f.shape[1], -1)
     return {"glimpses": g, "features": f}, {**targets, "step": s}
 
 
@@ -91,7 +101,8 @@ class WalkDataset(_Base):
         events: optional subset of event indices to draw from.
         oversample: candidates drawn per kept walk (composition control needs > 1).
         composition: a CompositionControl (default: uniform weights).
-        augment: mirror walks at random along wire and drift.
+        augment: mirror walks at random along wire and drift, and transpose them when glimpses are
+            square with equal scales (the physics has no preferred orientation in the image).
         cache_events: pyramids of this many recent events are kept per worker.
         workers, use_multiprocessing, max_queue_size: passed to keras.utils.PyDataset.
     """
@@ -195,7 +206,11 @@ class WalkDataset(_Base):
         inputs = {"glimpses": glimpses, "features": features}
         targets = {"step": step, "kind": kind, "distance": dist}
         if self.augment:
-            inputs, targets = flip_batch(inputs, targets, rng.random(self.batch_size) < 0.5, rng.random(self.batch_size) < 0.5)
+            square = gw == gd and self.glimpse.scale[0] == self.glimpse.scale[1]
+            inputs, targets = flip_batch(
+                inputs, targets, rng.random(self.batch_size) < 0.5, rng.random(self.batch_size) < 0.5,
+                (rng.random(self.batch_size) < 0.5) if square else None,
+            )
         self.composition.count(cats[keep])
         return inputs, targets, cats[keep]  # keep is sorted, so rows follow it
 

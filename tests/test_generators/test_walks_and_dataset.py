@@ -204,3 +204,20 @@ def test_dataset_reads_an_event_store_and_the_simulation(tmp_path):
     assert from_store[0][0]["glimpses"].any()
     direct = extract_glimpses(events[0].planes[2].pixels, np.array([[5, 5]]), spec["glimpse"])
     assert direct.shape == (1, 3, 16, 16)
+
+
+def test_transpose_swaps_axes_steps_and_features():
+    ds = _dataset(augment=False)
+    x, y, _ = ds.generate(0, 2)
+    none = np.zeros(16, bool)
+    tr = np.arange(16) % 2 == 0
+    tx, ty = flip_batch(x, y, none, none, tr)
+    np.testing.assert_array_equal(tx["glimpses"][tr], np.swapaxes(x["glimpses"][tr], -1, -2))
+    np.testing.assert_array_equal(ty["step"][tr], y["step"][tr][..., ::-1])
+    np.testing.assert_array_equal(tx["glimpses"][~tr], x["glimpses"][~tr])
+    # the transposed walk is the walk on the transposed image: features swap their fractional pairs
+    frac = x["features"][tr][..., 3:].reshape(8, 4, -1, 2)
+    np.testing.assert_array_equal(tx["features"][tr][..., 3:].reshape(8, 4, -1, 2), frac[..., ::-1])
+    rect = {"glimpses": np.zeros((2, 1, 1, 4, 3), np.uint8), "features": np.zeros((2, 1, 5), np.float32)}
+    with pytest.raises(ValueError, match="square"):
+        flip_batch(rect, {"step": np.zeros((2, 1, 2), np.float32)}, np.zeros(2, bool), np.zeros(2, bool), np.ones(2, bool))
