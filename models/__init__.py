@@ -1,1 +1,9 @@
-"""The recurrent CNN vertex model (Keras 3) and the bundled default weights."""
+"""The recurrent CNN vertex model (Keras 3) and the bundled default weights.
+
+Never imports ``vertexfinder``. Loading this package loads Keras.
+"""
+
+from .losses import DistanceLoss, StepLoss, per_walk_loss, walker_losses
+from .walker import WALKER_OUTPUTS, GlimpseEncoder, Walker
+
+__all__ = ["GlimpseEncoder", "Walker", "WALKER_OUTPUTS", "StepLoss", "DistanceLoss", "walker_losses", "per_walk_loss"]
