@@ -161,6 +161,15 @@ def _cmd_simulate(args) -> int:
     return 0
 
 
+def _cmd_train(args) -> int:
+    from .training import config_from_toml, train
+
+    config = config_from_toml(args.config, args.set or [])
+    train(config, args.output, verbose=0 if args.quiet else 1)
+    print(f"trained; models in {args.output} (last.keras, best.keras, final.keras), logs in {args.output}/logs")
+    return 0
+
+
 def _cmd_convert(args) -> int:
     summary = convert(
         args.inputs, args.output, detector=args.detector, drift_window=args.drift_window, pooling=args.pooling,
@@ -231,6 +240,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_simulate)
+
+    p = sub.add_parser(
+        "train", help="train the walker on batches generated on the fly (resumes a killed run)",
+        description="Train the recurrent walker. Batches are generated on the fly from an event store "
+        "(store = PATH) or from the simulation. Running the same command again with the same RUN_DIR resumes "
+        "a run that was stopped. Options are the fields of vertexfinder.training.TrainConfig.",
+    )
+    p.add_argument("--config", metavar="CONFIG.toml", help="training configuration (TOML)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one option (TOML value), repeatable")
+    p.add_argument("-o", "--output", required=True, metavar="RUN_DIR", help="run folder (checkpoints, logs)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train)
     return parser
 
 

@@ -1,0 +1,66 @@
+"""Walks driven by a model: every walk of a batch advanced together, one model call per step.
+
+Used for validation (where do the model's own walks end?), for on-policy
+training data (walks rolled out by the current model, relabelled with the
+teacher's targets), and by the vertex finder. The model enters as a callable
+``step_fn(glimpses, features, state) -> (outputs, state)`` with NumPy in and
+out, so this module needs no deep-learning framework.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .dataset import walk_features
+from .glimpses import GlimpseSpec, Pyramid
+
+__all__ = ["rollout"]
+
+
+def rollout(step_fn, pyramids: list[Pyramid], which: np.ndarray, starts: np.ndarray, planes: np.ndarray,
+            n_planes: int, spec: GlimpseSpec, num_steps: int, state=None, *, stop_below: float = 0.0):
+    """Advance walks with a model.
+
+    Args:
+        step_fn: ``(glimpses (N, K, Gw, Gd) uint8, features (N, F) float32, state) -> (outputs, state)``,
+            outputs a dict with at least ``step`` (N, 2) pixels.
+        pyramids: the pyramids walks move on; walk ``i`` uses ``pyramids[which[i]]``.
+        which: int (N,) pyramid of each walk; starts: float (N, 2) start positions (pixels).
+        planes: int (N,) plane index of each walk (for the features).
+        num_steps: steps to take.
+        state: initial recurrent state passed to ``step_fn`` (None: the model's own start state).
+        stop_below: walks whose step is shorter than this (pixels) stop moving (0: never).
+
+    Returns:
+        dict: ``positions`` (N, T+1, 2) (start included), ``outputs`` list of the per-step output dicts,
+        ``glimpses`` (N, T, K, Gw, Gd) and ``features`` (N, T, F) that were fed to the model.
+    """
+    which = np.asarray(which, dtype=np.int64)
+    pos = np.asarray(starts, dtype=np.float64).copy()
+    planes = np.asarray(planes, dtype=np.int64)
+    n = len(pos)
+    K, (gw, gd) = spec.num_levels, spec.glimpse_size
+    positions = np.zeros((n, num_steps + 1, 2))
+    positions[:, 0] = pos
+    glimpses = np.zeros((n, num_steps, K, gw, gd), dtype=np.uint8)
+    n_feat = n_planes + 2 * K
+    features = np.zeros((n, num_steps, n_feat), dtype=np.float32)
+    moving = np.ones(n, dtype=bool)
+    outputs = []
+    for t in range(num_steps):
+        centres = np.floor(pos).astype(np.int64)
+        for p in np.unique(which):
+            sel = which == p
+            glimpses[sel, t] = pyramids[p].extract(centres[sel])
+        for pl in np.unique(planes):
+            sel = planes == pl
+            features[sel, t] = walk_features(pos[sel], int(pl), n_planes, spec)
+        out, state = step_fn(glimpses[:, t], features[:, t], state)
+        out = {k: np.asarray(v) for k, v in out.items()}
+        outputs.append(out)
+        step = out["step"]
+        if stop_below > 0:
+            moving &= np.linalg.norm(step, axis=1) >= stop_below
+        pos = pos + np.where(moving[:, None], step, 0.0)
+        positions[:, t + 1] = pos
+    return {"positions": positions, "outputs": outputs, "glimpses": glimpses, "features": features}

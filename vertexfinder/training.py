@@ -1,0 +1,276 @@
+"""Generator-fed training of the walker: configuration, callbacks, and the ``train`` entry point.
+
+``train(config, run_dir)`` builds the on-the-fly batch generator (from an event
+store, or from the simulation directly), the walker, and trains it with:
+
+* ``keras.callbacks.BackupAndRestore`` in ``run_dir/backup``: a killed run started
+  again with the same ``run_dir`` resumes at the epoch it reached;
+* ``ModelCheckpoint`` (``run_dir/last.keras`` every epoch, ``run_dir/best.keras``
+  on the validation metric);
+* ``TensorBoard`` logs in ``run_dir/logs``;
+* a cosine learning-rate schedule;
+* validation on a fixed seeded sample: the model's own walks are rolled out and
+  scored by the fraction ending within 1 cm of their target vertex and the class
+  accuracy at the last step (``val_within_1cm``, ``val_class_accuracy``);
+* the batch-composition feedback of ``generators``.
+
+The configuration is a frozen dataclass of plain values; files are read only by
+the command line (``vertexfinder train --config CONFIG.toml --set key=value``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["TrainConfig", "train", "validation_metrics", "build_walker", "config_from_toml"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run depends on (plain values; round-trips through JSON/TOML)."""
+
+    # data
+    store: str = ""
+    detector: str = "dune-fd-1x2x6"
+    sample: str = "nu-mix"
+    train_seed: int = 1
+    train_events: int = 1_000_000
+    validation_seed: int = 7
+    validation_events: int = 60
+    validation_walks: int = 512
+    cm_per_pixel: float = 0.48
+    # glimpses and walks (names shared with generators.GlimpseSpec / WalkSpec)
+    num_levels: int = 5
+    glimpse_size: tuple = (32, 32)
+    scale: tuple = (2, 2)
+    pooling: str = "max"
+    num_steps: int = 8
+    max_step: float = 64.0
+    target: str = "mixed"
+    origin_fraction: float = 0.5
+    # model (names shared with models.Walker)
+    filters: tuple = (32, 48, 64, 96)
+    encoder_units: int = 128
+    recurrent_units: int = 128
+    # optimisation
+    batch_size: int = 64
+    steps_per_epoch: int = 200
+    epochs: int = 40
+    learning_rate: float = 1e-3
+    min_learning_rate: float = 2e-5
+    seed: int = 0
+    workers: int = 1
+    composition_every: int = 50
+    distribute: str = "none"
+
+    def __post_init__(self):
+        for name in ("glimpse_size", "scale", "filters"):
+            object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
+        for name in ("batch_size", "steps_per_epoch", "epochs", "num_steps", "validation_walks"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1; Received: {name}={getattr(self, name)}")
+        if self.learning_rate <= 0 or self.min_learning_rate < 0:
+            raise ValueError("learning rates must be positive")
+        if self.distribute not in ("none", "mirrored"):
+            raise ValueError(f"distribute must be 'none' or 'mirrored'; Received: distribute={self.distribute!r}")
+
+    def to_dict(self) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"unknown training options {unknown}; valid options: {sorted(names)}")
+        return cls(**data)
+
+    # the shared glossary, turned into the generator specs
+    def glimpse_spec(self):
+        from generators.glimpses import GlimpseSpec
+
+        return GlimpseSpec(num_levels=self.num_levels, glimpse_size=self.glimpse_size, scale=self.scale,
+                           pooling=self.pooling)
+
+    def walk_spec(self):
+        from generators.walks import WalkSpec
+
+        return WalkSpec(num_steps=self.num_steps, max_step=self.max_step, target=self.target,
+                        origin_fraction=self.origin_fraction)
+
+
+def config_from_toml(path: str | Path | None, overrides: list[str] = ()) -> TrainConfig:
+    """A TrainConfig from a TOML file (optional) and ``key=value`` overrides (TOML values)."""
+    import tomllib
+
+    data = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text())
+        except OSError as exc:
+            raise ValueError(f"cannot read training config {path}: {exc.strerror or exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"training config {path} is not valid TOML: {exc}") from None
+    for item in overrides:
+        if "=" not in item:
+            raise ValueError(f"--set expects key=value; Received: {item!r}")
+        key, value = item.split("=", 1)
+        try:
+            data[key.strip()] = tomllib.loads(f"v = {value.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            data[key.strip()] = value.strip()  # a bare string
+    return TrainConfig.from_dict(data)
+
+
+def build_walker(config: TrainConfig, n_planes: int = 3):
+    from models import Walker
+
+    return Walker(num_levels=config.num_levels, glimpse_size=config.glimpse_size,
+                  num_features=n_planes + 2 * config.num_levels, filters=config.filters,
+                  encoder_units=config.encoder_units, recurrent_units=config.recurrent_units,
+                  max_step=config.max_step)
+
+
+def _sources(config: TrainConfig):
+    from .simulation import SimulatedEvents, simulate
+
+    if config.store:
+        from .store import EventStore
+
+        train_source = EventStore.open(config.store)
+    else:
+        train_source = SimulatedEvents(seed=config.train_seed, events=config.train_events,
+                                       detector=config.detector, sample=config.sample)
+    validation = [e for e in simulate(config.detector, config.sample, events=config.validation_events,
+                                      seed=config.validation_seed) if e.primary is not None
+                  and all(p.pixels.size for p in e.planes)]
+    return train_source, validation
+
+
+def validation_metrics(model, events, config: TrainConfig, *, seed: int = 12345) -> dict:
+    """Roll the model's own walks out on fixed start points; score where they end."""
+    from generators.dataset import KIND_IDS, FLAG_NU_PRIMARY
+    from generators.glimpses import Pyramid
+    from generators.rollout import rollout
+    from generators.walks import NONE_CLASS, sample_walks
+
+    spec, wspec = config.glimpse_spec(), config.walk_spec()
+    rng = np.random.default_rng(seed)
+    pyramids, which, starts, planes, targets, labels = [], [], [], [], [], []
+    per = max(1, config.validation_walks // max(1, 3 * len(events)))
+    for ev in events:
+        kinds = np.array([KIND_IDS[v.kind] for v in ev.vertices])
+        primary = next((j for j, v in enumerate(ev.vertices) if v.flags & FLAG_NU_PRIMARY), -1)
+        for p, plane in enumerate(ev.planes):
+            verts = np.array([v.planes[p] for v in ev.vertices]).reshape(-1, 2) - np.array(plane.origin)
+            w = sample_walks(plane.pixels, verts, kinds, per, wspec, rng, primary=primary, truth=plane.truth)
+            which += [len(pyramids)] * per
+            pyramids.append(Pyramid(plane.pixels, spec))
+            starts.append(w.positions[:, 0])
+            planes += [p] * per
+            targets.append(w.target)
+            labels.append(w.label)
+    starts, targets, labels = np.concatenate(starts), np.concatenate(targets), np.concatenate(labels)
+
+    def step_fn(g, f, state):
+        if state is None:
+            state = model.initial_state(len(g))
+        out, state = model.step(g, f, state)
+        return {k: np.asarray(v) for k, v in out.items()}, state
+
+    res = rollout(step_fn, pyramids, np.array(which), starts, np.array(planes), len(events[0].planes), spec,
+                  config.num_steps)
+    has = labels != NONE_CLASS
+    end = res["positions"][:, -1]
+    dist_cm = np.linalg.norm(end[has] - targets[has], axis=1) * config.cm_per_pixel
+    kind_pred = res["outputs"][-1]["kind"].argmax(axis=-1)
+    return {
+        "val_within_1cm": float(np.mean(dist_cm <= 1.0)) if has.any() else float("nan"),
+        "val_within_2cm": float(np.mean(dist_cm <= 2.0)) if has.any() else float("nan"),
+        "val_class_accuracy": float(np.mean(kind_pred == labels)),
+        "val_walks": int(len(labels)),
+    }
+
+
+def _callbacks(config, run_dir: Path, model, train_ds, validation):
+    import keras
+
+    from generators.composition import CompositionCallback
+    from models import per_walk_loss
+
+    class Validation(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if logs is not None and validation:
+                logs.update(validation_metrics(self.model, validation, config))
+
+    return [
+        Validation(),
+        CompositionCallback(train_ds, lambda t, o: per_walk_loss(t, o, max_step=config.max_step),
+                            every=config.composition_every),
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        keras.callbacks.ModelCheckpoint(str(run_dir / "last.keras")),
+        keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), monitor="val_within_1cm", mode="max",
+                                        save_best_only=True),
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+        keras.callbacks.TensorBoard(str(run_dir / "logs"), update_freq="epoch"),
+    ]
+
+
+def train(config: TrainConfig, run_dir: str | Path, *, verbose: int = 1, callbacks=()):
+    """Train (or resume) a run in ``run_dir``; returns the trained model.
+
+    ``callbacks``: extra Keras callbacks, run after the built-in ones.
+    """
+    import keras
+
+    from generators.dataset import WalkDataset
+    from models import walker_losses
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg_path = run_dir / "config.json"
+    if cfg_path.exists():
+        saved = TrainConfig.from_dict(json.loads(cfg_path.read_text()))
+        if saved != config:
+            raise ValueError(f"{run_dir} holds a run with another configuration ({cfg_path}); use a new run folder")
+    else:
+        cfg_path.write_text(json.dumps(config.to_dict(), indent=1))
+    keras.utils.set_random_seed(config.seed)
+    train_source, validation = _sources(config)
+    train_ds = WalkDataset(train_source, glimpse=config.glimpse_spec(), walk=config.walk_spec(),
+                           batch_size=config.batch_size, batches_per_epoch=config.steps_per_epoch,
+                           seed=config.seed, workers=config.workers)
+
+    def build():
+        model = build_walker(config)
+        model.build()  # BackupAndRestore restores into built weights
+        total = config.epochs * config.steps_per_epoch
+        schedule = keras.optimizers.schedules.CosineDecay(
+            config.learning_rate, decay_steps=total, alpha=config.min_learning_rate / config.learning_rate)
+        model.compile(optimizer=keras.optimizers.Adam(schedule), loss=walker_losses(config.max_step),
+                      loss_weights={"step": 1.0, "kind": 1.0, "distance": 0.5})
+        return model
+
+    if config.distribute == "mirrored":
+        import tensorflow as tf
+
+        with tf.distribute.MirroredStrategy().scope():
+            model = build()
+    else:
+        model = build()
+    cbs = _callbacks(config, run_dir, model, train_ds, validation)
+    try:
+        model.fit(train_ds, epochs=config.epochs, callbacks=cbs + list(callbacks), verbose=verbose)
+    finally:
+        # an interrupted fit never reaches on_train_end, where CSVLogger closes its file
+        for cb in cbs:
+            f = getattr(cb, "csv_file", None)
+            if f is not None and not f.closed:
+                f.close()
+    model.save(run_dir / "final.keras")
+    return model
