@@ -110,12 +110,18 @@ def simulate_event(config: SimulationConfig, seed: int, index: int) -> EventReco
 
 
 def _work(args):
-    config, seed, index = args
-    return simulate_event(config, seed, index)
+    config, seed, index, keep_going = args
+    try:
+        return simulate_event(config, seed, index)
+    except Exception as exc:  # noqa: BLE001 - reported with the event that failed
+        if not keep_going:
+            raise
+        return f"event {index} (seed {seed}): {type(exc).__name__}: {exc}"
 
 
 def simulate(detector: str = "dune-fd-1x2x6", sample: str = "nu-mix", *, events: int = 1, seed: int = 0,
-             first_event: int = 0, jobs: int = 1, config: SimulationConfig | None = None, **options):
+             first_event: int = 0, jobs: int = 1, config: SimulationConfig | None = None, errors: list | None = None,
+             **options):
     """Simulate events; yields EventRecords in event order.
 
     Args:
@@ -124,18 +130,27 @@ def simulate(detector: str = "dune-fd-1x2x6", sample: str = "nu-mix", *, events:
         events, seed, first_event: event ``first_event + i`` is simulated from (seed, first_event + i),
             so the same seed gives the same events whatever ``jobs`` is.
         jobs: worker processes.
+        errors: if a list, an event whose simulation fails is skipped and a line naming it and the
+            error is appended to the list; otherwise the error propagates.
         options: further SimulationConfig fields (drift_window, pooling, cosmics, particle, energy_mev,
             beam, fiducial_margin_cm, run, subrun, response).
     """
     cfg = config or SimulationConfig(detector=str(detector), sample=sample, **options)
-    tasks = [(cfg, seed, first_event + i) for i in range(events)]
+    tasks = [(cfg, seed, first_event + i, errors is not None) for i in range(events)]
     if jobs <= 1:
-        for t in tasks:
-            yield _work(t)
-        return
-    ctx = mp.get_context("spawn")
-    with ctx.Pool(jobs) as pool:
-        yield from pool.imap(_work, tasks, chunksize=1)
+        results = map(_work, tasks)
+    else:
+        pool = mp.get_context("spawn").Pool(jobs)
+        results = pool.imap(_work, tasks, chunksize=1)
+    try:
+        for r in results:
+            if isinstance(r, str):
+                errors.append(r)
+            else:
+                yield r
+    finally:
+        if jobs > 1:
+            pool.terminate()
 
 
 class SimulatedEvents:

@@ -215,7 +215,9 @@ def neutrino_interaction(detector, rng, *, flavor="numu", current="CC", beam="du
     if rest is None:
         rest = [np.array([W_mev, 0, 0, 0.0])]
         had, masses = had[:1], masses[:1]
-    beta = q3 / max(e_had, W_mev)
+    # the hadronic system's velocity: momentum over energy, with its energy from W (equal to e_had
+    # unless W was raised to the nucleon mass, where e_had would give |beta| >= 1)
+    beta = q3 / math.sqrt(W_mev**2 + q3 @ q3)
     primaries = []
     if current == "CC":
         primaries.append(Primary(lep_pdg, np.concatenate([[e_l * 1000.0], p_lep])))
