@@ -17,8 +17,9 @@ categories.
 
 Inputs of a batch (B walks, T steps, K levels):
     ``glimpses`` uint8 (B, T, K, Gw, Gd) and ``features`` float32 (B, T, F):
-    the plane one-hot (P values) and, per level, the position of the walk
-    inside the level's centre pixel (2K values in [0, 1)).
+    the plane one-hot (P values), the task (1 primary, 0 origin) and, per
+    level, the position of the walk inside the level's centre pixel (2K
+    values in [0, 1)); see :func:`walk_features`.
 Targets:
     ``step`` float32 (B, T, 2) displacement in pixels, ``kind`` int32 (B, T)
     class id, ``distance`` float32 (B, T) pixels.
@@ -27,14 +28,15 @@ Targets:
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import dataclass
 
 import numpy as np
 
 from .composition import CompositionControl
 from .glimpses import GlimpseSpec, Pyramid
-from .walks import CLASS_NAMES, WalkSpec, sample_walks
+from .walks import CLASS_NAMES, NONE_CLASS, WalkSpec, clip_norm, sample_walks
 
-__all__ = ["WalkDataset", "walk_features", "KIND_IDS", "flip_batch"]
+__all__ = ["WalkDataset", "PolicyPool", "walk_features", "num_walk_features", "KIND_IDS", "flip_batch"]
 
 KIND_IDS = {name: i for i, name in enumerate(CLASS_NAMES)}
 FLAG_NU_PRIMARY = 0x10
@@ -47,14 +49,26 @@ except ImportError:  # pragma: no cover - keras is a dependency of the package
     _Base = object
 
 
-def walk_features(positions: np.ndarray, plane: int, n_planes: int, spec: GlimpseSpec) -> np.ndarray:
-    """Features of walk positions (..., 2): plane one-hot and fractional position per level."""
+def num_walk_features(n_planes: int, spec: GlimpseSpec) -> int:
+    """F, the length of a walk's feature vector (see :func:`walk_features`)."""
+    return int(n_planes) + 1 + 2 * spec.num_levels
+
+
+def walk_features(positions: np.ndarray, plane: int, n_planes: int, spec: GlimpseSpec, task=1.0) -> np.ndarray:
+    """Features of walk positions (..., 2) -> float32 (..., F).
+
+    The plane one-hot (``n_planes`` values), the task (1.0: walk to the primary vertex, 0.0: walk
+    to the vertex the start charge comes from; a scalar or one value per walk, shape ``positions.shape[:1]``)
+    and, per level, the position of the walk inside the level's centre pixel (2K values in [0, 1)).
+    """
     pos = np.asarray(positions, dtype=np.float64)
     k = np.arange(spec.num_levels)
     scale = np.stack([spec.scale[0] ** k, spec.scale[1] ** k], axis=1).astype(np.float64)  # (K, 2)
     frac = (pos[..., None, :] / scale) % 1.0  # (..., K, 2)
-    onehot = np.zeros(pos.shape[:-1] + (n_planes,), dtype=np.float32)
+    onehot = np.zeros(pos.shape[:-1] + (n_planes + 1,), dtype=np.float32)
     onehot[..., plane] = 1.0
+    task = np.asarray(task, dtype=np.float32)
+    onehot[..., n_planes] = task.reshape(task.shape + (1,) * (pos.ndim - 1 - task.ndim))
     return np.concatenate([onehot, frac.reshape(pos.shape[:-1] + (2 * spec.num_levels,)).astype(np.float32)], axis=-1)
 
 
@@ -68,24 +82,50 @@ def flip_batch(inputs: dict, targets: dict, flip_w: np.ndarray, flip_d: np.ndarr
     g = inputs["glimpses"].copy()
     f = inputs["features"].copy()
     s = targets["step"].copy()
-    n_planes = f.shape[-1] - 2 * g.shape[2]
+    n_fixed = f.shape[-1] - 2 * g.shape[2]  # plane one-hot and task come before the positions
     for axis_img, axis_vec, mask in ((-2, 0, np.asarray(flip_w)), (-1, 1, np.asarray(flip_d))):
         if not mask.any():
             continue
         g[mask] = np.flip(g[mask], axis=axis_img)
         s[mask, :, axis_vec] *= -1
-        frac = f[mask][..., n_planes:].reshape(mask.sum(), f.shape[1], -1, 2)
+        frac = f[mask][..., n_fixed:].reshape(mask.sum(), f.shape[1], -1, 2)
         frac[..., axis_vec] = (1.0 - frac[..., axis_vec]) % 1.0
-        f[mask, :, n_planes:] = frac.reshape(mask.sum(), f.shape[1], -1)
+        f[mask, :, n_fixed:] = frac.reshape(mask.sum(), f.shape[1], -1)
     if transpose is not None and np.any(transpose):
         mask = np.asarray(transpose)
         if g.shape[-1] != g.shape[-2]:
             raise ValueError(f"transposing needs square glimpses; Received: glimpse shape {g.shape[-2:]}")
         g[mask] = np.swapaxes(g[mask], -1, -2)
         s[mask] = s[mask][..., ::-1]
-        frac = f[mask][..., n_planes:].reshape(mask.sum(), f.shape[1], -1, 2)
-        f[mask, :, n_planes:] = frac[..., ::-1].reshape(mask.sum(), f.shape[1], -1)
+        frac = f[mask][..., n_fixed:].reshape(mask.sum(), f.shape[1], -1, 2)
+        f[mask, :, n_fixed:] = frac[..., ::-1].reshape(mask.sum(), f.shape[1], -1)
     return {"glimpses": g, "features": f}, {**targets, "step": s}
+
+
+@dataclass
+class PolicyPool:
+    """Walks rolled out by a model, to be relabelled with the teacher's targets (on-policy training).
+
+    Attributes (M walks, T steps):
+        pyramids: the pyramids the walks move on; walk ``i`` uses ``pyramids[which[i]]``.
+        which: int (M,); planes: int (M,) plane index; n_planes: planes per event.
+        positions: float (M, T, 2) where each step looked (after :meth:`WalkDataset.policy_starts`,
+            only the start, T = 1; replace it with the rollout's positions).
+        target: float (M, 2) the walk's vertex (NaN for class none); label: int (M,) class id;
+        task: float32 (M,) 1 primary, 0 origin.
+    """
+
+    pyramids: list
+    which: np.ndarray
+    planes: np.ndarray
+    n_planes: int
+    positions: np.ndarray
+    target: np.ndarray
+    label: np.ndarray
+    task: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.label)
 
 
 class WalkDataset(_Base):
@@ -130,6 +170,8 @@ class WalkDataset(_Base):
         self.cache_events = int(cache_events)
         self.epoch = 0
         self._cache: OrderedDict = OrderedDict()
+        self.policy = None
+        self.policy_fraction = 0.0
 
     # -- pickling: workers get a copy without the pyramid cache
     def __getstate__(self):
@@ -163,10 +205,68 @@ class WalkDataset(_Base):
             self._cache.popitem(last=False)
         return entry
 
+    # -- on-policy walks ------------------------------------------------------------------------------
+    def policy_starts(self, n_events: int, walks_per_plane: int, seed):
+        """Teacher walks whose starts a model will roll out (see :class:`PolicyPool`).
+
+        Returns a PolicyPool whose ``positions`` hold only the teacher start points (T = 1).
+        """
+        rng = np.random.default_rng(seed)
+        ev_idx = self.events[rng.choice(len(self.events), size=min(int(n_events), len(self.events)), replace=False)]
+        parts = []
+        for e in ev_idx:
+            planes, kinds, primary = self._event(e)
+            for p, (pyr, verts, truth) in enumerate(planes):
+                w = sample_walks(pyr.levels[0], verts, kinds, int(walks_per_plane), self.walk, rng,
+                                 primary=primary, truth=truth)
+                parts.append((e, p, len(planes), pyr, w))
+        return PolicyPool(
+            pyramids=[pyr for *_, pyr, _ in parts],
+            which=np.concatenate([np.full(len(w.label), i) for i, (*_, w) in enumerate(parts)]),
+            planes=np.concatenate([np.full(len(w.label), p) for _, p, _, _, w in parts]),
+            n_planes=parts[0][2],
+            positions=np.concatenate([w.positions[:, :1] for *_, w in parts]),
+            target=np.concatenate([w.target for *_, w in parts]),
+            label=np.concatenate([w.label for *_, w in parts]),
+            task=np.concatenate([w.task for *_, w in parts]),
+        )
+
+    def set_policy(self, pool: "PolicyPool | None", fraction: float = 0.5):
+        """Mix walks of ``pool`` (rolled out by a model) into every batch, ``fraction`` of its rows."""
+        if not 0 <= fraction < 1:
+            raise ValueError(f"fraction must be in [0, 1); Received: fraction={fraction}")
+        self.policy = pool
+        self.policy_fraction = float(fraction) if pool is not None else 0.0
+
+    def _policy_rows(self, n: int, rng: np.random.Generator):
+        pool = self.policy
+        T, (K, (gw, gd)) = self.walk.num_steps, (self.glimpse.num_levels, self.glimpse.glimpse_size)
+        rows = np.sort(rng.choice(len(pool.label), size=n, replace=len(pool.label) < n))
+        pos = pool.positions[rows, :T]
+        glimpses = np.empty((n, T, K, gw, gd), dtype=np.uint8)
+        features = np.empty((n, T, num_walk_features(pool.n_planes, self.glimpse)), dtype=np.float32)
+        for i, r in enumerate(rows):
+            glimpses[i] = pool.pyramids[pool.which[r]].extract(np.floor(pos[i]).astype(np.int64))
+        for p in np.unique(pool.planes[rows]):
+            sel = pool.planes[rows] == p
+            features[sel] = walk_features(pos[sel], int(p), pool.n_planes, self.glimpse, pool.task[rows][sel])
+        has = pool.label[rows] != NONE_CLASS
+        delta = np.where(has[:, None, None], pool.target[rows][:, None, :] - pos, 0.0)
+        dist = np.where(has[:, None], np.linalg.norm(delta, axis=-1), self.walk.reach)
+        step = clip_norm(delta, self.walk.max_step)
+        kind = np.repeat(pool.label[rows][:, None], T, axis=1)
+        return glimpses, features, step.astype(np.float32), kind.astype(np.int32), dist.astype(np.float32)
+
     def generate(self, epoch: int, idx: int):
-        """The batch ``idx`` of ``epoch`` (what ``dataset[idx]`` returns in that epoch) and its categories."""
+        """The batch ``idx`` of ``epoch`` (what ``dataset[idx]`` returns in that epoch) and its categories.
+
+        With a policy pool set (:meth:`set_policy`), the last ``round(fraction * batch_size)`` rows are
+        walks rolled out by the model, relabelled with the teacher's targets; their category is -1.
+        """
         rng = np.random.default_rng([self.seed, int(epoch), int(idx)])
-        n_cand = self.batch_size * self.oversample
+        n_policy = int(round(self.policy_fraction * self.batch_size)) if self.policy is not None else 0
+        n_teacher = self.batch_size - n_policy
+        n_cand = n_teacher * self.oversample
         # a few events per batch, several walks each: pyramids are shared by the walks of a plane
         n_groups = max(1, min(8, n_cand // 8))
         ev_idx = self.events[rng.integers(len(self.events), size=n_groups)]
@@ -180,12 +280,12 @@ class WalkDataset(_Base):
             w = sample_walks(pyr.levels[0], verts, kinds, int(n), self.walk, rng, primary=primary, truth=truth)
             chunks.append((pyr, p, len(planes), w))
         cats = np.concatenate([self.composition.categories(w, p) for _, p, _, w in chunks])
-        keep = np.sort(self.composition.select(cats, self.batch_size, rng))
+        keep = np.sort(self.composition.select(cats, n_teacher, rng))
         # gather kept walks
         offsets = np.cumsum([0] + [len(w.label) for *_, w in chunks])
         T, (K, (gw, gd)) = self.walk.num_steps, (self.glimpse.num_levels, self.glimpse.glimpse_size)
         glimpses = np.empty((self.batch_size, T, K, gw, gd), dtype=np.uint8)
-        n_feat = chunks[0][2] + 2 * K
+        n_feat = num_walk_features(chunks[0][2], self.glimpse)
         features = np.empty((self.batch_size, T, n_feat), dtype=np.float32)
         step = np.empty((self.batch_size, T, 2), dtype=np.float32)
         kind = np.empty((self.batch_size, T), dtype=np.int32)
@@ -198,11 +298,15 @@ class WalkDataset(_Base):
             n = len(sel)
             centres = w.centres[sel].reshape(-1, 2)
             glimpses[row : row + n] = pyr.extract(centres).reshape(n, T, K, gw, gd)
-            features[row : row + n] = walk_features(w.positions[sel], p, n_planes, self.glimpse)
+            features[row : row + n] = walk_features(w.positions[sel], p, n_planes, self.glimpse, w.task[sel])
             step[row : row + n] = w.displacement[sel]
             kind[row : row + n] = w.label[sel][:, None]
             dist[row : row + n] = w.distance[sel]
             row += n
+        if n_policy:
+            parts = self._policy_rows(n_policy, rng)
+            for arr, part in zip((glimpses, features, step, kind, dist), parts):
+                arr[n_teacher:] = part
         inputs = {"glimpses": glimpses, "features": features}
         targets = {"step": step, "kind": kind, "distance": dist}
         if self.augment:
@@ -212,7 +316,7 @@ class WalkDataset(_Base):
                 (rng.random(self.batch_size) < 0.5) if square else None,
             )
         self.composition.count(cats[keep])
-        return inputs, targets, cats[keep]  # keep is sorted, so rows follow it
+        return inputs, targets, np.concatenate([cats[keep], np.full(n_policy, -1)])  # keep is sorted: rows follow it
 
     def __getitem__(self, idx: int):
         if not 0 <= idx < self.batches_per_epoch:

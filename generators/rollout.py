@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dataset import walk_features
+from .dataset import num_walk_features, walk_features
 from .glimpses import GlimpseSpec, Pyramid
 
 __all__ = ["rollout"]
 
 
 def rollout(step_fn, pyramids: list[Pyramid], which: np.ndarray, starts: np.ndarray, planes: np.ndarray,
-            n_planes: int, spec: GlimpseSpec, num_steps: int, state=None, *, stop_below: float = 0.0):
+            n_planes: int, spec: GlimpseSpec, num_steps: int, state=None, *, task=1.0, stop_below: float = 0.0):
     """Advance walks with a model.
 
     Args:
@@ -27,6 +27,7 @@ def rollout(step_fn, pyramids: list[Pyramid], which: np.ndarray, starts: np.ndar
         pyramids: the pyramids walks move on; walk ``i`` uses ``pyramids[which[i]]``.
         which: int (N,) pyramid of each walk; starts: float (N, 2) start positions (pixels).
         planes: int (N,) plane index of each walk (for the features).
+        task: 1.0 (walk to the primary vertex) or 0.0 (to the vertex of the start charge), scalar or (N,).
         num_steps: steps to take.
         state: initial recurrent state passed to ``step_fn`` (None: the model's own start state).
         stop_below: walks whose step is shorter than this (pixels) stop moving (0: never).
@@ -43,7 +44,8 @@ def rollout(step_fn, pyramids: list[Pyramid], which: np.ndarray, starts: np.ndar
     positions = np.zeros((n, num_steps + 1, 2))
     positions[:, 0] = pos
     glimpses = np.zeros((n, num_steps, K, gw, gd), dtype=np.uint8)
-    n_feat = n_planes + 2 * K
+    n_feat = num_walk_features(n_planes, spec)
+    task = np.broadcast_to(np.asarray(task, dtype=np.float32), (n,))
     features = np.zeros((n, num_steps, n_feat), dtype=np.float32)
     moving = np.ones(n, dtype=bool)
     outputs = []
@@ -54,7 +56,7 @@ def rollout(step_fn, pyramids: list[Pyramid], which: np.ndarray, starts: np.ndar
             glimpses[sel, t] = pyramids[p].extract(centres[sel])
         for pl in np.unique(planes):
             sel = planes == pl
-            features[sel, t] = walk_features(pos[sel], int(pl), n_planes, spec)
+            features[sel, t] = walk_features(pos[sel], int(pl), n_planes, spec, task[sel])
         out, state = step_fn(glimpses[:, t], features[:, t], state)
         out = {k: np.asarray(v) for k, v in out.items()}
         outputs.append(out)

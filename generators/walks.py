@@ -97,6 +97,9 @@ class Walks:
         target: float64 (N, 2): target position (NaN for none).
         vertex: int64 (N,): target vertex index (-1 for none).
         start_kind: int64 (N,): index into START_KINDS.
+        task: float32 (N,): 1.0 for walks asked for the primary vertex, 0.0 for walks asked for the
+            vertex their start charge comes from (the model sees it as a feature, so both tasks can be
+            learned by one model without contradicting targets).
     """
 
     positions: np.ndarray
@@ -106,6 +109,7 @@ class Walks:
     target: np.ndarray
     vertex: np.ndarray
     start_kind: np.ndarray = field(default=None)
+    task: np.ndarray = field(default=None)
 
     @property
     def centres(self) -> np.ndarray:
@@ -195,4 +199,5 @@ def sample_walks(image: np.ndarray, vertices: np.ndarray, kinds: np.ndarray, n: 
         dist[has, t] = np.linalg.norm(delta[has], axis=1)
         # teacher: the ideal step plus shrinking noise; walks with no target wander
         pos = pos + step + rng.normal(0.0, sig[t], size=(n, 2))
-    return Walks(positions, disp, dist, label.astype(np.int64), target, tgt_vertex, start_kind)
+    return Walks(positions, disp, dist, label.astype(np.int64), target, tgt_vertex, start_kind,
+                 (~by_origin).astype(np.float32))

@@ -4,6 +4,6 @@ Never imports ``vertexfinder``. Loading this package loads Keras.
 """
 
 from .losses import DistanceLoss, StepLoss, per_walk_loss, walker_losses
-from .walker import WALKER_OUTPUTS, GlimpseEncoder, Walker
+from .walker import WALKER_OUTPUTS, GlimpseEncoder, Walker, step_function
 
-__all__ = ["GlimpseEncoder", "Walker", "WALKER_OUTPUTS", "StepLoss", "DistanceLoss", "walker_losses", "per_walk_loss"]
+__all__ = ["GlimpseEncoder", "Walker", "WALKER_OUTPUTS", "step_function", "StepLoss", "DistanceLoss", "walker_losses", "per_walk_loss"]

@@ -31,7 +31,7 @@ def assert_layer_roundtrip(obj, inputs, tmp_path, **call_kwargs):
 
 
 def small_walker(**kw):
-    opts = dict(num_levels=3, glimpse_size=(16, 16), num_features=9, filters=(8, 8, 16), encoder_units=32,
+    opts = dict(num_levels=3, glimpse_size=(16, 16), num_features=10, filters=(8, 8, 16), encoder_units=32,
                 recurrent_units=32, max_step=32.0)
     opts.update(kw)
     return Walker(**opts)
@@ -39,7 +39,7 @@ def small_walker(**kw):
 
 def batch(rng, b=3, t=5):
     return {"glimpses": rng.integers(0, 256, (b, t, 3, 16, 16), dtype=np.uint8),
-            "features": rng.random((b, t, 9)).astype(np.float32)}
+            "features": rng.random((b, t, 10)).astype(np.float32)}
 
 
 def test_walker_shapes_and_step_limit():
@@ -74,10 +74,10 @@ def test_walker_roundtrip(tmp_path):
 def test_encoder_roundtrip(tmp_path):
     rng = np.random.default_rng(3)
     g_in = keras.Input((3, 16, 16), dtype="uint8")
-    f_in = keras.Input((9,))
+    f_in = keras.Input((10,))
     enc = GlimpseEncoder(num_levels=3, glimpse_size=(16, 16), filters=(8, 16), units=24)
     model = keras.Model([g_in, f_in], enc(g_in, f_in))
-    x = [rng.integers(0, 256, (4, 3, 16, 16), dtype=np.uint8), rng.random((4, 9)).astype(np.float32)]
+    x = [rng.integers(0, 256, (4, 3, 16, 16), dtype=np.uint8), rng.random((4, 10)).astype(np.float32)]
     path = tmp_path / "enc.keras"
     model.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)

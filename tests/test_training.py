@@ -70,3 +70,27 @@ def test_a_killed_run_resumes_where_it_stopped(tmp_path):
     assert seen == [1, 2]  # epoch 0 was not trained again
     with pytest.raises(ValueError, match="another configuration"):
         train(tiny_config(epochs=5), run, verbose=0)
+
+
+MIRRORED = r"""
+import sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from vertexfinder.training import TrainConfig, config_from_toml, train
+cfg = config_from_toml(None, TINY + ["distribute='mirrored'", "epochs=1"])
+model = train(cfg, sys.argv[1], verbose=0)
+assert tf.distribute.has_strategy() is False
+print("replicas", len(tf.config.list_logical_devices("CPU")))
+"""
+
+
+def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
+    import subprocess
+    import sys
+
+    code = f"TINY = {TINY!r}\n" + MIRRORED
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "run")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "replicas 2" in out.stdout
+    assert (tmp_path / "run" / "final.keras").exists()

@@ -12,7 +12,10 @@ store, or from the simulation directly), the walker, and trains it with:
 * validation on a fixed seeded sample: the model's own walks are rolled out and
   scored by the fraction ending within 1 cm of their target vertex and the class
   accuracy at the last step (``val_within_1cm``, ``val_class_accuracy``);
-* the batch-composition feedback of ``generators``.
+* the batch-composition feedback of ``generators``;
+* on-policy refinement (``policy_fraction``): walks rolled out by the current model, relabelled
+  with the teacher's targets, mixed into every batch from ``policy_start_epoch`` on;
+* optional weight averaging (``ema_momentum``) for the final model.
 
 The configuration is a frozen dataclass of plain values; files are read only by
 the command line (``vertexfinder train --config CONFIG.toml --set key=value``).
@@ -22,12 +25,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["TrainConfig", "train", "validation_metrics", "build_walker", "config_from_toml"]
+__all__ = ["TrainConfig", "train", "validation_metrics", "refresh_policy", "build_walker", "compile_walker", "make_dataset", "config_from_toml"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,7 @@ class TrainConfig:
     filters: tuple = (32, 48, 64, 96)
     encoder_units: int = 128
     recurrent_units: int = 128
+    stem_strides: int = 1
     # optimisation
     batch_size: int = 64
     steps_per_epoch: int = 200
@@ -66,6 +71,13 @@ class TrainConfig:
     seed: int = 0
     workers: int = 1
     composition_every: int = 50
+    ema_momentum: float = 0.0
+    # on-policy refinement: from this epoch on, policy_fraction of every batch are walks rolled out by
+    # the current model (re-drawn at the start of every epoch) and relabelled with the teacher's targets
+    policy_fraction: float = 0.0
+    policy_start_epoch: int = 0
+    policy_events: int = 24
+    policy_walks: int = 3072
     distribute: str = "none"
 
     def __post_init__(self):
@@ -76,6 +88,10 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 1; Received: {name}={getattr(self, name)}")
         if self.learning_rate <= 0 or self.min_learning_rate < 0:
             raise ValueError("learning rates must be positive")
+        if not 0 <= self.policy_fraction < 1:
+            raise ValueError(f"policy_fraction must be in [0, 1); Received: policy_fraction={self.policy_fraction}")
+        if not 0 <= self.ema_momentum < 1:
+            raise ValueError(f"ema_momentum must be in [0, 1) (0: no averaging); Received: ema_momentum={self.ema_momentum}")
         if self.distribute not in ("none", "mirrored"):
             raise ValueError(f"distribute must be 'none' or 'mirrored'; Received: distribute={self.distribute!r}")
 
@@ -128,15 +144,17 @@ def config_from_toml(path: str | Path | None, overrides: list[str] = ()) -> Trai
 
 
 def build_walker(config: TrainConfig, n_planes: int = 3):
+    from generators.dataset import num_walk_features
     from models import Walker
 
     return Walker(num_levels=config.num_levels, glimpse_size=config.glimpse_size,
-                  num_features=n_planes + 2 * config.num_levels, filters=config.filters,
+                  num_features=num_walk_features(n_planes, config.glimpse_spec()), filters=config.filters,
                   encoder_units=config.encoder_units, recurrent_units=config.recurrent_units,
-                  max_step=config.max_step)
+                  max_step=config.max_step, stem_strides=config.stem_strides)
 
 
-def _sources(config: TrainConfig):
+def _sources(config: TrainConfig, *, validation: bool = True):
+    """The training event source and the fixed validation events of ``config``."""
     from .simulation import SimulatedEvents, simulate
 
     if config.store:
@@ -146,55 +164,81 @@ def _sources(config: TrainConfig):
     else:
         train_source = SimulatedEvents(seed=config.train_seed, events=config.train_events,
                                        detector=config.detector, sample=config.sample)
-    validation = [e for e in simulate(config.detector, config.sample, events=config.validation_events,
-                                      seed=config.validation_seed) if e.primary is not None
-                  and all(p.pixels.size for p in e.planes)]
-    return train_source, validation
+    if not validation:
+        return train_source, []
+    events = [e for e in simulate(config.detector, config.sample, events=config.validation_events,
+                                  seed=config.validation_seed) if e.primary is not None
+              and all(p.pixels.size for p in e.planes)]
+    return train_source, events
 
 
 def validation_metrics(model, events, config: TrainConfig, *, seed: int = 12345) -> dict:
-    """Roll the model's own walks out on fixed start points; score where they end."""
-    from generators.dataset import KIND_IDS, FLAG_NU_PRIMARY
+    """Roll the model's own walks out on fixed start points; score where they end.
+
+    Half of the walks are asked for the primary vertex (task 1), half for the vertex their start
+    charge comes from (task 0). Returns the fraction of primary walks ending within 1 and 2 cm of
+    the primary vertex (``val_within_1cm``, ``val_within_2cm``), the same for origin walks that have
+    a vertex (``val_origin_within_1cm``), and the class accuracy of origin walks at the last step
+    (``val_class_accuracy``, class none included).
+    """
+    from generators.dataset import FLAG_NU_PRIMARY, KIND_IDS
     from generators.glimpses import Pyramid
     from generators.rollout import rollout
     from generators.walks import NONE_CLASS, sample_walks
+    from models import step_function
 
-    spec, wspec = config.glimpse_spec(), config.walk_spec()
+    spec = config.glimpse_spec()
     rng = np.random.default_rng(seed)
-    pyramids, which, starts, planes, targets, labels = [], [], [], [], [], []
+    pyramids, which, starts, planes, targets, labels, tasks = [], [], [], [], [], [], []
     per = max(1, config.validation_walks // max(1, 3 * len(events)))
     for ev in events:
         kinds = np.array([KIND_IDS[v.kind] for v in ev.vertices])
         primary = next((j for j, v in enumerate(ev.vertices) if v.flags & FLAG_NU_PRIMARY), -1)
         for p, plane in enumerate(ev.planes):
             verts = np.array([v.planes[p] for v in ev.vertices]).reshape(-1, 2) - np.array(plane.origin)
-            w = sample_walks(plane.pixels, verts, kinds, per, wspec, rng, primary=primary, truth=plane.truth)
-            which += [len(pyramids)] * per
             pyramids.append(Pyramid(plane.pixels, spec))
-            starts.append(w.positions[:, 0])
-            planes += [p] * per
-            targets.append(w.target)
-            labels.append(w.label)
-    starts, targets, labels = np.concatenate(starts), np.concatenate(targets), np.concatenate(labels)
-
-    def step_fn(g, f, state):
-        if state is None:
-            state = model.initial_state(len(g))
-        out, state = model.step(g, f, state)
-        return {k: np.asarray(v) for k, v in out.items()}, state
-
-    res = rollout(step_fn, pyramids, np.array(which), starts, np.array(planes), len(events[0].planes), spec,
-                  config.num_steps)
-    has = labels != NONE_CLASS
+            for target in ("primary", "origin"):
+                wspec = dataclasses.replace(config.walk_spec(), target=target)
+                n = per // 2 if target == "primary" else per - per // 2
+                w = sample_walks(plane.pixels, verts, kinds, n, wspec, rng, primary=primary, truth=plane.truth)
+                which += [len(pyramids) - 1] * n
+                starts.append(w.positions[:, 0])
+                planes += [p] * n
+                targets.append(w.target)
+                labels.append(w.label)
+                tasks.append(w.task)
+    starts, targets, labels, tasks = map(np.concatenate, (starts, targets, labels, tasks))
+    res = rollout(step_function(model), pyramids, np.array(which), starts, np.array(planes), len(events[0].planes),
+                  spec, config.num_steps, task=tasks)
     end = res["positions"][:, -1]
-    dist_cm = np.linalg.norm(end[has] - targets[has], axis=1) * config.cm_per_pixel
+    dist_cm = np.linalg.norm(end - np.nan_to_num(targets), axis=1) * config.cm_per_pixel
     kind_pred = res["outputs"][-1]["kind"].argmax(axis=-1)
+
+    def frac(mask, cut):
+        return float(np.mean(dist_cm[mask] <= cut)) if mask.any() else float("nan")
+
+    prim = (tasks == 1) & (labels != NONE_CLASS)
+    orig = (tasks == 0) & (labels != NONE_CLASS)
     return {
-        "val_within_1cm": float(np.mean(dist_cm <= 1.0)) if has.any() else float("nan"),
-        "val_within_2cm": float(np.mean(dist_cm <= 2.0)) if has.any() else float("nan"),
-        "val_class_accuracy": float(np.mean(kind_pred == labels)),
+        "val_within_1cm": frac(prim, 1.0),
+        "val_within_2cm": frac(prim, 2.0),
+        "val_origin_within_1cm": frac(orig, 1.0),
+        "val_class_accuracy": float(np.mean(kind_pred[tasks == 0] == labels[tasks == 0])),
         "val_walks": int(len(labels)),
     }
+
+
+def refresh_policy(model, dataset, config: TrainConfig, epoch: int) -> None:
+    """Roll the model out from fresh teacher starts and mix those walks into the dataset's batches."""
+    from generators.rollout import rollout
+    from models import step_function
+
+    per = max(1, config.policy_walks // (3 * config.policy_events))
+    pool = dataset.policy_starts(config.policy_events, per, seed=[config.seed, int(epoch), 0x90])
+    res = rollout(step_function(model), pool.pyramids, pool.which, pool.positions[:, 0], pool.planes, pool.n_planes,
+                  config.glimpse_spec(), config.num_steps, task=pool.task)
+    pool.positions = res["positions"][:, : config.num_steps]
+    dataset.set_policy(pool, config.policy_fraction)
 
 
 def _callbacks(config, run_dir: Path, model, train_ds, validation):
@@ -208,7 +252,26 @@ def _callbacks(config, run_dir: Path, model, train_ds, validation):
             if logs is not None and validation:
                 logs.update(validation_metrics(self.model, validation, config))
 
+    class Clock(keras.callbacks.Callback):  # wall time per epoch, summed in history.csv for the training time
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            if logs is not None:
+                logs["epoch_seconds"] = time.perf_counter() - self.start
+
+    class OnPolicy(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if config.policy_fraction > 0 and epoch >= config.policy_start_epoch:
+                refresh_policy(self.model, train_ds, config, epoch)
+
+        def on_epoch_end(self, epoch, logs=None):
+            if logs is not None:
+                logs["policy_fraction"] = train_ds.policy_fraction
+
     return [
+        Clock(),
+        OnPolicy(),
         Validation(),
         CompositionCallback(train_ds, lambda t, o: per_walk_loss(t, o, max_step=config.max_step),
                             every=config.composition_every),
@@ -221,15 +284,37 @@ def _callbacks(config, run_dir: Path, model, train_ds, validation):
     ]
 
 
+def make_dataset(config: TrainConfig, source):
+    """The training WalkDataset of ``config`` on an event source."""
+    from generators.dataset import WalkDataset
+
+    return WalkDataset(source, glimpse=config.glimpse_spec(), walk=config.walk_spec(), batch_size=config.batch_size,
+                       batches_per_epoch=config.steps_per_epoch, seed=config.seed, workers=config.workers)
+
+
+def compile_walker(config: TrainConfig):
+    """A built walker compiled with the losses, the cosine schedule and the optimizer of ``config``."""
+    import keras
+
+    from models import walker_losses
+
+    model = build_walker(config)
+    model.build()  # BackupAndRestore restores into built weights
+    total = config.epochs * config.steps_per_epoch
+    schedule = keras.optimizers.schedules.CosineDecay(
+        config.learning_rate, decay_steps=total, alpha=config.min_learning_rate / config.learning_rate)
+    ema = {"use_ema": True, "ema_momentum": config.ema_momentum} if config.ema_momentum > 0 else {}
+    model.compile(optimizer=keras.optimizers.Adam(schedule, **ema), loss=walker_losses(config.max_step),
+                  loss_weights={"step": 1.0, "kind": 1.0, "distance": 0.5})
+    return model
+
+
 def train(config: TrainConfig, run_dir: str | Path, *, verbose: int = 1, callbacks=()):
     """Train (or resume) a run in ``run_dir``; returns the trained model.
 
     ``callbacks``: extra Keras callbacks, run after the built-in ones.
     """
     import keras
-
-    from generators.dataset import WalkDataset
-    from models import walker_losses
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -242,27 +327,15 @@ def train(config: TrainConfig, run_dir: str | Path, *, verbose: int = 1, callbac
         cfg_path.write_text(json.dumps(config.to_dict(), indent=1))
     keras.utils.set_random_seed(config.seed)
     train_source, validation = _sources(config)
-    train_ds = WalkDataset(train_source, glimpse=config.glimpse_spec(), walk=config.walk_spec(),
-                           batch_size=config.batch_size, batches_per_epoch=config.steps_per_epoch,
-                           seed=config.seed, workers=config.workers)
-
-    def build():
-        model = build_walker(config)
-        model.build()  # BackupAndRestore restores into built weights
-        total = config.epochs * config.steps_per_epoch
-        schedule = keras.optimizers.schedules.CosineDecay(
-            config.learning_rate, decay_steps=total, alpha=config.min_learning_rate / config.learning_rate)
-        model.compile(optimizer=keras.optimizers.Adam(schedule), loss=walker_losses(config.max_step),
-                      loss_weights={"step": 1.0, "kind": 1.0, "distance": 0.5})
-        return model
+    train_ds = make_dataset(config, train_source)
 
     if config.distribute == "mirrored":
         import tensorflow as tf
 
         with tf.distribute.MirroredStrategy().scope():
-            model = build()
+            model = compile_walker(config)
     else:
-        model = build()
+        model = compile_walker(config)
     cbs = _callbacks(config, run_dir, model, train_ds, validation)
     try:
         model.fit(train_ds, epochs=config.epochs, callbacks=cbs + list(callbacks), verbose=verbose)

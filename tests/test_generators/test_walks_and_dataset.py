@@ -94,11 +94,14 @@ def test_batches_have_the_documented_shapes_and_match_the_kernels():
     ds = _dataset(augment=False)
     x, y = ds[0]
     assert x["glimpses"].shape == (16, 4, 3, 16, 16) and x["glimpses"].dtype == np.uint8
-    assert x["features"].shape == (16, 4, 3 + 6) and x["features"].dtype == np.float32
+    assert x["features"].shape == (16, 4, 3 + 1 + 6) and x["features"].dtype == np.float32
     assert y["step"].shape == (16, 4, 2) and y["kind"].shape == (16, 4) and y["distance"].shape == (16, 4)
     # the glimpses are the kernel's stacks at the walk positions, and the features one-hot the plane
     inputs, targets, cats = ds.generate(0, 0)
     assert np.all(inputs["features"][..., :3].sum(-1) == 1)
+    # the task feature is constant along a walk; both tasks occur with target="mixed"
+    task = inputs["features"][..., 3]
+    assert np.all(task == task[:, :1]) and set(np.unique(task)) == {0.0, 1.0}
     assert len(cats) == 16
 
 
@@ -145,7 +148,10 @@ def test_flips_mirror_glimpses_steps_and_features_consistently():
 def test_walk_features_fractional_positions():
     spec = GlimpseSpec(num_levels=2, scale=(2, 4))
     f = walk_features(np.array([[5.25, 9.0]]), plane=1, n_planes=3, spec=spec)
-    np.testing.assert_allclose(f[0], [0, 1, 0, 0.25, 0.0, (5.25 / 2) % 1, (9.0 / 4) % 1])
+    np.testing.assert_allclose(f[0], [0, 1, 0, 1, 0.25, 0.0, (5.25 / 2) % 1, (9.0 / 4) % 1])
+    # the task per walk: walks (N, T, 2) with one task value each
+    f = walk_features(np.zeros((2, 3, 2)), plane=0, n_planes=3, spec=spec, task=np.array([0.0, 1.0]))
+    np.testing.assert_array_equal(f[..., 3], [[0, 0, 0], [1, 1, 1]])
 
 
 def test_a_category_made_hard_gets_a_larger_share():
@@ -216,8 +222,9 @@ def test_transpose_swaps_axes_steps_and_features():
     np.testing.assert_array_equal(ty["step"][tr], y["step"][tr][..., ::-1])
     np.testing.assert_array_equal(tx["glimpses"][~tr], x["glimpses"][~tr])
     # the transposed walk is the walk on the transposed image: features swap their fractional pairs
-    frac = x["features"][tr][..., 3:].reshape(8, 4, -1, 2)
-    np.testing.assert_array_equal(tx["features"][tr][..., 3:].reshape(8, 4, -1, 2), frac[..., ::-1])
+    frac = x["features"][tr][..., 4:].reshape(8, 4, -1, 2)
+    np.testing.assert_array_equal(tx["features"][tr][..., 4:].reshape(8, 4, -1, 2), frac[..., ::-1])
+    np.testing.assert_array_equal(tx["features"][..., :4], x["features"][..., :4])
     rect = {"glimpses": np.zeros((2, 1, 1, 4, 3), np.uint8), "features": np.zeros((2, 1, 5), np.float32)}
     with pytest.raises(ValueError, match="square"):
         flip_batch(rect, {"step": np.zeros((2, 1, 2), np.float32)}, np.zeros(2, bool), np.zeros(2, bool), np.ones(2, bool))
