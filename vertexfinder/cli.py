@@ -154,10 +154,15 @@ def _cmd_simulate(args) -> int:
         detector=args.detector, sample=args.sample, drift_window=args.drift_window, pooling=args.pooling,
         cosmics=args.cosmics, particle=args.particle, energy_mev=args.energy_mev, beam=args.beam,
     )
-    records = simulate(events=args.events, seed=args.seed, jobs=args.jobs, first_event=args.first_event, config=cfg)
+    errors: list[str] = []
+    records = simulate(events=args.events, seed=args.seed, jobs=args.jobs, first_event=args.first_event, config=cfg,
+                       errors=errors)
     n = write_events(records, args.output, detector=args.detector, drift_window=args.drift_window, pooling=args.pooling,
                      total=args.events, overwrite=args.overwrite, progress=not args.quiet, desc="simulating")
-    print(f"simulated {n} {args.sample} events ({args.detector}, seed {args.seed}) into {args.output}")
+    for line in errors:
+        print(f"skipped {line}", file=sys.stderr)
+    print(f"simulated {n} {args.sample} events ({args.detector}, seed {args.seed}) into {args.output}"
+          + (f"; skipped {len(errors)} that failed" if errors else ""))
     return 0
 
 
@@ -176,6 +181,277 @@ def _cmd_convert(args) -> int:
         overwrite=args.overwrite, progress=not args.quiet,
     )
     print(f"converted {summary['converted']} events into {summary['store']}; skipped {summary['skipped']}")
+    return 0
+
+
+# -- finding vertices -------------------------------------------------------------------------------
+FIND_COLUMNS = ("run", "subrun", "event", "vertex", "kind", "score", "primary", "plane", "tpc", "wire", "channel",
+                "tick", "global_wire", "global_drift", "x_cm", "y_cm", "z_cm", "residual_cm")
+
+
+def read_events(path, *, detector="dune-fd-1x2x6", drift_window=6, pooling="max", report=None):
+    """EventRecords from an event store, a ROOT dump, or a ``.npz`` file of frames or hits.
+
+    A ``.npz`` holds either ``frame`` (channels, samples), ``channels`` and optionally ``tick_us``
+    and ``start_tick`` (a channel-indexed frame), or ``channel``, ``peak_tick``, ``integral`` and
+    optionally ``width_ticks`` (a hit list); optional ``run``, ``subrun``, ``event`` name it. Bad
+    events of a dump are skipped and passed to ``report``.
+    """
+    from .mapper import ImageMapper
+
+    p = Path(path)
+    report = report or (lambda msg: print(msg, file=sys.stderr))
+    if p.is_dir():
+        from .store import EventStore
+
+        store = EventStore.open(p)
+        for i in range(len(store)):
+            yield store[i]
+    elif p.suffix == ".root":
+        from .io.root import read_dump
+
+        mapper = ImageMapper(detector, drift_window=drift_window, pooling=pooling)
+        for entry in read_dump(p, mapper=mapper):
+            if entry.record is None:
+                report(f"skipped {p} run {entry.run} subrun {entry.subrun} event {entry.event}: {entry.error}")
+            else:
+                yield entry.record
+    elif p.suffix == ".npz":
+        import numpy as np
+
+        from .inputs import event_from_frame, event_from_hits
+
+        if not p.is_file():
+            raise CommandError(f"{p}: no such file")
+        with np.load(p) as z:
+            data = {k: z[k] for k in z.files}
+        ids = {k: int(data[k]) for k in ("run", "subrun", "event") if k in data}
+        opts = dict(detector=detector, drift_window=drift_window, pooling=pooling, **ids)
+        if "frame" in data and "channels" in data:
+            yield event_from_frame(data["frame"], data["channels"], tick_us=float(data["tick_us"]) if "tick_us" in data else None,
+                                   start_tick=int(data.get("start_tick", 0)), **opts)
+        elif {"channel", "peak_tick", "integral"} <= set(data):
+            yield event_from_hits(data["channel"], data["peak_tick"], data["integral"],
+                                  width_ticks=data["width_ticks"] if "width_ticks" in data else None, **opts)
+        else:
+            raise CommandError(f"{p}: expected arrays frame + channels, or channel + peak_tick + integral; "
+                               f"found {sorted(data)}")
+    elif not p.exists():
+        raise CommandError(f"{p}: no such file or event store")
+    else:
+        raise CommandError(f"{p}: not an event store, a .root dump or a .npz of frames or hits")
+
+
+def vertex_rows(event, vertices):
+    """The ``find`` output rows (dicts with FIND_COLUMNS) of one event: one per vertex and plane."""
+    rows = []
+    for i, v in enumerate(vertices):
+        xyz = v.position_cm if v.position_cm is not None else (float("nan"),) * 3
+        for p, pv in enumerate(v.planes):
+            if pv is None:
+                continue
+            rows.append({
+                "plane_id": p, "run": event.run, "subrun": event.subrun, "event": event.event, "vertex": i, "kind": v.kind,
+                "score": round(v.score, 5), "primary": int(v.primary), "plane": pv.view, "tpc": pv.tpc,
+                "wire": round(pv.wire, 3), "channel": pv.channel, "tick": round(pv.tick, 2),
+                "global_wire": round(pv.global_wire, 3), "global_drift": round(pv.global_drift, 3),
+                "x_cm": round(float(xyz[0]), 3), "y_cm": round(float(xyz[1]), 3), "z_cm": round(float(xyz[2]), 3),
+                "residual_cm": round(v.residual_cm, 4),
+            })
+    return rows
+
+
+def write_rows(rows, output) -> None:
+    """Write find rows as CSV, or as a ROOT TTree ``vertices`` (uproot) for ``.root``; atomically."""
+    import os
+
+    output = Path(output)
+    tmp = output.with_name(f".{output.name}.tmp")
+    try:
+        if output.suffix == ".root":
+            import numpy as np
+            import uproot
+
+            from .records import VERTEX_KINDS
+
+            # TTree branches are numeric: kind and plane become ids (kind_id: VERTEX_KINDS order;
+            # plane_id: index of the view in the detector's view order, plane_view: its letter code)
+            cols = {}
+            for c in FIND_COLUMNS:
+                values = [r[c] for r in rows]
+                if c == "kind":
+                    cols["kind_id"] = np.array([VERTEX_KINDS.index(k) for k in values], dtype=np.int32)
+                elif c == "plane":
+                    cols["plane_view"] = np.array([ord(v[0]) for v in values], dtype=np.int32)
+                elif c in ("score", "wire", "tick", "global_wire", "global_drift", "x_cm", "y_cm", "z_cm", "residual_cm"):
+                    cols[c] = np.array(values, dtype=np.float64)
+                else:
+                    cols[c] = np.array(values, dtype=np.int64)
+            cols["plane_id"] = np.array([r["plane_id"] for r in rows], dtype=np.int32)
+            with uproot.recreate(tmp) as f:
+                f["vertices"] = cols
+        else:
+            import csv
+
+            with open(tmp, "w", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=FIND_COLUMNS, extrasaction="ignore")
+                w.writeheader()
+                w.writerows(rows)
+        os.replace(tmp, output)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _load_finder(args):
+    from .finder import VertexFinder
+
+    return VertexFinder.load(args.model)
+
+
+def _cmd_find(args) -> int:
+    from tqdm import tqdm
+
+    finder = _load_finder(args)
+    rows, skipped, n = [], [], 0
+    events = read_events(args.input, detector=args.detector, drift_window=args.drift_window, pooling=args.pooling,
+                         report=lambda msg: skipped.append(msg))
+    batch = []
+
+    def flush():
+        nonlocal n
+        good = []
+        for ev in batch:
+            try:
+                finder._prepare(ev)
+                good.append(ev)
+            except (ValueError, TypeError) as exc:
+                skipped.append(f"skipped {args.input} run {ev.run} subrun {ev.subrun} event {ev.event}: {exc}")
+        for ev, res in zip(good, finder.find_many(good, mode=args.mode)):
+            rows.extend(vertex_rows(ev, res.vertices))
+            n += 1
+        batch.clear()
+
+    for ev in tqdm(events, desc="finding", unit="event", disable=args.quiet):
+        batch.append(ev)
+        if len(batch) >= finder.config.batch_events:
+            flush()
+    flush()
+    for msg in skipped:
+        print(msg, file=sys.stderr)
+    if n == 0:
+        raise CommandError(f"{args.input}: no event could be read ({len(skipped)} skipped); nothing written")
+    write_rows(rows, args.output)
+    print(f"found vertices in {n} events ({len(rows)} rows) -> {args.output}" + (f"; skipped {len(skipped)}" if skipped else ""))
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    import itertools
+
+    from .evaluation import evaluate, format_report
+
+    finder = _load_finder(args)
+    events = read_events(args.store, detector=args.detector, drift_window=args.drift_window, pooling=args.pooling)
+    if args.events:
+        events = itertools.islice(events, args.events)
+    metrics = evaluate(finder, events, progress=not args.quiet)
+    metrics["model"] = str(args.model or "default")
+    metrics["input"] = str(args.store)
+    print(format_report(metrics))
+    if args.json:
+        import os
+
+        tmp = Path(args.json).with_name(f".{Path(args.json).name}.tmp")
+        tmp.write_text(json.dumps(metrics, indent=1))
+        os.replace(tmp, args.json)
+    return 0
+
+
+def _cmd_export(args) -> int:
+    from .export import export_savedmodel
+
+    out = export_savedmodel(_load_finder(args), args.output, overwrite=args.overwrite)
+    print(f"exported the walker step as a TensorFlow SavedModel -> {out}")
+    return 0
+
+
+def show_event(finder, event, output, *, mode="all", title=None):
+    """Picture of an event: its planes, truth vertices, found vertices and the walks; returns the Figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .plotting import plot_event
+
+    res = finder.find_detailed(event, mode=mode)
+    found = {p: [(v.planes[p].global_wire, v.planes[p].global_drift, v.kind) for v in res.vertices
+                 if v.planes[p] is not None] for p in range(len(event.planes))}
+    fig = plot_event(event, walks=res.walks, found=found, title=title)
+    if output is not None:
+        fig.savefig(output, dpi=110)
+        plt.close(fig)
+    return res
+
+
+def _cmd_show(args) -> int:
+    import itertools
+
+    finder = _load_finder(args)
+    events = read_events(args.input, detector=args.detector, drift_window=args.drift_window, pooling=args.pooling)
+    event = next(itertools.islice(events, args.event, None), None)
+    if event is None:
+        raise CommandError(f"{args.input}: no event {args.event}")
+    res = show_event(finder, event, args.output, mode=args.mode)
+    print(f"event {event.event}: {len(res.vertices)} vertices found -> {args.output}")
+    return 0
+
+
+def demo(*, events: int = 5, seed: int = 2026, output="vertexfinder-demo.png", model=None, stream=None) -> list:
+    """Simulate DUNE FD events, find their vertices with the (default) model, print a table, draw one.
+
+    Returns the table rows (dicts).
+    """
+    import time
+
+    import numpy as np
+
+    from .finder import VertexFinder
+    from .simulation import simulate
+
+    stream = stream or sys.stdout
+    finder = VertexFinder.load(model)
+    evs = [e for e in simulate("dune-fd-1x2x6", "nu-mix", events=events, seed=seed) if e.primary is not None]
+    t0 = time.perf_counter()
+    results = finder.find_many(evs, mode="all")
+    ms = 1000 * (time.perf_counter() - t0) / max(len(evs), 1)
+    rows = []
+    print(f"{'event':>5} {'interaction':>11} {'E/GeV':>6} {'true vertex (x, y, z) cm':>26} {'found':>26} "
+          f"{'dist/cm':>8} {'vertices':>8}", file=stream)
+    for ev, res in zip(evs, results):
+        prim = res.vertices[0] if res.vertices and res.vertices[0].primary else None
+        true = ev.primary.position_cm
+        pos = prim.position_cm if prim is not None and prim.position_cm is not None else np.full(3, np.nan)
+        d = float(np.linalg.norm(pos - true))
+        kinds = {k: sum(v.kind == k for v in res.vertices[1:]) for k in ("interaction", "decay", "conversion")}
+        label = f"{'nue' if abs(ev.nu_pdg) == 12 else 'numu'} {ev.interaction}"
+        print(f"{ev.event:>5} {label:>11} {ev.energy_gev:>6.2f} {_xyz(true):>26} {_xyz(pos):>26} {d:>8.2f} "
+              f"{1 + sum(kinds.values()):>8}", file=stream)
+        rows.append({"event": ev.event, "distance_cm": d, **kinds})
+    print(f"{ms:.0f} ms per event (all mode, {len(evs)} events batched)", file=stream)
+    if output:
+        show_event(finder, evs[0], output, title=f"demo event {evs[0].event}: truth (circles), found (crosses), walks")
+        print(f"picture of event {evs[0].event} -> {output}", file=stream)
+    return rows
+
+
+def _xyz(p):
+    return "(" + ", ".join(f"{v:7.1f}" for v in p) + ")"
+
+
+def _cmd_demo(args) -> int:
+    demo(events=args.events, seed=args.seed, output=args.output, model=args.model)
     return 0
 
 
@@ -252,6 +528,55 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="RUN_DIR", help="run folder (checkpoints, logs)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
+
+    def add_input_options(p):
+        p.add_argument("--detector", default="dune-fd-1x2x6", help="detector of ROOT dumps, frames and hits "
+                       "(built-in name or description file; default dune-fd-1x2x6)")
+        p.add_argument("--drift-window", type=int, default=6, help="ticks per drift pixel of dumps, frames, hits (default 6)")
+        p.add_argument("--pooling", default="max", choices=["max", "mean", "mean-around-max"], help="drift pooling")
+        p.add_argument("--model", default=None, metavar="PATH", help="model file or folder (default: the bundled model)")
+
+    p = sub.add_parser(
+        "find", help="find vertices in an event store, a ROOT dump, or a .npz of frames or hits",
+        description="Find vertices. OUT ending in .root gets a TTree 'vertices'; anything else gets CSV with the "
+        f"columns {', '.join(FIND_COLUMNS)} (one row per vertex and plane). Bad events are skipped and reported.",
+    )
+    p.add_argument("input", help="event store, .root dump, or .npz (frame + channels, or channel + peak_tick + integral)")
+    p.add_argument("--mode", default="primary", choices=["primary", "all"], help="the neutrino vertex, or every vertex")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output .csv or .root")
+    add_input_options(p)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_find)
+
+    p = sub.add_parser("evaluate", help="score the finder on events with truth (primary vertex, classes, speed)")
+    p.add_argument("store", help="event store or ROOT dump with truth")
+    p.add_argument("--json", metavar="OUT.json", help="also write the figures as JSON")
+    p.add_argument("--events", type=int, default=0, help="only the first N events (default all)")
+    add_input_options(p)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("export", help="export the model for the C++ framework (TensorFlow SavedModel)")
+    p.add_argument("output", metavar="OUT", help="SavedModel folder to write")
+    p.add_argument("--format", default="savedmodel", choices=["savedmodel"], help="export format")
+    p.add_argument("--model", default=None, metavar="PATH", help="model file or folder (default: the bundled model)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing export")
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("show", help="draw an event with truth, found vertices and walks (PNG)")
+    p.add_argument("input", help="event store, .root dump, or .npz of frames or hits")
+    p.add_argument("--event", type=int, default=0, help="index of the event in the input (default 0)")
+    p.add_argument("--mode", default="all", choices=["primary", "all"], help="finder mode (default all)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.png", help="picture to write")
+    add_input_options(p)
+    p.set_defaults(func=_cmd_show)
+
+    p = sub.add_parser("demo", help="simulate a few DUNE events, find their vertices, print a table, draw one")
+    p.add_argument("--events", type=int, default=5, help="events to simulate (default 5)")
+    p.add_argument("--seed", type=int, default=2026, help="simulation seed (default 2026)")
+    p.add_argument("-o", "--output", default="vertexfinder-demo.png", help="picture (default vertexfinder-demo.png)")
+    p.add_argument("--model", default=None, metavar="PATH", help="model file or folder (default: the bundled model)")
+    p.set_defaults(func=_cmd_demo)
     return parser
 
 

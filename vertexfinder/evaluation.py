@@ -1,0 +1,173 @@
+"""How well a finder does on events with truth: the figures of DESIGN §6.
+
+``evaluate(finder, events)`` runs the finder in ``all`` mode (the primary vertex comes first) and
+returns a dict with (fractions are of the events or vertices counted, distances in cm):
+
+* ``events``; ``events_primary_not_visible``: events whose primary vertex leaves no visible charge
+  near its projection on at least two planes, or lies outside the images; they are counted here
+  and left out of the primary figures (``primary_within_1cm_3d_all_events`` keeps them);
+* ``primary_within_{1,2,5}cm_3d``; ``primary_within_{1,2,5}cm_2d``: per view;
+* ``primary_distance_cm``: percentiles (50, 68, 90, 95) of the 3D distance;
+* ``efficiency`` / ``purity``: per class and radius (1, 2 cm): the share of visible true vertices
+  of a class with a found vertex of that class within the radius, and the share of found
+  vertices of a class within the radius of a true vertex of that class;
+* ``confusion``: rows true class, columns found class, over found vertices matched to the nearest
+  true vertex within 2 cm; ``class_accuracy``: its diagonal share (the primary included);
+* ``ms_per_event``: wall time of the finder per event.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .records import VERTEX_KINDS, EventRecord
+
+__all__ = ["evaluate", "vertex_visible", "format_report"]
+
+RADII_3D = (1.0, 2.0, 5.0)
+
+
+def vertex_visible(event: EventRecord, vertex, *, radius_px: float = 3.0, min_planes: int = 2) -> bool:
+    """Whether a true vertex has charge within ``radius_px`` of its projection on ``min_planes`` planes."""
+    seen = 0
+    for p, plane in enumerate(event.planes):
+        if len(vertex.planes) <= p or not np.all(np.isfinite(vertex.planes[p])) or plane.pixels.size == 0:
+            continue
+        w, d = np.asarray(vertex.planes[p]) - np.asarray(plane.origin)
+        r = int(np.ceil(radius_px))
+        w0, w1 = int(np.floor(w)) - r, int(np.floor(w)) + r + 1
+        d0, d1 = int(np.floor(d)) - r, int(np.floor(d)) + r + 1
+        sub = plane.pixels[max(w0, 0) : max(w1, 0), max(d0, 0) : max(d1, 0)]
+        if sub.size and sub.any():
+            seen += 1
+    return seen >= min_planes
+
+
+def evaluate(finder, events, *, progress: bool = True, batch_events: int | None = None) -> dict:
+    """Run ``finder`` in ``all`` mode over ``events`` (EventRecords with truth) and score it."""
+    from tqdm import tqdm
+
+    events = [e for e in events]
+    if not events:
+        raise ValueError("no events to evaluate")
+    n_kinds = len(VERTEX_KINDS)
+    confusion = np.zeros((n_kinds, n_kinds), dtype=np.int64)
+    views = None
+    d3, d2, d3_all = [], [], []
+    not_visible, no_truth = 0, 0
+    eff = {(k, r): [0, 0] for k in VERTEX_KINDS for r in (1.0, 2.0)}
+    pur = {(k, r): [0, 0] for k in VERTEX_KINDS for r in (1.0, 2.0)}
+    n = batch_events or finder.config.batch_events
+    elapsed = 0.0
+    bar = tqdm(total=len(events), desc="evaluating", unit="event", disable=not progress)
+    for i in range(0, len(events), n):
+        chunk = events[i : i + n]
+        t0 = time.perf_counter()
+        results = finder.find_many(chunk, mode="all")
+        elapsed += time.perf_counter() - t0
+        bar.update(len(chunk))
+        for ev, res in zip(chunk, results):
+            mapper = finder.mapper(ev)
+            views = views or list(mapper.views)
+            truth = ev.primary
+            if truth is None:
+                no_truth += 1
+                continue
+            found = res.vertices[0] if res.vertices and res.vertices[0].primary else None
+            dist = np.inf
+            if found is not None and found.position_cm is not None:
+                dist = float(np.linalg.norm(found.position_cm - truth.position_cm))
+            d3_all.append(dist)
+            if not vertex_visible(ev, truth):
+                not_visible += 1
+                continue
+            d3.append(dist)
+            row = []
+            for p, view in enumerate(mapper.views):
+                pv = found.planes[p] if found is not None else None
+                if pv is None or not np.all(np.isfinite(truth.planes[p])):
+                    row.append(np.inf)
+                    continue
+                px = np.array(mapper.pixel_cm(p))
+                row.append(float(np.linalg.norm((np.array([pv.global_wire, pv.global_drift]) - truth.planes[p]) * px)))
+            d2.append(row)
+            _score_vertices(ev, res.vertices, confusion, eff, pur)
+    bar.close()
+    d3, d3_all = np.array(d3), np.array(d3_all)
+    d2 = np.array(d2).reshape(-1, len(views or []))
+    out = {
+        "events": len(events),
+        "events_without_primary_truth": no_truth,
+        "events_primary_not_visible": not_visible,
+        "events_scored": int(len(d3)),
+    }
+    for r in RADII_3D:
+        out[f"primary_within_{r:g}cm_3d"] = float(np.mean(d3 <= r)) if len(d3) else float("nan")
+    for r in RADII_3D:
+        out[f"primary_within_{r:g}cm_2d"] = {v: float(np.mean(d2[:, j] <= r)) if len(d2) else float("nan")
+                                             for j, v in enumerate(views or [])}
+    out["primary_within_1cm_3d_all_events"] = float(np.mean(d3_all <= 1.0)) if len(d3_all) else float("nan")
+    finite = d3[np.isfinite(d3)]
+    out["primary_found_3d"] = float(len(finite) / len(d3)) if len(d3) else float("nan")
+    out["primary_distance_cm"] = {str(q): float(np.percentile(np.where(np.isfinite(d3), d3, 1e9), q)) if len(d3)
+                                  else float("nan") for q in (50, 68, 90, 95)}
+    out["efficiency"] = {k: {f"{r:g}cm": _ratio(*eff[(k, r)]) for r in (1.0, 2.0)} for k in VERTEX_KINDS}
+    out["purity"] = {k: {f"{r:g}cm": _ratio(*pur[(k, r)]) for r in (1.0, 2.0)} for k in VERTEX_KINDS}
+    out["efficiency_counts"] = {k: eff[(k, 2.0)][1] for k in VERTEX_KINDS}
+    out["confusion"] = {"classes": list(VERTEX_KINDS), "matrix": confusion.tolist()}
+    out["class_accuracy"] = float(np.trace(confusion) / confusion.sum()) if confusion.sum() else float("nan")
+    out["ms_per_event"] = 1000.0 * elapsed / len(events)
+    return out
+
+
+def _ratio(hit, total):
+    return float(hit / total) if total else float("nan")
+
+
+def _score_vertices(ev, found, confusion, eff, pur):
+    truth = [v for v in ev.vertices if vertex_visible(ev, v)]
+    tpos = np.array([v.position_cm for v in truth]).reshape(-1, 3)
+    tkind = np.array([VERTEX_KINDS.index(v.kind) for v in truth], dtype=int)
+    fv = [v for v in found if v.position_cm is not None]
+    fpos = np.array([v.position_cm for v in fv]).reshape(-1, 3)
+    fkind = np.array([VERTEX_KINDS.index(v.kind) for v in fv], dtype=int)
+    d = np.linalg.norm(tpos[:, None, :] - fpos[None, :, :], axis=-1) if len(tpos) and len(fpos) else np.zeros((len(tpos), len(fpos)))
+    for r in (1.0, 2.0):
+        for k, name in enumerate(VERTEX_KINDS):
+            tm, fm = tkind == k, fkind == k
+            eff[(name, r)][1] += int(tm.sum())
+            pur[(name, r)][1] += int(fm.sum())
+            if tm.any() and fm.any():
+                close = d[np.ix_(tm, fm)] <= r
+                eff[(name, r)][0] += int(close.any(axis=1).sum())
+                pur[(name, r)][0] += int(close.any(axis=0).sum())
+    for j in range(len(fv)):
+        if len(tpos) == 0:
+            break
+        i = int(np.argmin(d[:, j]))
+        if d[i, j] <= 2.0:
+            confusion[tkind[i], fkind[j]] += 1
+
+
+def format_report(m: dict) -> str:
+    """The figures of :func:`evaluate` as a plain-text table."""
+    lines = [f"events {m['events']} (scored {m['events_scored']}; primary not visible {m['events_primary_not_visible']}; "
+             f"no primary truth {m['events_without_primary_truth']})",
+             "primary vertex within    1 cm     2 cm     5 cm"]
+    lines.append("  3D                  " + "".join(f"{m[f'primary_within_{r:g}cm_3d']:>8.3f} " for r in RADII_3D))
+    for v in m["primary_within_1cm_2d"]:
+        lines.append(f"  2D {v:<16} " + "".join(f"{m[f'primary_within_{r:g}cm_2d'][v]:>8.3f} " for r in RADII_3D))
+    pct = m["primary_distance_cm"]
+    lines.append("primary 3D distance percentiles (cm): " + ", ".join(f"{q}%: {v:.2f}" for q, v in pct.items()))
+    lines.append("class            efficiency 1cm/2cm   purity 1cm/2cm   (true vertices)")
+    for k in m["efficiency"]:
+        e, p = m["efficiency"][k], m["purity"][k]
+        lines.append(f"  {k:<14} {e['1cm']:>8.3f} {e['2cm']:>8.3f}   {p['1cm']:>7.3f} {p['2cm']:>7.3f}   "
+                     f"({m['efficiency_counts'][k]})")
+    lines.append("confusion (rows true, columns found): " + ", ".join(m["confusion"]["classes"]))
+    for name, row in zip(m["confusion"]["classes"], m["confusion"]["matrix"]):
+        lines.append(f"  {name:<14}" + "".join(f"{x:>8d}" for x in row))
+    lines.append(f"class accuracy {m['class_accuracy']:.3f}; {m['ms_per_event']:.1f} ms per event")
+    return "\n".join(lines)

@@ -1,0 +1,490 @@
+"""VertexFinder: the trained walker turned into vertices with detector coordinates.
+
+    finder = VertexFinder.load()                 # the bundled default model
+    for v in finder.find(event, mode="all"):      # an EventRecord (store, ROOT dump, frames, hits)
+        print(v.kind, v.score, v.position_cm, [(p.view, p.tpc, p.wire, p.channel, p.tick) for p in v.planes])
+
+How (one event, or many events batched together):
+
+1. Every plane crop is resampled to the model's working pixel size (``cm_per_pixel`` of its
+   training configuration), so one model serves any pitch, tick period and drift velocity, and
+   its resolution pyramid is built once.
+2. Seeds per plane: charge-weighted draws over coarse pyramid cells (reproducible: the draw is
+   seeded from the event ids), plus a coarse grid over the activity; in ``all`` mode also seeds
+   on the charge itself, asked for the vertex their charge comes from.
+3. All seeds of all planes (and of all events of a batch) are walked together: one compiled
+   model call per step (:func:`models.step_function`, :func:`generators.rollout.rollout`).
+4. End points are clustered per plane (SciPy single linkage); a cluster's score is the share of
+   the plane's walks that end in it, each weighted by how sure the walk is that it arrived
+   (``1 / (1 + predicted distance)``) and that there is a vertex (``1 - p(none)``); its class
+   is the class head's average over its walks.
+5. Planes are matched by their shared drift coordinate and fitted to one 3D point
+   (:meth:`ImageMapper.backproject`); the combination of plane candidates with the best
+   score and smallest residual wins (this also rejects ghosts of wrapped induction wires).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import BadEventError, GeometryError
+from .records import VERTEX_KINDS, EventRecord
+
+__all__ = ["FinderConfig", "PlaneVertex", "Vertex", "FindResult", "VertexFinder", "default_model_path", "MODES"]
+
+MODES = ("primary", "all")
+_MODEL_FILES = ("walker.keras", "final.keras", "best.keras", "last.keras")
+
+
+def default_model_path() -> Path:
+    """Folder of the bundled default model (``models/default``)."""
+    import models
+
+    return Path(models.__file__).resolve().parent / "default"
+
+
+@dataclass(frozen=True)
+class FinderConfig:
+    """How the finder seeds, walks and combines (pixels are the model's working pixels).
+
+    Args:
+        seeds_per_plane: charge-weighted seeds per plane asked for the primary vertex.
+        grid_seeds: a ``grid_seeds x grid_seeds`` grid over each plane's activity, added to them.
+        all_seeds_per_plane: seeds on charge asked for the vertex of their charge (``all`` mode).
+        seed_level: pyramid level whose cells the charge-weighted seeds are drawn from.
+        num_steps: steps per walk (None: the model's training ``num_steps``).
+        cluster_radius_px: end points closer than this are one cluster (single linkage).
+        candidates_per_plane: best clusters per plane tried in the 3D match.
+        drift_tolerance_px: largest drift disagreement (global drift pixels) between matched planes.
+        residual_scale_cm: 3D residual that costs as much as a whole plane's score.
+        max_residual_cm: matches with a larger residual are rejected in ``all`` mode.
+        min_walks: smallest cluster reported in ``all`` mode.
+        merge_radius_cm: ``all``-mode vertices this close to the primary vertex are the primary.
+        batch_events: events walked together by :meth:`VertexFinder.find_many`.
+    """
+
+    seeds_per_plane: int = 16
+    grid_seeds: int = 2
+    all_seeds_per_plane: int = 48
+    seed_level: int = 2
+    num_steps: int | None = None
+    cluster_radius_px: float = 3.0
+    candidates_per_plane: int = 3
+    drift_tolerance_px: float = 4.0
+    residual_scale_cm: float = 0.5
+    max_residual_cm: float = 1.5
+    min_walks: int = 2
+    merge_radius_cm: float = 2.0
+    batch_events: int = 16
+
+    def __post_init__(self):
+        for name in ("seeds_per_plane", "all_seeds_per_plane", "candidates_per_plane", "min_walks", "batch_events"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1; Received: {name}={getattr(self, name)}")
+        if self.grid_seeds < 0 or self.seed_level < 0:
+            raise ValueError("grid_seeds and seed_level must be >= 0")
+        if self.num_steps is not None and self.num_steps < 1:
+            raise ValueError(f"num_steps must be >= 1; Received: num_steps={self.num_steps}")
+
+
+@dataclass(frozen=True)
+class PlaneVertex:
+    """A vertex seen on one view.
+
+    Attributes:
+        view: view name; global_wire, global_drift: continuous global-image coordinates.
+        tpc: TPC of the vertex (-1 unknown); wire: continuous local wire coordinate in that TPC's
+        plane (-1 if unknown); channel: readout channel of that wire (-1 if unknown);
+        tick: time tick at full tick resolution (NaN if unknown).
+    """
+
+    view: str
+    global_wire: float
+    global_drift: float
+    tpc: int = -1
+    wire: float = -1.0
+    channel: int = -1
+    tick: float = float("nan")
+
+
+@dataclass(frozen=True)
+class Vertex:
+    """A found vertex.
+
+    Attributes:
+        kind: "interaction", "decay" or "conversion".
+        score: confidence in [0, 1].
+        planes: one PlaneVertex per view of the event (None where it was not found).
+        position_cm: (x, y, z) in cm, or None when fewer than two planes agree.
+        residual_cm: RMS disagreement of the planes in the 3D fit (NaN without a 3D point).
+        tpc: TPC of the 3D point (-1 without one).
+        primary: whether this is the event's primary (neutrino) vertex.
+        class_probabilities: class head average (interaction, decay, conversion, none).
+    """
+
+    kind: str
+    score: float
+    planes: tuple
+    position_cm: np.ndarray | None = None
+    residual_cm: float = float("nan")
+    tpc: int = -1
+    primary: bool = False
+    class_probabilities: tuple = ()
+
+
+@dataclass
+class FindResult:
+    """Vertices and, for pictures, the walks that found them.
+
+    Attributes:
+        vertices: list of Vertex, the primary first.
+        walks: {plane index: list of (steps + 1, 2) arrays of global coordinates}.
+        tasks: {plane index: list of 1 (asked for the primary) / 0 (for the vertex of the charge)}.
+    """
+
+    vertices: list
+    walks: dict = field(default_factory=dict)
+    tasks: dict = field(default_factory=dict)
+
+
+@dataclass
+class _Cluster:
+    plane: int
+    position: np.ndarray  # global coordinates
+    score: float
+    probs: np.ndarray  # (4,)
+    size: int
+
+    @property
+    def kind_id(self) -> int:
+        return int(np.argmax(self.probs[:3]))
+
+
+class VertexFinder:
+    """Finds vertices with a trained walker.
+
+    Args:
+        model: a models.Walker.
+        train_config: the vertexfinder.training.TrainConfig it was trained with (glimpse geometry,
+            working pixel size, steps).
+        config: FinderConfig.
+    """
+
+    def __init__(self, model, train_config, config: FinderConfig = FinderConfig()):
+        from models import step_function
+
+        self.model = model
+        self.train_config = train_config
+        self.config = config
+        self.spec = train_config.glimpse_spec()
+        self.cm_per_pixel = float(train_config.cm_per_pixel)
+        self.num_steps = int(config.num_steps or train_config.num_steps)
+        self._step = step_function(model)
+        self._mappers: dict = {}
+
+    # -- loading ---------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | Path | None = None, config: FinderConfig | None = None, **options) -> "VertexFinder":
+        """Load a model: None for the bundled default, a run or model folder, or a ``.keras`` file.
+
+        The training configuration is read from ``config.json`` beside the model. The model is
+        loaded with Keras' safe mode. ``options`` are FinderConfig fields.
+        """
+        import keras
+
+        import models  # noqa: F401 - registers the walker's classes for deserialisation
+
+        from .training import TrainConfig
+
+        model_file, cfg_file = _resolve_model(path)
+        try:
+            train_config = TrainConfig.from_dict(json.loads(cfg_file.read_text()))
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{cfg_file}: cannot read the model's training configuration: {exc}") from None
+        try:
+            model = keras.saving.load_model(model_file, safe_mode=True, compile=False)
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{model_file}: cannot load the model: {exc}") from None
+        if config is None:
+            config = FinderConfig(**options)
+        elif options:
+            raise ValueError("pass either config or FinderConfig options, not both")
+        return cls(model, train_config, config)
+
+    # -- public API ------------------------------------------------------------------------------
+    def find(self, event: EventRecord, mode: str = "primary") -> list[Vertex]:
+        """Vertices of one event: in ``primary`` mode the neutrino vertex, in ``all`` mode every
+        interaction, decay and conversion vertex (the primary first)."""
+        return self.find_many([event], mode=mode)[0].vertices
+
+    def find_detailed(self, event: EventRecord, mode: str = "primary") -> FindResult:
+        """Like :meth:`find`, with the walks (for pictures)."""
+        return self.find_many([event], mode=mode)[0]
+
+    def find_many(self, events, mode: str = "primary") -> list[FindResult]:
+        """FindResults of many events, walked ``batch_events`` at a time (one model call per step)."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}; Received: mode={mode!r}")
+        events = list(events)
+        out = []
+        n = self.config.batch_events
+        for i in range(0, len(events), n):
+            out.extend(self._find_batch(events[i : i + n], mode))
+        return out
+
+    # -- internals -------------------------------------------------------------------------------
+    def mapper(self, event: EventRecord):
+        from .mapper import ImageMapper
+
+        key = (event.detector, event.drift_window, event.pooling)
+        if key not in self._mappers:
+            self._mappers[key] = ImageMapper(event.detector, drift_window=event.drift_window, pooling=event.pooling)
+        return self._mappers[key]
+
+    def _prepare(self, event: EventRecord):
+        """Per plane: (pyramid, factor (model px per event px, 2), origin) in the model's pixels."""
+        from generators.glimpses import Pyramid
+
+        from .imaging import resample_image
+
+        if not isinstance(event, EventRecord):
+            raise TypeError(f"expected an EventRecord; Received: {type(event).__name__}")
+        if not any(p.pixels.size and p.pixels.any() for p in event.planes):
+            raise BadEventError(f"event {event.ids}: no charge on any plane")
+        mapper = self.mapper(event)
+        if len(event.planes) != len(mapper.views):
+            raise BadEventError(
+                f"event {event.ids}: {len(event.planes)} planes, but {event.detector} has views {mapper.views}"
+            )
+        prepared = []
+        for v, plane in enumerate(event.planes):
+            px = mapper.pixel_cm(v)
+            factor = np.array([px[0] / self.cm_per_pixel, px[1] / self.cm_per_pixel])
+            img = plane.pixels
+            if not np.allclose(factor, 1.0, atol=0.02) and img.size:
+                img = np.clip(np.rint(resample_image(img, from_cm=px, to_cm=(self.cm_per_pixel,) * 2)), 0, 255)
+                img = img.astype(np.uint8)
+            else:
+                factor = np.ones(2)
+            prepared.append((Pyramid(img, self.spec), factor, np.asarray(plane.origin, dtype=np.float64)))
+        return prepared
+
+    def _seeds(self, pyramid, rng, n_charge, grid, on_charge=False):
+        """Seed positions (M, 2) in model pixels."""
+        level0 = pyramid.levels[0]
+        if level0.size == 0 or not level0.any():
+            return np.zeros((0, 2))
+        if on_charge:  # brightest pixel of charge-weighted 2x2 cells: a start on real charge
+            L = min(1, len(pyramid.levels) - 1)
+        else:
+            L = min(self.config.seed_level, len(pyramid.levels) - 1)
+        lv = pyramid.levels[L]
+        cells = np.argwhere(lv > 0)
+        w = lv[cells[:, 0], cells[:, 1]].astype(np.float64)
+        k = min(n_charge, len(cells))
+        pick = cells[rng.choice(len(cells), size=k, replace=False, p=w / w.sum())]
+        s = np.array([self.spec.scale[0] ** L, self.spec.scale[1] ** L])
+        if on_charge:
+            seeds = []
+            for c in pick:
+                lo = c * s
+                block = level0[lo[0] : lo[0] + s[0], lo[1] : lo[1] + s[1]]
+                i, j = np.unravel_index(np.argmax(block), block.shape)
+                seeds.append(lo + (i, j) + 0.5)
+            seeds = np.array(seeds).reshape(-1, 2)
+        else:
+            seeds = (pick + 0.5) * s
+        if grid:
+            nz = np.argwhere(level0 > 0)
+            lo, hi = nz.min(axis=0), nz.max(axis=0) + 1
+            g = (np.arange(grid) + 0.5) / grid
+            gw, gd = np.meshgrid(lo[0] + g * (hi[0] - lo[0]), lo[1] + g * (hi[1] - lo[1]), indexing="ij")
+            seeds = np.concatenate([seeds, np.stack([gw.ravel(), gd.ravel()], axis=1)])
+        return seeds
+
+    def _find_batch(self, events, mode):
+        from generators.rollout import rollout
+
+        cfg = self.config
+        pyramids, which, starts, planes, tasks, owner = [], [], [], [], [], []
+        prepared = []
+        for e, ev in enumerate(events):
+            prep = self._prepare(ev)
+            prepared.append(prep)
+            for p, (pyr, _, _) in enumerate(prep):
+                rng = np.random.default_rng([ev.run, ev.subrun, ev.event, p])
+                groups = [(self._seeds(pyr, rng, cfg.seeds_per_plane, cfg.grid_seeds), 1.0)]
+                if mode == "all":
+                    groups.append((self._seeds(pyr, rng, cfg.all_seeds_per_plane, 0, on_charge=True), 0.0))
+                for seeds, task in groups:
+                    which += [len(pyramids)] * len(seeds)
+                    starts.append(seeds)
+                    planes += [p] * len(seeds)
+                    tasks += [task] * len(seeds)
+                    owner += [e] * len(seeds)
+                pyramids.append(pyr)
+        which, planes, tasks, owner = (np.asarray(a) for a in (which, planes, tasks, owner))
+        starts = np.concatenate(starts) if starts else np.zeros((0, 2))
+        n_planes = len(events[0].planes)
+        res = rollout(self._step, pyramids, which, starts, planes, n_planes, self.spec, self.num_steps, task=tasks)
+        last = res["outputs"][-1]
+        ends = res["positions"][:, -1]
+        dist = np.maximum(np.expm1(last["distance"]), 0.0)
+        logits = last["kind"] - last["kind"].max(axis=1, keepdims=True)
+        probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        out = []
+        for e, ev in enumerate(events):
+            walks, walk_tasks = {}, {}
+            clusters = {1.0: [], 0.0: []}
+            for p, (_, factor, origin) in enumerate(prepared[e]):
+                sel = (owner == e) & (planes == p)
+                walks[p] = list(origin + res["positions"][sel] / factor)
+                walk_tasks[p] = list(tasks[sel].astype(int))
+                for task in clusters:
+                    m = sel & (tasks == task)
+                    clusters[task] += self._cluster(p, ends[m] / factor + origin, dist[m], probs[m], m.sum())
+            mapper = self.mapper(ev)
+            primary = self._match_primary(clusters[1.0], mapper, n_planes)
+            vertices = [primary] if primary is not None else []
+            if mode == "all":
+                vertices += self._match_all(clusters[0.0], mapper, n_planes, primary)
+            out.append(FindResult(vertices, walks, walk_tasks))
+        return out
+
+    def _cluster(self, plane, ends, dist, probs, n_walks):
+        from scipy.cluster.hierarchy import fcluster, linkage
+
+        if len(ends) == 0:
+            return []
+        labels = np.ones(len(ends), dtype=int) if len(ends) == 1 else fcluster(
+            linkage(ends, method="single"), t=self.config.cluster_radius_px, criterion="distance")
+        w = (1.0 - probs[:, 3]) / (1.0 + dist)
+        out = []
+        for c in np.unique(labels):
+            m = labels == c
+            wm = w[m] + 1e-9
+            out.append(_Cluster(plane, (ends[m] * wm[:, None]).sum(0) / wm.sum(), float(w[m].sum() / n_walks),
+                                (probs[m] * wm[:, None]).sum(0) / wm.sum(), int(m.sum())))
+        return sorted(out, key=lambda c: -c.score)
+
+    def _fit(self, combo, mapper):
+        """(score, BackProjection) of a combination of plane clusters, or None."""
+        present = [c for c in combo if c is not None]
+        drifts = [c.position[1] for c in present]
+        if max(drifts) - min(drifts) > self.config.drift_tolerance_px:
+            return None
+        points = {mapper.views[c.plane]: (c.position[0], c.position[1]) for c in present}
+        try:
+            bp = mapper.backproject(points)
+        except GeometryError:
+            return None
+        score = sum(c.score for c in present) - bp.residual_cm / self.config.residual_scale_cm - (0 if bp.inside else 1)
+        return score, bp
+
+    def _vertex(self, combo, bp, mapper, n_planes, kind=None, primary=False):
+        present = [c for c in combo if c is not None]
+        probs = np.mean([c.probs for c in present], axis=0)
+        kind = kind or VERTEX_KINDS[int(np.argmax(probs[:3]))]
+        planes = []
+        for p in range(n_planes):
+            c = next((c for c in present if c.plane == p), None)
+            planes.append(None if c is None else self._plane_vertex(mapper, p, c.position, bp.tpc if bp else None))
+        return Vertex(kind=kind, score=float(np.clip(np.mean([c.score for c in present]), 0, 1)), planes=tuple(planes),
+                      position_cm=None if bp is None else np.asarray(bp.position_cm),
+                      residual_cm=float("nan") if bp is None else float(bp.residual_cm),
+                      tpc=-1 if bp is None else int(bp.tpc), primary=primary,
+                      class_probabilities=tuple(float(x) for x in probs))
+
+    @staticmethod
+    def _plane_vertex(mapper, p, position, tpc):
+        gw, gd = float(position[0]), float(position[1])
+        view = mapper.views[p]
+        if tpc is None:
+            tpcs = mapper.tpcs_at(view, int(math.floor(gw)), int(math.floor(gd)))
+            tpc = tpcs[0] if tpcs else -1
+        if tpc < 0:
+            return PlaneVertex(view, gw, gd)
+        tp = mapper.tpc_plane(view, tpc)
+        wire = gw - mapper.wire_offset(view, tpc)
+        wi = int(math.floor(wire))
+        channel = int(tp.channels[wi]) if 0 <= wi < tp.n_wires else -1
+        tick = float(mapper.global_drift_to_tick(tpc, gd))
+        return PlaneVertex(view, gw, gd, int(tpc), float(wire), channel, tick)
+
+    def _match_primary(self, clusters, mapper, n_planes):
+        if not clusters:
+            return None
+        k = self.config.candidates_per_plane
+        per_plane = [[c for c in clusters if c.plane == p][:k] for p in range(n_planes)]
+        best = None
+        for combo in itertools.product(*[opts + [None] for opts in per_plane]):
+            present = [c for c in combo if c is not None]
+            if len(present) < 2:
+                continue
+            fit = self._fit(combo, mapper)
+            if fit is not None and (best is None or fit[0] > best[0]):
+                best = (fit[0], combo, fit[1])
+        if best is None:  # no two planes agree: the best single-plane answer, without a 3D point
+            top = max(clusters, key=lambda c: c.score)
+            combo = tuple(top if p == top.plane else None for p in range(n_planes))
+            return self._vertex(combo, None, mapper, n_planes, kind="interaction", primary=True)
+        return self._vertex(best[1], best[2], mapper, n_planes, kind="interaction", primary=True)
+
+    def _match_all(self, clusters, mapper, n_planes, primary):
+        cfg = self.config
+        good = [c for c in clusters if c.size >= cfg.min_walks and c.probs[3] < 0.5]
+        anchor_plane = mapper.view_index(mapper.detector.collection_view)
+        anchors = [c for c in good if c.plane == anchor_plane]
+        others = [p for p in range(n_planes) if p != anchor_plane]
+        used: set[int] = set()
+        found = []
+        for a in sorted(anchors, key=lambda c: -c.score):
+            opts = []
+            for p in others:
+                near = [c for c in good if c.plane == p and id(c) not in used
+                        and abs(c.position[1] - a.position[1]) <= cfg.drift_tolerance_px]
+                opts.append(sorted(near, key=lambda c: -c.score)[: cfg.candidates_per_plane] + [None])
+            best = None
+            for rest in itertools.product(*opts):
+                combo = [None] * n_planes
+                combo[anchor_plane] = a
+                for p, c in zip(others, rest):
+                    combo[p] = c
+                if sum(c is not None for c in combo) < 2:
+                    continue
+                fit = self._fit(combo, mapper)
+                if fit is not None and fit[1].residual_cm <= cfg.max_residual_cm and (best is None or fit[0] > best[0]):
+                    best = (fit[0], combo, fit[1])
+            if best is None:
+                continue
+            used.update(id(c) for c in best[1] if c is not None)
+            v = self._vertex(best[1], best[2], mapper, n_planes)
+            if primary is not None and primary.position_cm is not None and \
+                    np.linalg.norm(v.position_cm - primary.position_cm) <= cfg.merge_radius_cm:
+                continue
+            if any(np.linalg.norm(v.position_cm - f.position_cm) <= cfg.merge_radius_cm for f in found):
+                continue
+            found.append(v)
+        return sorted(found, key=lambda v: -v.score)
+
+
+def _resolve_model(path) -> tuple[Path, Path]:
+    p = default_model_path() if path is None else Path(path)
+    if p.is_dir():
+        model_file = next((p / n for n in _MODEL_FILES if (p / n).is_file()), None)
+        if model_file is None:
+            raise FileNotFoundError(f"{p}: no model file (looked for {', '.join(_MODEL_FILES)})")
+    elif p.is_file():
+        model_file = p
+    else:
+        raise FileNotFoundError(f"{p}: no such model file or folder")
+    cfg_file = model_file.parent / "config.json"
+    if not cfg_file.is_file():
+        raise FileNotFoundError(f"{cfg_file}: missing (the training configuration the model needs)")
+    return model_file, cfg_file
