@@ -127,3 +127,28 @@ def test_simulate_command_writes_an_event_store(tmp_path, capsys):
     assert "exists" in capsys.readouterr().err
     assert main(["simulate", "--sample", "gun", "--particle", "unobtainium", "-o", str(tmp_path / "x"), "-q"]) == 1
     assert "unknown particle" in capsys.readouterr().err
+
+
+def test_a_hadronic_system_at_the_mass_floor_is_boosted_below_the_speed_of_light():
+    # regression: DUNE nu-mix seed 101 event 4266 raised "math domain error" (|beta| >= 1)
+    (ev,) = simulate("dune-fd-1x2x6", "nu-mix", events=1, seed=101, first_event=4266)
+    assert ev.event == 4266 and ev.primary is not None
+
+
+def test_failing_events_are_skipped_and_reported(monkeypatch):
+    from vertexfinder.simulation import api
+
+    real = api.simulate_event
+
+    def flaky(config, seed, index):
+        if index == 1:
+            raise ValueError("broken event")
+        return real(config, seed, index)
+
+    monkeypatch.setattr(api, "simulate_event", flaky)
+    errors = []
+    got = list(simulate("test-detector", "numu-cc", events=3, seed=1, errors=errors))
+    assert [e.event for e in got] == [0, 2]
+    assert errors == ["event 1 (seed 1): ValueError: broken event"]
+    with pytest.raises(ValueError, match="broken event"):
+        list(simulate("test-detector", "numu-cc", events=3, seed=1))

@@ -186,6 +186,7 @@ class VertexFinder:
         self.cm_per_pixel = float(train_config.cm_per_pixel)
         self.num_steps = int(config.num_steps or train_config.num_steps)
         self._step = step_function(model)
+        self._align = np.array(self.spec.scale, dtype=np.int64) ** (self.spec.num_levels - 1)
         self._mappers: dict = {}
 
     # -- loading ---------------------------------------------------------------------------------
@@ -267,12 +268,18 @@ class VertexFinder:
             px = mapper.pixel_cm(v)
             factor = np.array([px[0] / self.cm_per_pixel, px[1] / self.cm_per_pixel])
             img = plane.pixels
+            origin = np.asarray(plane.origin, dtype=np.int64)
             if not np.allclose(factor, 1.0, atol=0.02) and img.size:
                 img = np.clip(np.rint(resample_image(img, from_cm=px, to_cm=(self.cm_per_pixel,) * 2)), 0, 255)
                 img = img.astype(np.uint8)
             else:
+                # pad the crop so its pyramid cells are those of the global image: the glimpses, and
+                # so the vertices, do not depend on where the crop starts
                 factor = np.ones(2)
-            prepared.append((Pyramid(img, self.spec), factor, np.asarray(plane.origin, dtype=np.float64)))
+                pad = origin % self._align
+                img = np.pad(img, ((pad[0], 0), (pad[1], 0))) if pad.any() else img
+                origin = origin - pad
+            prepared.append((Pyramid(img, self.spec), factor, origin.astype(np.float64)))
         return prepared
 
     def _seeds(self, pyramid, rng, n_charge, grid, on_charge=False):
@@ -384,7 +391,9 @@ class VertexFinder:
             bp = mapper.backproject(points)
         except GeometryError:
             return None
-        score = sum(c.score for c in present) - bp.residual_cm / self.config.residual_scale_cm - (0 if bp.inside else 1)
+        if not bp.inside:  # a vertex is in the active volume
+            return None
+        score = sum(c.score for c in present) - bp.residual_cm / self.config.residual_scale_cm
         return score, bp
 
     def _vertex(self, combo, bp, mapper, n_planes, kind=None, primary=False):
