@@ -86,7 +86,16 @@ def flip_batch(inputs: dict, targets: dict, flip_w: np.ndarray, flip_d: np.ndarr
     for axis_img, axis_vec, mask in ((-2, 0, np.asarray(flip_w)), (-1, 1, np.asarray(flip_d))):
         if not mask.any():
             continue
-        g[mask] = np.flip(g[mask], axis=axis_img)
+        # the walk sits in pixel G // 2 of every level; the mirror x -> 2 (G // 2) + 1 - x keeps it
+        # there (pixel j <- pixel 2 (G // 2) - j), and what would come from beyond the glimpse is 0
+        n = g.shape[axis_img]
+        src = 2 * (n // 2) - np.arange(n)
+        ok = (src >= 0) & (src < n)
+        mirrored = np.zeros_like(g[mask])
+        idx = [slice(None)] * g.ndim
+        idx[axis_img] = np.flatnonzero(ok)
+        mirrored[tuple(idx)] = np.take(g[mask], src[ok], axis=axis_img)
+        g[mask] = mirrored
         s[mask, :, axis_vec] *= -1
         frac = f[mask][..., n_fixed:].reshape(mask.sum(), f.shape[1], -1, 2)
         frac[..., axis_vec] = (1.0 - frac[..., axis_vec]) % 1.0

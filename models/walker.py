@@ -35,6 +35,9 @@ class GlimpseEncoder(layers.Layer):
         units: size of the encoding.
         stem_strides: stride of the first 3x3 convolution (``filters[0]`` filters): 1 keeps the full
             glimpse resolution, 2 halves it (about 2.5x fewer operations per glimpse).
+        coord_channels: add two channels holding each pixel's wire and drift offset from the glimpse
+            centre (-1..1), so the convolutions can say where a feature is, not only what it is
+            (the step head regresses a position).
         adc_scale: ADC value mapped to 1.0 before the CNN.
 
     Input shape:
@@ -44,7 +47,7 @@ class GlimpseEncoder(layers.Layer):
     """
 
     def __init__(self, *, num_levels=5, glimpse_size=(32, 32), filters=(32, 48, 64, 96), units=128,
-                 adc_scale=64.0, stem_strides=1, **kwargs):
+                 adc_scale=64.0, stem_strides=1, coord_channels=False, **kwargs):
         super().__init__(**kwargs)
         glimpse_size = tuple(int(g) for g in glimpse_size)
         if int(num_levels) < 1:
@@ -65,6 +68,7 @@ class GlimpseEncoder(layers.Layer):
         self.units = int(units)
         self.adc_scale = float(adc_scale)
         self.stem_strides = int(stem_strides)
+        self.coord_channels = bool(coord_channels)
         self.stem = layers.Conv2D(self.filters[0], 3, strides=self.stem_strides, padding="same", activation="relu",
                                   name="stem")
         self.convs = [
@@ -77,7 +81,7 @@ class GlimpseEncoder(layers.Layer):
 
     def build(self, glimpses_shape, features_shape=None):
         gw, gd = self.glimpse_size
-        shape = (None, gw, gd, self.num_levels)
+        shape = (None, gw, gd, self.num_levels + 2 * self.coord_channels)
         self.stem.build(shape)
         shape = self.stem.compute_output_shape(shape)
         for conv in self.convs:
@@ -93,6 +97,14 @@ class GlimpseEncoder(layers.Layer):
     def call(self, glimpses, features):
         x = ops.cast(glimpses, "float32") / self.adc_scale
         x = ops.transpose(x, (0, 2, 3, 1))  # levels become channels
+        if self.coord_channels:
+            gw, gd = self.glimpse_size
+            # pixel centres relative to the walk's pixel (gw // 2, gd // 2), scaled to about -1..1
+            cw = (ops.arange(gw, dtype="float32") + 0.5 - (gw // 2 + 0.5)) / (gw / 2)
+            cd = (ops.arange(gd, dtype="float32") + 0.5 - (gd // 2 + 0.5)) / (gd / 2)
+            grid = ops.stack([ops.broadcast_to(cw[:, None], (gw, gd)), ops.broadcast_to(cd[None, :], (gw, gd))], axis=-1)
+            grid = ops.broadcast_to(grid[None], (ops.shape(x)[0], gw, gd, 2))
+            x = ops.concatenate([x, grid], axis=-1)
         x = self.stem(x)
         for conv in self.convs:
             x = conv(x)
@@ -103,7 +115,8 @@ class GlimpseEncoder(layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(num_levels=self.num_levels, glimpse_size=list(self.glimpse_size), filters=list(self.filters),
-                      units=self.units, adc_scale=self.adc_scale, stem_strides=self.stem_strides)
+                      units=self.units, adc_scale=self.adc_scale, stem_strides=self.stem_strides,
+                      coord_channels=self.coord_channels)
         return config
 
 
@@ -114,7 +127,7 @@ class Walker(keras.Model):
     Args:
         num_levels, glimpse_size: glimpse geometry (same names as generators.GlimpseSpec).
         num_features: F, per-step features (generators.walk_features).
-        filters, encoder_units, stem_strides: the GlimpseEncoder.
+        filters, encoder_units, stem_strides, coord_channels: the GlimpseEncoder.
         recurrent_units: GRU state size.
         max_step: largest step in pixels (generators.WalkSpec.max_step).
         num_classes: class logits (interaction, decay, conversion, none).
@@ -126,7 +139,8 @@ class Walker(keras.Model):
     """
 
     def __init__(self, *, num_levels=5, glimpse_size=(32, 32), num_features=13, filters=(32, 48, 64, 96),
-                 encoder_units=128, recurrent_units=128, max_step=64.0, num_classes=4, stem_strides=1, **kwargs):
+                 encoder_units=128, recurrent_units=128, max_step=64.0, num_classes=4, stem_strides=1,
+                 coord_channels=False, **kwargs):
         super().__init__(**kwargs)
         if recurrent_units < 1 or max_step <= 0 or num_classes < 2 or num_features < 0:
             raise ValueError(
@@ -143,8 +157,10 @@ class Walker(keras.Model):
         self.max_step = float(max_step)
         self.num_classes = int(num_classes)
         self.stem_strides = int(stem_strides)
+        self.coord_channels = bool(coord_channels)
         self.encoder = GlimpseEncoder(num_levels=num_levels, glimpse_size=glimpse_size, filters=filters,
-                                      units=encoder_units, stem_strides=stem_strides, name="encoder")
+                                      units=encoder_units, stem_strides=stem_strides, coord_channels=coord_channels,
+                                      name="encoder")
         self.cell = layers.GRUCell(self.recurrent_units, name="gru")
         self.rnn = layers.RNN(self.cell, return_sequences=True, name="recurrent")
         self.step_head = layers.Dense(2, name="step_head")
@@ -195,7 +211,7 @@ class Walker(keras.Model):
             "num_levels": self.num_levels, "glimpse_size": list(self.glimpse_size), "num_features": self.num_features,
             "filters": list(self.filters), "encoder_units": self.encoder_units,
             "recurrent_units": self.recurrent_units, "max_step": self.max_step, "num_classes": self.num_classes,
-            "stem_strides": self.stem_strides,
+            "stem_strides": self.stem_strides, "coord_channels": self.coord_channels,
         }
 
 

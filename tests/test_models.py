@@ -63,12 +63,25 @@ def test_stepwise_inference_equals_the_sequence_call():
             np.testing.assert_allclose(np.asarray(out[k]), np.asarray(seq[k])[:, t], rtol=1e-5, atol=1e-5)
 
 
-def test_walker_roundtrip(tmp_path):
+@pytest.mark.parametrize("options", [{}, {"stem_strides": 2, "filters": (8, 16), "coord_channels": True}])
+def test_walker_roundtrip(tmp_path, options):
     rng = np.random.default_rng(2)
-    m = small_walker()
+    m = small_walker(**options)
     x = batch(rng)
     loaded = assert_layer_roundtrip(m, x, tmp_path)
     assert isinstance(loaded, Walker) and loaded.max_step == 32.0
+    assert loaded.get_config() == m.get_config()
+
+
+def test_coordinate_channels_are_inputs_of_the_stem():
+    enc = GlimpseEncoder(num_levels=1, glimpse_size=(16, 16), filters=(4,), units=8, coord_channels=True)
+    assert enc.get_config()["coord_channels"] is True
+    g = np.zeros((2, 1, 16, 16), np.uint8)
+    f = np.zeros((2, 0), np.float32)
+    out = np.asarray(enc(g, f))
+    assert out.shape == (2, 8)
+    stem = enc.stem.kernel.shape
+    assert stem[2] == 1 + 2  # one level and the two coordinate channels
 
 
 def test_encoder_roundtrip(tmp_path):
@@ -88,6 +101,8 @@ def test_encoder_roundtrip(tmp_path):
 @pytest.mark.parametrize("kwargs,match", [
     (dict(glimpse_size=(4, 4)), "glimpse_size"),
     (dict(num_levels=0), "num_levels"),
+    (dict(stem_strides=3), "stem_strides"),
+    (dict(glimpse_size=(16, 16), filters=(8, 8, 8, 8), stem_strides=2), "glimpse_size"),
 ])
 def test_encoder_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -25,6 +25,16 @@ _LAZY = {
     "convert": ".cli",
     "simulate": ".simulation",
     "write_events": ".cli",
+    "VertexFinder": ".finder",
+    "FinderConfig": ".finder",
+    "Vertex": ".finder",
+    "PlaneVertex": ".finder",
+    "load_model": ".finder",
+    "evaluate": ".evaluation",
+    "event_from_frame": ".inputs",
+    "event_from_hits": ".inputs",
+    "read_events": ".cli",
+    "demo": ".cli",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -7,8 +7,8 @@
 How (one event, or many events batched together):
 
 1. Every plane crop is resampled to the model's working pixel size (``cm_per_pixel`` of its
-   training configuration), so one model serves any pitch, tick period and drift velocity, and
-   its resolution pyramid is built once.
+   training configuration; sizes within ``pixel_tolerance`` of it are used as they are), so one
+   model serves any pitch, tick period and drift velocity, and its resolution pyramid is built once.
 2. Seeds per plane: charge-weighted draws over coarse pyramid cells (reproducible: the draw is
    seeded from the event ids), plus a coarse grid over the activity; in ``all`` mode also seeds
    on the charge itself, asked for the vertex their charge comes from.
@@ -36,7 +36,7 @@ import numpy as np
 from .errors import BadEventError, GeometryError
 from .records import VERTEX_KINDS, EventRecord
 
-__all__ = ["FinderConfig", "PlaneVertex", "Vertex", "FindResult", "VertexFinder", "default_model_path", "MODES"]
+__all__ = ["FinderConfig", "PlaneVertex", "Vertex", "FindResult", "VertexFinder", "default_model_path", "load_model", "MODES"]
 
 MODES = ("primary", "all")
 _MODEL_FILES = ("walker.keras", "final.keras", "best.keras", "last.keras")
@@ -67,6 +67,8 @@ class FinderConfig:
         min_walks: smallest cluster reported in ``all`` mode.
         merge_radius_cm: ``all``-mode vertices this close to the primary vertex are the primary.
         batch_events: events walked together by :meth:`VertexFinder.find_many`.
+        pixel_tolerance: pixel sizes within this fraction of the model's working size are used as
+            they are (the training images themselves span 0.467-0.482 cm on DUNE); others are resampled.
     """
 
     seeds_per_plane: int = 16
@@ -82,6 +84,7 @@ class FinderConfig:
     min_walks: int = 2
     merge_radius_cm: float = 2.0
     batch_events: int = 16
+    pixel_tolerance: float = 0.05
 
     def __post_init__(self):
         for name in ("seeds_per_plane", "all_seeds_per_plane", "candidates_per_plane", "min_walks", "batch_events"):
@@ -269,7 +272,7 @@ class VertexFinder:
             factor = np.array([px[0] / self.cm_per_pixel, px[1] / self.cm_per_pixel])
             img = plane.pixels
             origin = np.asarray(plane.origin, dtype=np.int64)
-            if not np.allclose(factor, 1.0, atol=0.02) and img.size:
+            if not np.allclose(factor, 1.0, atol=self.config.pixel_tolerance) and img.size:
                 img = np.clip(np.rint(resample_image(img, from_cm=px, to_cm=(self.cm_per_pixel,) * 2)), 0, 255)
                 img = img.astype(np.uint8)
             else:
@@ -285,7 +288,7 @@ class VertexFinder:
     def _seeds(self, pyramid, rng, n_charge, grid, on_charge=False):
         """Seed positions (M, 2) in model pixels."""
         level0 = pyramid.levels[0]
-        if level0.size == 0 or not level0.any():
+        if level0.size == 0:
             return np.zeros((0, 2))
         if on_charge:  # brightest pixel of charge-weighted 2x2 cells: a start on real charge
             L = min(1, len(pyramid.levels) - 1)
@@ -293,6 +296,8 @@ class VertexFinder:
             L = min(self.config.seed_level, len(pyramid.levels) - 1)
         lv = pyramid.levels[L]
         cells = np.argwhere(lv > 0)
+        if len(cells) == 0:
+            return np.zeros((0, 2))
         w = lv[cells[:, 0], cells[:, 1]].astype(np.float64)
         k = min(n_charge, len(cells))
         pick = cells[rng.choice(len(cells), size=k, replace=False, p=w / w.sum())]
@@ -307,9 +312,8 @@ class VertexFinder:
             seeds = np.array(seeds).reshape(-1, 2)
         else:
             seeds = (pick + 0.5) * s
-        if grid:
-            nz = np.argwhere(level0 > 0)
-            lo, hi = nz.min(axis=0), nz.max(axis=0) + 1
+        if grid:  # over the activity's bounding box, at the resolution of the cells drawn from
+            lo, hi = cells.min(axis=0) * s, np.minimum((cells.max(axis=0) + 1) * s, level0.shape)
             g = (np.arange(grid) + 0.5) / grid
             gw, gd = np.meshgrid(lo[0] + g * (hi[0] - lo[0]), lo[1] + g * (hi[1] - lo[1]), indexing="ij")
             seeds = np.concatenate([seeds, np.stack([gw.ravel(), gd.ravel()], axis=1)])
@@ -481,6 +485,11 @@ class VertexFinder:
                 continue
             found.append(v)
         return sorted(found, key=lambda v: -v.score)
+
+
+def load_model(path: str | Path | None = None):
+    """The walker (a Keras model) of a model file or folder, the bundled default for None (safe mode)."""
+    return VertexFinder.load(path).model
 
 
 def _resolve_model(path) -> tuple[Path, Path]:

@@ -62,11 +62,13 @@ class TrainConfig:
     encoder_units: int = 128
     recurrent_units: int = 128
     stem_strides: int = 1
+    coord_channels: bool = False
     # optimisation
     batch_size: int = 64
     steps_per_epoch: int = 200
     epochs: int = 40
     learning_rate: float = 1e-3
+    loss_weights: tuple = (1.0, 1.0, 0.5)  # step, kind, distance
     min_learning_rate: float = 2e-5
     seed: int = 0
     workers: int = 1
@@ -83,6 +85,9 @@ class TrainConfig:
     def __post_init__(self):
         for name in ("glimpse_size", "scale", "filters"):
             object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
+        object.__setattr__(self, "loss_weights", tuple(float(v) for v in self.loss_weights))
+        if len(self.loss_weights) != 3 or min(self.loss_weights) < 0:
+            raise ValueError(f"loss_weights must be three weights >= 0 (step, kind, distance); Received: {self.loss_weights}")
         for name in ("batch_size", "steps_per_epoch", "epochs", "num_steps", "validation_walks"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1; Received: {name}={getattr(self, name)}")
@@ -150,7 +155,7 @@ def build_walker(config: TrainConfig, n_planes: int = 3):
     return Walker(num_levels=config.num_levels, glimpse_size=config.glimpse_size,
                   num_features=num_walk_features(n_planes, config.glimpse_spec()), filters=config.filters,
                   encoder_units=config.encoder_units, recurrent_units=config.recurrent_units,
-                  max_step=config.max_step, stem_strides=config.stem_strides)
+                  max_step=config.max_step, stem_strides=config.stem_strides, coord_channels=config.coord_channels)
 
 
 def _sources(config: TrainConfig, *, validation: bool = True):
@@ -273,7 +278,8 @@ def _callbacks(config, run_dir: Path, model, train_ds, validation):
         Clock(),
         OnPolicy(),
         Validation(),
-        CompositionCallback(train_ds, lambda t, o: per_walk_loss(t, o, max_step=config.max_step),
+        CompositionCallback(train_ds, lambda t, o: per_walk_loss(t, o, max_step=config.max_step,
+                                                                 weights=config.loss_weights),
                             every=config.composition_every),
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
         keras.callbacks.ModelCheckpoint(str(run_dir / "last.keras")),
@@ -305,7 +311,7 @@ def compile_walker(config: TrainConfig):
         config.learning_rate, decay_steps=total, alpha=config.min_learning_rate / config.learning_rate)
     ema = {"use_ema": True, "ema_momentum": config.ema_momentum} if config.ema_momentum > 0 else {}
     model.compile(optimizer=keras.optimizers.Adam(schedule, **ema), loss=walker_losses(config.max_step),
-                  loss_weights={"step": 1.0, "kind": 1.0, "distance": 0.5})
+                  loss_weights=dict(zip(("step", "kind", "distance"), config.loss_weights)))
     return model
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from generators.composition import CompositionCallback, CompositionControl
 from generators.dataset import WalkDataset, flip_batch, walk_features
-from generators.glimpses import GlimpseSpec, extract_glimpses
+from generators.glimpses import GlimpseSpec, Pyramid, extract_glimpses
 from generators.walks import NONE_CLASS, WalkSpec, sample_walks
 
 
@@ -137,12 +137,29 @@ def test_flips_mirror_glimpses_steps_and_features_consistently():
     fw = np.zeros(16, bool)
     fw[:8] = True
     fx, fy = flip_batch(x, y, fw, np.zeros(16, bool))
-    np.testing.assert_array_equal(fx["glimpses"][:8], x["glimpses"][:8, :, :, ::-1, :])
+    # pixel j comes from pixel 2 * 8 - j (the walk's pixel 8 stays), pixel 0 from beyond the glimpse
+    np.testing.assert_array_equal(fx["glimpses"][:8, :, :, 1:], x["glimpses"][:8, :, :, 15:0:-1])
+    assert not fx["glimpses"][:8, :, :, 0].any()
     np.testing.assert_array_equal(fx["glimpses"][8:], x["glimpses"][8:])
     np.testing.assert_array_equal(fy["step"][:8, :, 0], -y["step"][:8, :, 0])
     np.testing.assert_array_equal(fy["step"][:, :, 1], y["step"][:, :, 1])
     twice, _ = flip_batch(fx, fy, fw, np.zeros(16, bool))
-    np.testing.assert_array_equal(twice["glimpses"], x["glimpses"])
+    np.testing.assert_array_equal(twice["glimpses"][:, :, :, 1:], x["glimpses"][:, :, :, 1:])
+
+
+def test_a_mirrored_glimpse_is_the_glimpse_of_the_mirrored_image():
+    spec = GlimpseSpec(num_levels=3, glimpse_size=(8, 8))
+    rng = np.random.default_rng(5)
+    img = (rng.random((64, 48)) < 0.1).astype(np.uint8) * rng.integers(1, 255, (64, 48), dtype=np.uint8)
+    pos = np.array([[23.3, 17.8], [40.6, 30.1], [5.2, 44.7]])
+    steps = np.zeros((3, 1, 2), np.float32)
+    x = {"glimpses": Pyramid(img, spec).extract(np.floor(pos).astype(np.int64))[:, None],
+         "features": walk_features(pos[:, None], 0, 3, spec)}
+    fx, _ = flip_batch(x, {"step": steps}, np.ones(3, bool), np.zeros(3, bool))
+    mpos = pos * [-1, 1] + [img.shape[0], 0]  # x -> n - x mirrors the image's continuous coordinates
+    want = Pyramid(img[::-1].copy(), spec).extract(np.floor(mpos).astype(np.int64))
+    np.testing.assert_array_equal(fx["glimpses"][:, 0, :, 1:], want[:, :, 1:])
+    np.testing.assert_allclose(fx["features"][:, 0], walk_features(mpos, 0, 3, spec), atol=1e-6)
 
 
 def test_walk_features_fractional_positions():
