@@ -6,6 +6,8 @@ returns a dict with (fractions are of the events or vertices counted, distances 
 * ``events``; ``events_primary_not_visible``: events whose primary vertex leaves no visible charge
   near its projection on at least two planes, or lies outside the images; they are counted here
   and left out of the primary figures (``primary_within_1cm_3d_all_events`` keeps them);
+  ``events_unusable``: events the finder cannot work on (no charge at all), with ``unusable`` the
+  reasons; they count as not visible and as misses in ``primary_within_1cm_3d_all_events``;
 * ``primary_within_{1,2,5}cm_3d``; ``primary_within_{1,2,5}cm_2d``: per view;
 * ``primary_distance_cm``: percentiles (50, 68, 90, 95) of the 3D distance;
 * ``efficiency`` / ``purity``: per class and radius (1, 2 cm): the share of visible true vertices
@@ -52,6 +54,16 @@ def evaluate(finder, events, *, progress: bool = True, batch_events: int | None 
     events = [e for e in events]
     if not events:
         raise ValueError("no events to evaluate")
+    from .errors import BadEventError
+
+    unusable = []
+    usable = []
+    for ev in events:
+        try:
+            finder.check(ev)
+            usable.append(ev)
+        except BadEventError as exc:
+            unusable.append(str(exc))
     n_kinds = len(VERTEX_KINDS)
     confusion = np.zeros((n_kinds, n_kinds), dtype=np.int64)
     views = None
@@ -61,9 +73,9 @@ def evaluate(finder, events, *, progress: bool = True, batch_events: int | None 
     pur = {(k, r): [0, 0] for k in VERTEX_KINDS for r in (1.0, 2.0)}
     n = batch_events or finder.config.batch_events
     elapsed = 0.0
-    bar = tqdm(total=len(events), desc="evaluating", unit="event", disable=not progress)
-    for i in range(0, len(events), n):
-        chunk = events[i : i + n]
+    bar = tqdm(total=len(usable), desc="evaluating", unit="event", disable=not progress)
+    for i in range(0, len(usable), n):
+        chunk = usable[i : i + n]
         t0 = time.perf_counter()
         results = finder.find_many(chunk, mode="all")
         elapsed += time.perf_counter() - t0
@@ -95,12 +107,16 @@ def evaluate(finder, events, *, progress: bool = True, batch_events: int | None 
             d2.append(row)
             _score_vertices(ev, res.vertices, confusion, eff, pur)
     bar.close()
+    d3_all += [np.inf] * len(unusable)  # no charge: the primary is missed
+    not_visible += len(unusable)
     d3, d3_all = np.array(d3), np.array(d3_all)
     d2 = np.array(d2).reshape(-1, len(views or []))
     out = {
         "events": len(events),
         "events_without_primary_truth": no_truth,
         "events_primary_not_visible": not_visible,
+        "events_unusable": len(unusable),
+        "unusable": unusable,
         "events_scored": int(len(d3)),
     }
     for r in RADII_3D:
@@ -118,7 +134,7 @@ def evaluate(finder, events, *, progress: bool = True, batch_events: int | None 
     out["efficiency_counts"] = {k: eff[(k, 2.0)][1] for k in VERTEX_KINDS}
     out["confusion"] = {"classes": list(VERTEX_KINDS), "matrix": confusion.tolist()}
     out["class_accuracy"] = float(np.trace(confusion) / confusion.sum()) if confusion.sum() else float("nan")
-    out["ms_per_event"] = 1000.0 * elapsed / len(events)
+    out["ms_per_event"] = 1000.0 * elapsed / max(len(usable), 1)
     return out
 
 
@@ -153,8 +169,8 @@ def _score_vertices(ev, found, confusion, eff, pur):
 
 def format_report(m: dict) -> str:
     """The figures of :func:`evaluate` as a plain-text table."""
-    lines = [f"events {m['events']} (scored {m['events_scored']}; primary not visible {m['events_primary_not_visible']}; "
-             f"no primary truth {m['events_without_primary_truth']})",
+    lines = [f"events {m['events']} (scored {m['events_scored']}; primary not visible {m['events_primary_not_visible']}, "
+             f"of which without any charge {m['events_unusable']}; no primary truth {m['events_without_primary_truth']})",
              "primary vertex within    1 cm     2 cm     5 cm"]
     lines.append("  3D                  " + "".join(f"{m[f'primary_within_{r:g}cm_3d']:>8.3f} " for r in RADII_3D))
     for v in m["primary_within_1cm_2d"]:

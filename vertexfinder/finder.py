@@ -251,12 +251,13 @@ class VertexFinder:
             self._mappers[key] = ImageMapper(event.detector, drift_window=event.drift_window, pooling=event.pooling)
         return self._mappers[key]
 
-    def _prepare(self, event: EventRecord):
-        """Per plane: (pyramid, factor (model px per event px, 2), origin) in the model's pixels."""
-        from generators.glimpses import Pyramid
+    def check(self, event: EventRecord):
+        """Raise a clear error if the finder cannot work on ``event``; returns its ImageMapper.
 
-        from .imaging import resample_image
-
+        Raises:
+            TypeError: not an EventRecord. UnknownDetectorError: its detector is not known.
+            BadEventError: no charge on any plane, or planes that do not match the detector's views.
+        """
         if not isinstance(event, EventRecord):
             raise TypeError(f"expected an EventRecord; Received: {type(event).__name__}")
         if not any(p.pixels.size and p.pixels.any() for p in event.planes):
@@ -266,6 +267,15 @@ class VertexFinder:
             raise BadEventError(
                 f"event {event.ids}: {len(event.planes)} planes, but {event.detector} has views {mapper.views}"
             )
+        return mapper
+
+    def _prepare(self, event: EventRecord):
+        """Per plane: (pyramid, factor (model px per event px, 2), origin) in the model's pixels."""
+        from generators.glimpses import Pyramid
+
+        from .imaging import resample_image
+
+        mapper = self.check(event)
         prepared = []
         for v, plane in enumerate(event.planes):
             px = mapper.pixel_cm(v)

@@ -13,7 +13,7 @@ import numpy as np
 
 from .records import VERTEX_KINDS, EventRecord
 
-__all__ = ["KIND_COLORS", "plot_event", "plot_plane"]
+__all__ = ["KIND_COLORS", "plot_event", "plot_plane", "plot_glimpses", "plot_walk_steps", "plot_efficiency", "plot_confusion"]
 
 #: Marker colour of each vertex class.
 KIND_COLORS = {"interaction": "#d62728", "decay": "#2ca02c", "conversion": "#1f77b4"}
@@ -76,3 +76,95 @@ def plot_event(event: EventRecord, *, figsize=None, vmax=100.0, walks=None, foun
     fig.suptitle(label, fontsize=10)
     fig.tight_layout(rect=(0, 0, 0.93, 0.95))
     return fig
+
+
+def plot_glimpses(glimpses, *, axes=None, vmax=100.0, title=None, scale=(2, 2)):
+    """One glimpse stack (K, Gw, Gd) as K panels, level k labelled with its pixel size; returns the axes.
+
+    The walk's own pixel (Gw // 2, Gd // 2) is marked with a cross.
+    """
+    import matplotlib.pyplot as plt
+
+    g = np.asarray(glimpses)
+    k = g.shape[0]
+    if axes is None:
+        _, axes = plt.subplots(1, k, figsize=(2.2 * k, 2.4), squeeze=False)
+        axes = axes[0]
+    for i in range(k):
+        ax = axes[i]
+        ax.imshow(g[i].T, origin="lower", cmap="Greys", vmin=0, vmax=vmax, interpolation="nearest")
+        ax.plot(g.shape[1] // 2 + 0.0, g.shape[2] // 2 + 0.0, "+", color="orange", ms=8)
+        ax.set_title(f"level {i}: {scale[0] ** i}x{scale[1] ** i} px", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        axes[0].figure.suptitle(title, fontsize=9)
+    return axes
+
+
+def plot_walk_steps(pyramid, walk, *, vmax=100.0, max_steps=None, title=None):
+    """The glimpse stack the network saw at every step of one walk: one row per step; returns the Figure.
+
+    Args:
+        pyramid: the generators.Pyramid the walk moved on.
+        walk: (steps + 1, 2) positions in the pyramid's pixels (e.g. a FindResult walk minus the origin).
+    """
+    import matplotlib.pyplot as plt
+
+    walk = np.asarray(walk)
+    n = len(walk) - 1 if max_steps is None else min(max_steps, len(walk) - 1)
+    k = pyramid.spec.num_levels
+    fig, axes = plt.subplots(n, k, figsize=(1.8 * k, 1.8 * n), squeeze=False)
+    stacks = pyramid.extract(np.floor(walk[:n]).astype(np.int64))
+    for t in range(n):
+        plot_glimpses(stacks[t], axes=axes[t], vmax=vmax, scale=pyramid.spec.scale)
+        d = walk[t + 1] - walk[t]
+        axes[t, 0].set_ylabel(f"step {t}\n({d[0]:+.1f}, {d[1]:+.1f})", fontsize=8)
+    fig.suptitle(title or "glimpse stacks along a walk (rows: steps; label: the step taken)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_efficiency(distances: dict, *, max_cm=10.0, ax=None, title=None):
+    """Cumulative fraction of distances (cm) below a radius, one curve per label; returns the axes.
+
+    Args:
+        distances: {label: array of distances in cm (inf for not found)}.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.6))
+    r = np.linspace(0, max_cm, 201)
+    for label, d in distances.items():
+        d = np.asarray(d, dtype=float)
+        if d.size:
+            ax.plot(r, (d[None, :] <= r[:, None]).mean(axis=1), label=f"{label} ({d.size})")
+    for cut in (1.0, 2.0):
+        ax.axvline(cut, color="0.7", lw=0.8, ls="--")
+    ax.set_xlabel("distance to the true vertex (cm)")
+    ax.set_ylabel("fraction within")
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax
+
+
+def plot_confusion(matrix, classes, *, ax=None, title="rows: true class, columns: found class"):
+    """A confusion matrix with counts and row fractions; returns the axes."""
+    import matplotlib.pyplot as plt
+
+    m = np.asarray(matrix, dtype=float)
+    frac = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.2, 3.6))
+    ax.imshow(frac, cmap="Blues", vmin=0, vmax=1)
+    for i in range(m.shape[0]):
+        for j in range(m.shape[1]):
+            ax.text(j, i, f"{int(m[i, j])}\n{frac[i, j]:.2f}", ha="center", va="center", fontsize=8,
+                    color="white" if frac[i, j] > 0.6 else "black")
+    ax.set_xticks(range(len(classes)), classes, rotation=30, fontsize=8)
+    ax.set_yticks(range(len(classes)), classes, fontsize=8)
+    ax.set_title(title, fontsize=9)
+    return ax
