@@ -142,11 +142,11 @@ def sample_walks(image: np.ndarray, vertices: np.ndarray, kinds: np.ndarray, n: 
     charged = np.argwhere(image > 0)
     names = [k for k, _ in spec.start_mix]
     w = np.array([wt for _, wt in spec.start_mix], dtype=np.float64)
-    if len(charged) == 0:  # only "far"/"activity" make sense without charge
-        keep = np.array([k in ("far",) for k in names])
-        w = np.where(keep, w, 0.0) if w[keep].sum() > 0 else keep.astype(float)
-    kind_idx = rng.choice(len(names), size=n, p=w / w.sum())
-    start_kind = np.array([START_KINDS.index(names[i]) for i in kind_idx])
+    if len(charged) == 0:  # without charge only "far" starts make sense, whatever the mix
+        start_kind = np.full(n, START_KINDS.index("far"))
+    else:
+        kind_idx = rng.choice(len(names), size=n, p=w / w.sum())
+        start_kind = np.array([START_KINDS.index(names[i]) for i in kind_idx])
     tgt_vertex = np.full(n, -1, dtype=np.int64)
     if spec.target == "mixed":
         by_origin = rng.random(n) < spec.origin_fraction

@@ -38,6 +38,9 @@ class GlimpseEncoder(layers.Layer):
         coord_channels: add two channels holding each pixel's wire and drift offset from the glimpse
             centre (-1..1), so the convolutions can say where a feature is, not only what it is
             (the step head regresses a position).
+        shared_levels: run one CNN over every level on its own (the levels' pixels are different
+            places, so stacking them as channels mixes unrelated positions) and concatenate the K
+            encodings; otherwise the K levels are the channels of one CNN.
         adc_scale: ADC value mapped to 1.0 before the CNN.
 
     Input shape:
@@ -47,7 +50,7 @@ class GlimpseEncoder(layers.Layer):
     """
 
     def __init__(self, *, num_levels=5, glimpse_size=(32, 32), filters=(32, 48, 64, 96), units=128,
-                 adc_scale=64.0, stem_strides=1, coord_channels=False, **kwargs):
+                 adc_scale=64.0, stem_strides=1, coord_channels=False, shared_levels=False, **kwargs):
         super().__init__(**kwargs)
         glimpse_size = tuple(int(g) for g in glimpse_size)
         if int(num_levels) < 1:
@@ -69,6 +72,7 @@ class GlimpseEncoder(layers.Layer):
         self.adc_scale = float(adc_scale)
         self.stem_strides = int(stem_strides)
         self.coord_channels = bool(coord_channels)
+        self.shared_levels = bool(shared_levels)
         self.stem = layers.Conv2D(self.filters[0], 3, strides=self.stem_strides, padding="same", activation="relu",
                                   name="stem")
         self.convs = [
@@ -81,13 +85,14 @@ class GlimpseEncoder(layers.Layer):
 
     def build(self, glimpses_shape, features_shape=None):
         gw, gd = self.glimpse_size
-        shape = (None, gw, gd, self.num_levels + 2 * self.coord_channels)
+        channels = (1 if self.shared_levels else self.num_levels) + 2 * self.coord_channels
+        shape = (None, gw, gd, channels)
         self.stem.build(shape)
         shape = self.stem.compute_output_shape(shape)
         for conv in self.convs:
             conv.build(shape)
             shape = conv.compute_output_shape(shape)
-        flat = 1
+        flat = self.num_levels if self.shared_levels else 1
         for s in shape[1:]:
             flat *= s
         n_feat = features_shape[-1] if features_shape is not None else 0
@@ -96,9 +101,13 @@ class GlimpseEncoder(layers.Layer):
 
     def call(self, glimpses, features):
         x = ops.cast(glimpses, "float32") / self.adc_scale
-        x = ops.transpose(x, (0, 2, 3, 1))  # levels become channels
+        n = ops.shape(x)[0]
+        gw, gd = self.glimpse_size
+        if self.shared_levels:  # every level is an image of its own
+            x = ops.reshape(x, (n * self.num_levels, gw, gd, 1))
+        else:
+            x = ops.transpose(x, (0, 2, 3, 1))  # levels become channels
         if self.coord_channels:
-            gw, gd = self.glimpse_size
             # pixel centres relative to the walk's pixel (gw // 2, gd // 2), scaled to about -1..1
             cw = (ops.arange(gw, dtype="float32") + 0.5 - (gw // 2 + 0.5)) / (gw / 2)
             cd = (ops.arange(gd, dtype="float32") + 0.5 - (gd // 2 + 0.5)) / (gd / 2)
@@ -108,7 +117,7 @@ class GlimpseEncoder(layers.Layer):
         x = self.stem(x)
         for conv in self.convs:
             x = conv(x)
-        x = self.flatten(x)
+        x = ops.reshape(x, (n, -1))  # (N, K * flat) for shared levels
         f = self.feature_dense(ops.cast(features, "float32"))
         return self.out(ops.concatenate([x, f], axis=-1))
 
@@ -116,7 +125,7 @@ class GlimpseEncoder(layers.Layer):
         config = super().get_config()
         config.update(num_levels=self.num_levels, glimpse_size=list(self.glimpse_size), filters=list(self.filters),
                       units=self.units, adc_scale=self.adc_scale, stem_strides=self.stem_strides,
-                      coord_channels=self.coord_channels)
+                      coord_channels=self.coord_channels, shared_levels=self.shared_levels)
         return config
 
 
@@ -127,7 +136,7 @@ class Walker(keras.Model):
     Args:
         num_levels, glimpse_size: glimpse geometry (same names as generators.GlimpseSpec).
         num_features: F, per-step features (generators.walk_features).
-        filters, encoder_units, stem_strides, coord_channels: the GlimpseEncoder.
+        filters, encoder_units, stem_strides, coord_channels, shared_levels: the GlimpseEncoder.
         recurrent_units: GRU state size.
         max_step: largest step in pixels (generators.WalkSpec.max_step).
         num_classes: class logits (interaction, decay, conversion, none).
@@ -140,7 +149,7 @@ class Walker(keras.Model):
 
     def __init__(self, *, num_levels=5, glimpse_size=(32, 32), num_features=13, filters=(32, 48, 64, 96),
                  encoder_units=128, recurrent_units=128, max_step=64.0, num_classes=4, stem_strides=1,
-                 coord_channels=False, **kwargs):
+                 coord_channels=False, shared_levels=False, **kwargs):
         super().__init__(**kwargs)
         if recurrent_units < 1 or max_step <= 0 or num_classes < 2 or num_features < 0:
             raise ValueError(
@@ -158,9 +167,10 @@ class Walker(keras.Model):
         self.num_classes = int(num_classes)
         self.stem_strides = int(stem_strides)
         self.coord_channels = bool(coord_channels)
+        self.shared_levels = bool(shared_levels)
         self.encoder = GlimpseEncoder(num_levels=num_levels, glimpse_size=glimpse_size, filters=filters,
                                       units=encoder_units, stem_strides=stem_strides, coord_channels=coord_channels,
-                                      name="encoder")
+                                      shared_levels=shared_levels, name="encoder")
         self.cell = layers.GRUCell(self.recurrent_units, name="gru")
         self.rnn = layers.RNN(self.cell, return_sequences=True, name="recurrent")
         self.step_head = layers.Dense(2, name="step_head")
@@ -212,6 +222,7 @@ class Walker(keras.Model):
             "filters": list(self.filters), "encoder_units": self.encoder_units,
             "recurrent_units": self.recurrent_units, "max_step": self.max_step, "num_classes": self.num_classes,
             "stem_strides": self.stem_strides, "coord_channels": self.coord_channels,
+            "shared_levels": self.shared_levels,
         }
 
 

@@ -63,7 +63,8 @@ def test_stepwise_inference_equals_the_sequence_call():
             np.testing.assert_allclose(np.asarray(out[k]), np.asarray(seq[k])[:, t], rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("options", [{}, {"stem_strides": 2, "filters": (8, 16), "coord_channels": True}])
+@pytest.mark.parametrize("options", [{}, {"stem_strides": 2, "filters": (8, 16), "coord_channels": True},
+                                     {"shared_levels": True, "filters": (8, 16)}])
 def test_walker_roundtrip(tmp_path, options):
     rng = np.random.default_rng(2)
     m = small_walker(**options)

@@ -63,6 +63,7 @@ class TrainConfig:
     recurrent_units: int = 128
     stem_strides: int = 1
     coord_channels: bool = False
+    shared_levels: bool = False
     # optimisation
     batch_size: int = 64
     steps_per_epoch: int = 200
@@ -155,7 +156,8 @@ def build_walker(config: TrainConfig, n_planes: int = 3):
     return Walker(num_levels=config.num_levels, glimpse_size=config.glimpse_size,
                   num_features=num_walk_features(n_planes, config.glimpse_spec()), filters=config.filters,
                   encoder_units=config.encoder_units, recurrent_units=config.recurrent_units,
-                  max_step=config.max_step, stem_strides=config.stem_strides, coord_channels=config.coord_channels)
+                  max_step=config.max_step, stem_strides=config.stem_strides, coord_channels=config.coord_channels,
+                  shared_levels=config.shared_levels)
 
 
 def _sources(config: TrainConfig, *, validation: bool = True):

@@ -90,6 +90,14 @@ def _dataset(**kw):
     return WalkDataset(events, **opts)
 
 
+def test_an_image_without_charge_gets_far_starts_whatever_the_mix():
+    img = np.zeros((50, 40), np.uint8)
+    spec = WalkSpec(num_steps=3, start_mix=(("near", 1.0),))
+    w = sample_walks(img, np.array([[20.0, 20.0]]), np.array([0]), 6, spec, np.random.default_rng(1), primary=0)
+    assert np.all(w.start_kind == 3)  # "far"
+    assert np.all(np.isfinite(w.positions))
+
+
 def test_batches_have_the_documented_shapes_and_match_the_kernels():
     ds = _dataset(augment=False)
     x, y = ds[0]

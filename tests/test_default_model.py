@@ -1,0 +1,62 @@
+"""The bundled default model: it loads safely, finds vertices on a fixed seeded sample, runs the demo.
+
+The figures asserted here are floors agreed from the model card's measurement on the 500-event
+test sample (models/default/MODEL_CARD.md), loosened only for the statistics of this small sample.
+"""
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+import vertexfinder as vf  # noqa: E402
+from vertexfinder.cli import main  # noqa: E402
+from vertexfinder.evaluation import evaluate  # noqa: E402
+from vertexfinder.finder import default_model_path  # noqa: E402
+
+#: floors on 40 seeded DUNE FD nu-mix events (seed 4242); see the model card for the full sample
+MIN_PRIMARY_WITHIN_5CM_3D = None
+MIN_PRIMARY_WITHIN_2CM_3D = None
+MIN_CLASS_ACCURACY = None
+
+
+@pytest.fixture(scope="module")
+def finder():
+    return vf.VertexFinder.load()
+
+
+def test_default_model_files_and_safe_loading():
+    d = default_model_path()
+    for name in ("walker.keras", "config.json", "train.toml", "history.csv", "MODEL_CARD.md"):
+        assert (d / name).is_file(), name
+    assert (d / "walker.keras").stat().st_size < 5e6  # ships in the package
+    model = vf.load_model()
+    from models import Walker
+
+    assert isinstance(model, Walker)
+    assert model.count_params() < 1_000_000
+
+
+def test_default_model_finds_primary_vertices_on_a_fixed_sample(finder):
+    events = list(vf.simulate("dune-fd-1x2x6", "nu-mix", events=40, seed=4242))
+    m = evaluate(finder, events, progress=False)
+    assert m["events"] == 40
+    assert m["primary_within_5cm_3d"] >= MIN_PRIMARY_WITHIN_5CM_3D
+    assert m["primary_within_2cm_3d"] >= MIN_PRIMARY_WITHIN_2CM_3D
+    assert m["class_accuracy"] >= MIN_CLASS_ACCURACY
+    # the primary figures are monotonic in the radius, and per plane too
+    assert m["primary_within_1cm_3d"] <= m["primary_within_2cm_3d"] <= m["primary_within_5cm_3d"]
+    for view in ("U", "V", "Z"):
+        assert m["primary_within_1cm_2d"][view] <= m["primary_within_5cm_2d"][view]
+
+
+def test_demo_prints_a_table_and_writes_a_picture(tmp_path, capsys):
+    out = tmp_path / "demo.png"
+    assert main(["demo", "--events", "3", "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "true vertex" in text and "ms per event" in text
+    rows = [line for line in text.splitlines() if line.strip() and line.split()[0].isdigit()]
+    assert len(rows) >= 2
+    dist = np.array([float(r.split()[-2]) for r in rows])
+    assert np.all(np.isfinite(dist) | np.isnan(dist))
+    assert out.read_bytes()[:4] == b"\x89PNG"
