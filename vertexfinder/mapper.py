@@ -144,6 +144,8 @@ class ImageMapper:
             for t, p in zip(det.tpcs, members):
                 self._wire_offset[v, t.index] = round((p.zeta0_cm - zmin) / pitch)
             self._n_wires[v] = max(self._wire_offset[v, t.index] + p.n_wires for t, p in zip(det.tpcs, members))
+        self._tpc_wires = np.array([[self.tpc_plane(v, t.index).n_wires for t in det.tpcs] for v in range(len(self.views))],
+                                   dtype=np.int64)
 
     # -- basic facts ------------------------------------------------------------------------
     @property
@@ -289,16 +291,15 @@ class ImageMapper:
         if len(items) < 2 or len(angles) < 2:
             raise GeometryError("backproject needs positions on at least two views with different wire angles")
         best = None
-        for t in self.detector.tpcs:
-            ok = True
-            for v, w, d in items:
-                s = self._block_start[t.index]
-                lw = w - self._wire_offset[v, t.index]
-                if not (s - 1 <= d <= s + self.n_drift_block + 1 and -1 <= lw <= self.tpc_plane(v, t.index).n_wires + 1):
-                    ok = False
-                    break
-            if not ok:
-                continue
+        # the TPCs whose planes cover every position (vectorised: usually one or two remain)
+        vi = np.array([v for v, _, _ in items])
+        w_arr = np.array([w for _, w, _ in items])[:, None]
+        d_arr = np.array([d for _, _, d in items])[:, None]
+        lw = w_arr - self._wire_offset[vi]
+        s = self._block_start[None, :]
+        covered = ((s - 1 <= d_arr) & (d_arr <= s + self.n_drift_block + 1) & (lw >= -1)
+                   & (lw <= self._tpc_wires[vi] + 1)).all(axis=0)
+        for t in (self.detector.tpcs[i] for i in np.flatnonzero(covered)):
             xs = np.array([self.detector.tick_to_x(t.index, self.global_drift_to_tick(t.index, d)) for _, _, d in items])
             rows, rhs = [], []
             for v, w, _ in items:
