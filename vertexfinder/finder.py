@@ -359,7 +359,7 @@ class VertexFinder:
         dist = np.maximum(np.expm1(last["distance"]), 0.0)
         logits = last["kind"] - last["kind"].max(axis=1, keepdims=True)
         probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-        out = []
+        per_event = []
         for e, ev in enumerate(events):
             walks, walk_tasks = {}, {}
             clusters = {1.0: [], 0.0: []}
@@ -371,7 +371,13 @@ class VertexFinder:
                     m = sel & (tasks == task)
                     clusters[task] += self._cluster(p, ends[m] / factor + origin, dist[m], probs[m], m.sum())
             mapper = self.mapper(ev)
-            primary = self._match_primary(clusters[1.0], mapper, n_planes)
+            per_event.append((mapper, clusters, walks, walk_tasks, self._primary_combo(clusters[1.0], mapper, n_planes)))
+        out = []
+        for e, (mapper, clusters, walks, walk_tasks, best) in enumerate(per_event):
+            primary = None
+            if best is not None:
+                combo, bp = best
+                primary = self._vertex(combo, bp, mapper, n_planes, kind="interaction", primary=True)
             vertices = [primary] if primary is not None else []
             if mode == "all":
                 vertices += self._match_all(clusters[0.0], mapper, n_planes, primary)
@@ -440,7 +446,8 @@ class VertexFinder:
         tick = float(mapper.global_drift_to_tick(tpc, gd))
         return PlaneVertex(view, gw, gd, int(tpc), float(wire), channel, tick)
 
-    def _match_primary(self, clusters, mapper, n_planes):
+    def _primary_combo(self, clusters, mapper, n_planes):
+        """(clusters per plane, BackProjection or None) of the best primary candidate, or None."""
         if not clusters:
             return None
         k = self.config.candidates_per_plane
@@ -455,9 +462,8 @@ class VertexFinder:
                 best = (fit[0], combo, fit[1])
         if best is None:  # no two planes agree: the best single-plane answer, without a 3D point
             top = max(clusters, key=lambda c: c.score)
-            combo = tuple(top if p == top.plane else None for p in range(n_planes))
-            return self._vertex(combo, None, mapper, n_planes, kind="interaction", primary=True)
-        return self._vertex(best[1], best[2], mapper, n_planes, kind="interaction", primary=True)
+            return tuple(top if p == top.plane else None for p in range(n_planes)), None
+        return best[1], best[2]
 
     def _match_all(self, clusters, mapper, n_planes, primary):
         cfg = self.config
