@@ -66,8 +66,10 @@ def test_a_killed_run_resumes_where_it_stopped(tmp_path):
         def on_epoch_begin(self, epoch, logs=None):
             seen.append(epoch)
 
-    train(cfg, run, verbose=0, callbacks=[Record()])
+    model = train(cfg, run, verbose=0, callbacks=[Record()])
     assert seen == [1, 2]  # epoch 0 was not trained again
+    # the optimizer state came back too: the step count (and so the learning-rate schedule) goes on
+    assert int(model.optimizer.iterations) == cfg.epochs * cfg.steps_per_epoch
     with pytest.raises(ValueError, match="another configuration"):
         train(tiny_config(epochs=5), run, verbose=0)
 

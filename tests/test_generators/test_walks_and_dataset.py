@@ -253,3 +253,31 @@ def test_transpose_swaps_axes_steps_and_features():
     rect = {"glimpses": np.zeros((2, 1, 1, 4, 3), np.uint8), "features": np.zeros((2, 1, 5), np.float32)}
     with pytest.raises(ValueError, match="square"):
         flip_batch(rect, {"step": np.zeros((2, 1, 2), np.float32)}, np.zeros(2, bool), np.zeros(2, bool), np.ones(2, bool))
+
+
+def test_on_policy_walks_follow_the_model_and_carry_teacher_targets():
+    from generators.rollout import rollout
+
+    ds = _dataset(augment=False)
+    pool = ds.policy_starts(n_events=2, walks_per_plane=5, seed=3)
+    assert len(pool) == 2 * 3 * 5 and pool.positions.shape == (30, 1, 2)
+
+    def drift_right(g, f, state):  # a "model" that always steps +3 pixels along wire
+        return {"step": np.tile([3.0, 0.0], (len(g), 1))}, state
+
+    res = rollout(drift_right, pool.pyramids, pool.which, pool.positions[:, 0], pool.planes, pool.n_planes,
+                  ds.glimpse, ds.walk.num_steps, task=pool.task)
+    pool.positions = res["positions"][:, : ds.walk.num_steps]
+    np.testing.assert_allclose(np.diff(pool.positions[:, :, 0], axis=1), 3.0)
+    ds.set_policy(pool, 0.5)
+    x, y, cats = ds.generate(0, 0)
+    assert (cats == -1).sum() == 8 and np.all(cats[:8] >= 0)
+    # policy rows: glimpses at the model's positions, step targets toward the walk's own vertex
+    tail = y["step"][8:]
+    has = y["kind"][8:, 0] != NONE_CLASS
+    assert np.all(tail[~has] == 0)
+    norms = np.linalg.norm(tail[has], axis=-1)
+    assert np.all(norms <= ds.walk.max_step + 1e-4)
+    assert np.all(x["features"][8:, :, 3] == x["features"][8:, :1, 3])  # the task stays the walk's
+    with pytest.raises(ValueError, match="fraction"):
+        ds.set_policy(pool, 1.0)
