@@ -59,7 +59,8 @@ def main(argv=None):
     from vertexfinder.simulation import simulate
 
     finder = VertexFinder.load(args.model)
-    events = [e for e in simulate("dune-fd-1x2x6", "nu-mix", events=args.events, seed=args.seed) if e.primary is not None]
+    events = [e for e in simulate("dune-fd-1x2x6", "nu-mix", events=args.events, seed=args.seed)
+              if e.primary is not None and any(p.pixels.any() for p in e.planes)]
     n = len(events)
     finder.find_many(events[:2], mode="all")  # trace the step for the batch sizes in use
     print(f"{n} DUNE FD 1x2x6 nu-mix events, one core; model {args.model or 'default'}")

@@ -14,10 +14,11 @@ from vertexfinder.cli import main  # noqa: E402
 from vertexfinder.evaluation import evaluate  # noqa: E402
 from vertexfinder.finder import default_model_path  # noqa: E402
 
-#: floors on 40 seeded DUNE FD nu-mix events (seed 4242); see the model card for the full sample
-MIN_PRIMARY_WITHIN_5CM_3D = None
-MIN_PRIMARY_WITHIN_2CM_3D = None
-MIN_CLASS_ACCURACY = None
+#: floors on 40 seeded DUNE FD nu-mix events (seed 4242), where the bundled model measured 0.80 within
+#: 5 cm, 0.70 within 2 cm and class accuracy 0.84 (the model card has the 500-event test sample)
+MIN_PRIMARY_WITHIN_5CM_3D = 0.70
+MIN_PRIMARY_WITHIN_2CM_3D = 0.55
+MIN_CLASS_ACCURACY = 0.75
 
 
 @pytest.fixture(scope="module")
