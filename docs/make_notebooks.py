@@ -115,6 +115,17 @@ fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
 plotting.plot_efficiency({'3D': d3}, ax=axes[0], title='primary vertex, 3D')
 plotting.plot_efficiency(d2, ax=axes[1], title='primary vertex, per plane (2D)')
 fig.tight_layout()""",
+        md("Per class: for every visible true vertex, the distance to the nearest vertex found with its class (`all` mode)."),
+        """from vertexfinder.evaluation import vertex_visible
+found_all = finder.find_many(events, mode='all')
+per_class = {k: [] for k in vf.VERTEX_KINDS}
+for e, r in zip(events, found_all):
+    for t in e.vertices:
+        if not vertex_visible(e, t):
+            continue
+        same = [v.position_cm for v in r.vertices if v.kind == t.kind and v.position_cm is not None]
+        per_class[t.kind].append(min((np.linalg.norm(p - t.position_cm) for p in same), default=np.inf))
+ax = plotting.plot_efficiency(per_class, title='true vertices found with their class')""",
         """ax = plotting.plot_confusion(m['confusion']['matrix'], m['confusion']['classes'])""",
         md("Dependence on the neutrino energy (events in two bins around the median)."),
         """energy = np.array([e.energy_gev for e in events])
