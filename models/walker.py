@@ -79,7 +79,6 @@ class GlimpseEncoder(layers.Layer):
             layers.Conv2D(f, 3, strides=2, padding="same", activation="relu", name=f"conv{i}")
             for i, f in enumerate(self.filters)
         ]
-        self.flatten = layers.Flatten()
         self.feature_dense = layers.Dense(32, activation="relu", name="features")
         self.out = layers.Dense(self.units, activation="relu", name="encoding")
 
