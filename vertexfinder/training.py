@@ -10,8 +10,9 @@ store, or from the simulation directly), the walker, and trains it with:
 * ``TensorBoard`` logs in ``run_dir/logs``;
 * a cosine learning-rate schedule;
 * validation on a fixed seeded sample: the model's own walks are rolled out and
-  scored by the fraction ending within 1 cm of their target vertex and the class
-  accuracy at the last step (``val_within_1cm``, ``val_class_accuracy``);
+  scored by the fraction of walks asked for the primary vertex that end within 1 cm
+  of it, and the class accuracy of walks asked for the vertex of their start charge
+  (``val_within_1cm``, ``val_class_accuracy``; see :func:`validation_metrics`);
 * the batch-composition feedback of ``generators``;
 * on-policy refinement (``policy_fraction``): walks rolled out by the current model, relabelled
   with the teacher's targets, mixed into every batch from ``policy_start_epoch`` on;
