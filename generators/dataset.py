@@ -254,8 +254,10 @@ class WalkDataset(_Base):
         pos = pool.positions[rows, :T]
         glimpses = np.empty((n, T, K, gw, gd), dtype=np.uint8)
         features = np.empty((n, T, num_walk_features(pool.n_planes, self.glimpse)), dtype=np.float32)
-        for i, r in enumerate(rows):
-            glimpses[i] = pool.pyramids[pool.which[r]].extract(np.floor(pos[i]).astype(np.int64))
+        centres = np.floor(pos).astype(np.int64)
+        for w in np.unique(pool.which[rows]):  # one kernel call per pyramid
+            sel = pool.which[rows] == w
+            glimpses[sel] = pool.pyramids[w].extract(centres[sel].reshape(-1, 2)).reshape(sel.sum(), T, K, gw, gd)
         for p in np.unique(pool.planes[rows]):
             sel = pool.planes[rows] == p
             features[sel] = walk_features(pos[sel], int(p), pool.n_planes, self.glimpse, pool.task[rows][sel])

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = ["main"]
@@ -261,14 +263,23 @@ def vertex_rows(event, vertices):
     return rows
 
 
-def write_rows(rows, output) -> None:
-    """Write find rows as CSV, or as a ROOT TTree ``vertices`` (uproot) for ``.root``; atomically."""
-    import os
-
+@contextmanager
+def atomic_output(output):
+    """A temporary path beside ``output``, renamed onto it when the block ends without an error."""
     output = Path(output)
     tmp = output.with_name(f".{output.name}.tmp")
     try:
-        if output.suffix == ".root":
+        yield tmp
+        os.replace(tmp, output)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_rows(rows, output) -> None:
+    """Write find rows as CSV, or as a ROOT TTree ``vertices`` (uproot) for ``.root``; atomically."""
+    with atomic_output(output) as tmp:
+        if Path(output).suffix == ".root":
             import numpy as np
             import uproot
 
@@ -297,10 +308,6 @@ def write_rows(rows, output) -> None:
                 w = csv.DictWriter(f, fieldnames=FIND_COLUMNS, extrasaction="ignore")
                 w.writeheader()
                 w.writerows(rows)
-        os.replace(tmp, output)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _load_finder(args):
@@ -360,11 +367,8 @@ def _cmd_evaluate(args) -> int:
     metrics["input"] = str(args.store)
     print(format_report(metrics))
     if args.json:
-        import os
-
-        tmp = Path(args.json).with_name(f".{Path(args.json).name}.tmp")
-        tmp.write_text(json.dumps(metrics, indent=1))
-        os.replace(tmp, args.json)
+        with atomic_output(args.json) as tmp:
+            tmp.write_text(json.dumps(metrics, indent=1))
     return 0
 
 

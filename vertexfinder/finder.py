@@ -164,10 +164,6 @@ class _Cluster:
     probs: np.ndarray  # (4,)
     size: int
 
-    @property
-    def kind_id(self) -> int:
-        return int(np.argmax(self.probs[:3]))
-
 
 class VertexFinder:
     """Finds vertices with a trained walker.
