@@ -61,7 +61,7 @@ def main(argv=None):
         x, y = WalkDataset(events, walk=WalkSpec(num_steps=8, target="mixed"), batch_size=64, seed=0)[0]
         print(f"{consumption(x, y):.0f}")
         return
-    spec = GlimpseSpec(num_levels=5, glimpse_size=(32, 32), scale=(2, 2), pooling="max")
+    spec = GlimpseSpec(num_levels=5, glimpse_size=(32, 32), scale=(2, 2), pyramid_pooling="max")
     rng = np.random.default_rng(0)
     img = (rng.random((800, 900)) < 0.05) * rng.integers(1, 255, (800, 900))
     img = img.astype(np.uint8)

@@ -38,7 +38,7 @@ plane = event.planes[z]
 centre = np.floor(np.asarray(event.primary.planes[z]) - plane.origin).astype(np.int64)[None]
 fig, axes = plt.subplots(2, 5, figsize=(11, 4.8))
 for row, pooling in enumerate(['max', 'mean']):
-    spec = GlimpseSpec(num_levels=5, glimpse_size=(32, 32), pooling=pooling)
+    spec = GlimpseSpec(num_levels=5, glimpse_size=(32, 32), pyramid_pooling=pooling)
     plotting.plot_glimpses(Pyramid(plane.pixels, spec).extract(centre)[0], axes=axes[row])
     axes[row, 0].set_ylabel(pooling)
 fig.tight_layout()""",
@@ -48,7 +48,7 @@ stack = Pyramid(plane.pixels, rect).extract(centre)[0]
 print(stack.shape, 'field of view (wire, drift pixels):', rect.field_of_view())
 axes = plotting.plot_glimpses(stack, scale=rect.scale)""",
         md("Augmentation: a training walk mirrored along wire, along drift, and transposed. The walk keeps its glimpse pixel (the cross) and its step target is mirrored with it."),
-        """from generators.dataset import flip_batch, walk_features
+        """from generators.features import flip_batch, walk_features
 spec = GlimpseSpec()
 pos = np.asarray(event.primary.planes[z]) - plane.origin + [20.3, -12.6]
 x = {'glimpses': Pyramid(plane.pixels, spec).extract(np.floor(pos).astype(np.int64)[None])[:, None],
@@ -73,7 +73,7 @@ dist = [np.linalg.norm(r.vertices[0].position_cm - e.primary.position_cm) if r.v
         for e, r in zip(events, results)]
 np.round(dist, 2)""",
         md("One event with its truth vertices (circles), the found vertices (crosses) and every walk (orange)."),
-        """from vertexfinder.cli import show_event
+        """from vertexfinder.demo import show_event
 res = show_event(finder, events[0], None)
 fig = plt.gcf()
 for v in res.vertices:

@@ -3,7 +3,7 @@
 Every walk falls into a category: (class, distance-to-target bin at the start,
 plane). :class:`CompositionControl` keeps a sampling weight per category; the
 dataset keeps candidate walks with probability proportional to their
-category's weight. :class:`CompositionCallback` measures the model's current
+category's weight. :class:`generators.callbacks.CompositionCallback` (Keras) measures the model's current
 loss per category on a fixed probe set every few batches and moves the weights
 toward the hard categories: ``w_c = floor + (1 - floor) * L_c / mean(L)``,
 smoothed with ``momentum``, so no category starves. The composition of each
@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .walks import CLASS_NAMES
+from .truth import CLASS_NAMES
 
-__all__ = ["DISTANCE_BINS", "PROBE_EPOCH", "CompositionControl", "CompositionCallback"]
+__all__ = ["DISTANCE_BINS", "PROBE_EPOCH", "CompositionControl"]
 
 #: Epoch number of the probe batches (a seed stream of its own).
 PROBE_EPOCH = 2**32 - 1
@@ -120,39 +120,9 @@ class CompositionControl:
         return entry
 
 
-def _callback_base():
-    import keras
+def __getattr__(name):  # the Keras callback lives with the other Keras code; Keras loads only when asked for
+    if name == "CompositionCallback":
+        from .callbacks import CompositionCallback
 
-    return keras.callbacks.Callback
-
-
-class CompositionCallback(_callback_base()):
-    """Feed the model's per-category loss back into the dataset's composition weights.
-
-    Args:
-        dataset: the WalkDataset being trained on.
-        loss_fn: ``loss_fn(targets, outputs) -> (B,)`` per-walk loss (NumPy arrays in, NumPy out).
-        probe_batches: batches of a fixed probe set (generated once from the dataset's seed with the
-            reserved epoch number PROBE_EPOCH, which training never reaches).
-        every: update every this many training batches.
-    """
-
-    def __init__(self, dataset, loss_fn, *, probe_batches: int = 2, every: int = 50):
-        super().__init__()
-        self.dataset = dataset
-        self.loss_fn = loss_fn
-        self.every = int(every)
-        self.probe = [dataset.generate(PROBE_EPOCH, i) for i in range(int(probe_batches))]
-
-    def on_train_batch_end(self, batch, logs=None):
-        if (batch + 1) % self.every == 0:
-            self.refresh()
-
-    def refresh(self):
-        losses, cats = [], []
-        for inputs, targets, c in self.probe:
-            outputs = self.model(inputs, training=False)
-            outputs = {k: np.asarray(v) for k, v in outputs.items()} if isinstance(outputs, dict) else np.asarray(outputs)
-            losses.append(np.asarray(self.loss_fn(targets, outputs)))
-            cats.append(c)
-        self.dataset.composition.update(np.concatenate(losses), np.concatenate(cats))
+        return CompositionCallback
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

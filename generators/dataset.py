@@ -30,85 +30,19 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
+import keras
 import numpy as np
 
 from .composition import CompositionControl
+from .features import flip_batch, num_walk_features, walk_features
 from .glimpses import GlimpseSpec, Pyramid
-from .walks import CLASS_NAMES, NONE_CLASS, WalkSpec, clip_norm, sample_walks
+from .rollout import WalkBatch
+from .truth import NONE_CLASS, event_truth
+from .walks import WalkSpec, clip_norm, sample_walks
 
-__all__ = ["WalkDataset", "PolicyPool", "walk_features", "num_walk_features", "KIND_IDS", "flip_batch"]
+__all__ = ["WalkDataset", "PolicyPool"]
 
-KIND_IDS = {name: i for i, name in enumerate(CLASS_NAMES)}
-FLAG_NU_PRIMARY = 0x10
-
-try:  # the dataset class needs Keras; the kernels above do not
-    import keras
-
-    _Base = keras.utils.PyDataset
-except ImportError:  # pragma: no cover - keras is a dependency of the package
-    _Base = object
-
-
-def num_walk_features(n_planes: int, spec: GlimpseSpec) -> int:
-    """F, the length of a walk's feature vector (see :func:`walk_features`)."""
-    return int(n_planes) + 1 + 2 * spec.num_levels
-
-
-def walk_features(positions: np.ndarray, plane: int, n_planes: int, spec: GlimpseSpec, task=1.0) -> np.ndarray:
-    """Features of walk positions (..., 2) -> float32 (..., F).
-
-    The plane one-hot (``n_planes`` values), the task (1.0: walk to the primary vertex, 0.0: walk
-    to the vertex the start charge comes from; a scalar or one value per walk, shape ``positions.shape[:1]``)
-    and, per level, the position of the walk inside the level's centre pixel (2K values in [0, 1)).
-    """
-    pos = np.asarray(positions, dtype=np.float64)
-    k = np.arange(spec.num_levels)
-    scale = np.stack([spec.scale[0] ** k, spec.scale[1] ** k], axis=1).astype(np.float64)  # (K, 2)
-    frac = (pos[..., None, :] / scale) % 1.0  # (..., K, 2)
-    onehot = np.zeros(pos.shape[:-1] + (n_planes + 1,), dtype=np.float32)
-    onehot[..., plane] = 1.0
-    task = np.asarray(task, dtype=np.float32)
-    onehot[..., n_planes] = task.reshape(task.shape + (1,) * (pos.ndim - 1 - task.ndim))
-    return np.concatenate([onehot, frac.reshape(pos.shape[:-1] + (2 * spec.num_levels,)).astype(np.float32)], axis=-1)
-
-
-def flip_batch(inputs: dict, targets: dict, flip_w: np.ndarray, flip_d: np.ndarray, transpose=None):
-    """Mirror walks along wire and/or drift, and optionally transpose them (per-walk booleans).
-
-    Glimpses, step targets and the fractional positions in the features are transformed together
-    (mirror: f -> 1 - f and the step component changes sign; transpose: wire and drift swap, which
-    needs square glimpses with equal scales on both axes). Flips are applied before the transpose.
-    """
-    g = inputs["glimpses"].copy()
-    f = inputs["features"].copy()
-    s = targets["step"].copy()
-    n_fixed = f.shape[-1] - 2 * g.shape[2]  # plane one-hot and task come before the positions
-    for axis_img, axis_vec, mask in ((-2, 0, np.asarray(flip_w)), (-1, 1, np.asarray(flip_d))):
-        if not mask.any():
-            continue
-        # the walk sits in pixel G // 2 of every level; the mirror x -> 2 (G // 2) + 1 - x keeps it
-        # there (pixel j <- pixel 2 (G // 2) - j), and what would come from beyond the glimpse is 0
-        n = g.shape[axis_img]
-        src = 2 * (n // 2) - np.arange(n)
-        ok = (src >= 0) & (src < n)
-        mirrored = np.zeros_like(g[mask])
-        idx = [slice(None)] * g.ndim
-        idx[axis_img] = np.flatnonzero(ok)
-        mirrored[tuple(idx)] = np.take(g[mask], src[ok], axis=axis_img)
-        g[mask] = mirrored
-        s[mask, :, axis_vec] *= -1
-        frac = f[mask][..., n_fixed:].reshape(mask.sum(), f.shape[1], -1, 2)
-        frac[..., axis_vec] = (1.0 - frac[..., axis_vec]) % 1.0
-        f[mask, :, n_fixed:] = frac.reshape(mask.sum(), f.shape[1], -1)
-    if transpose is not None and np.any(transpose):
-        mask = np.asarray(transpose)
-        if g.shape[-1] != g.shape[-2]:
-            raise ValueError(f"transposing needs square glimpses; Received: glimpse shape {g.shape[-2:]}")
-        g[mask] = np.swapaxes(g[mask], -1, -2)
-        s[mask] = s[mask][..., ::-1]
-        frac = f[mask][..., n_fixed:].reshape(mask.sum(), f.shape[1], -1, 2)
-        f[mask, :, n_fixed:] = frac[..., ::-1].reshape(mask.sum(), f.shape[1], -1)
-    return {"glimpses": g, "features": f}, {**targets, "step": s}
+_Base = keras.utils.PyDataset
 
 
 @dataclass
@@ -160,8 +94,7 @@ class WalkDataset(_Base):
                  batch_size: int = 64, batches_per_epoch: int = 100, seed: int = 0, events=None,
                  oversample: int = 2, composition: CompositionControl | None = None, augment: bool = True,
                  cache_events: int = 32, workers: int = 1, use_multiprocessing: bool = False, max_queue_size: int = 10):
-        if _Base is not object:
-            super().__init__(workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size)
+        super().__init__(workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size)
         if batch_size < 1 or batches_per_epoch < 1 or oversample < 1:
             raise ValueError("batch_size, batches_per_epoch and oversample must be >= 1")
         self.source = source
@@ -201,13 +134,10 @@ class WalkDataset(_Base):
             self._cache.move_to_end(i)
             return hit
         ev = self.source[int(i)]
-        planes = []
-        for p, plane in enumerate(ev.planes):
-            origin = np.asarray(plane.origin, dtype=np.float64)
-            verts = np.array([v.planes[p] for v in ev.vertices], dtype=np.float64).reshape(-1, 2) - origin
-            planes.append((Pyramid(plane.pixels, self.glimpse), verts, plane.truth))
-        kinds = np.array([KIND_IDS[v.kind] for v in ev.vertices], dtype=np.int64)
-        primary = next((j for j, v in enumerate(ev.vertices) if v.flags & FLAG_NU_PRIMARY), -1)
+        truth = event_truth(ev)
+        planes = [(Pyramid(plane.pixels, self.glimpse), verts, tmap)
+                  for plane, verts, tmap in zip(ev.planes, truth.vertices, truth.truth)]
+        kinds, primary = truth.kinds, truth.primary
         entry = (planes, kinds, primary)
         self._cache[i] = entry
         if len(self._cache) > self.cache_events:
@@ -222,23 +152,18 @@ class WalkDataset(_Base):
         """
         rng = np.random.default_rng(seed)
         ev_idx = self.events[rng.choice(len(self.events), size=min(int(n_events), len(self.events)), replace=False)]
-        parts = []
+        batch = None
         for e in ev_idx:
             planes, kinds, primary = self._event(e)
+            batch = batch or WalkBatch(len(planes))
             for p, (pyr, verts, truth) in enumerate(planes):
                 w = sample_walks(pyr.levels[0], verts, kinds, int(walks_per_plane), self.walk, rng,
                                  primary=primary, truth=truth)
-                parts.append((e, p, len(planes), pyr, w))
-        return PolicyPool(
-            pyramids=[pyr for *_, pyr, _ in parts],
-            which=np.concatenate([np.full(len(w.label), i) for i, (*_, w) in enumerate(parts)]),
-            planes=np.concatenate([np.full(len(w.label), p) for _, p, _, _, w in parts]),
-            n_planes=parts[0][2],
-            positions=np.concatenate([w.positions[:, :1] for *_, w in parts]),
-            target=np.concatenate([w.target for *_, w in parts]),
-            label=np.concatenate([w.label for *_, w in parts]),
-            task=np.concatenate([w.task for *_, w in parts]),
-        )
+                batch.add(batch.add_pyramid(pyr), w.positions[:, :1], plane=p, task=w.task, target=w.target,
+                          label=w.label)
+        return PolicyPool(pyramids=batch.pyramids, which=batch.tag("which"), planes=batch.tag("planes"),
+                          n_planes=batch.n_planes, positions=batch.tag("starts"), target=batch.tag("target"),
+                          label=batch.tag("label"), task=batch.tag("task"))
 
     def set_policy(self, pool: "PolicyPool | None", fraction: float = 0.5):
         """Mix walks of ``pool`` (rolled out by a model) into every batch, ``fraction`` of its rows."""

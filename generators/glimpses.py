@@ -21,9 +21,11 @@ import numpy as np
 
 from .jit import njit
 
-__all__ = ["POOLINGS", "GlimpseSpec", "Pyramid", "build_pyramid", "extract_glimpses", "glimpse_coordinates"]
+__all__ = ["PYRAMID_POOLINGS", "GlimpseSpec", "Pyramid", "build_pyramid", "extract_glimpses", "glimpse_coordinates"]
 
-POOLINGS = ("max", "mean")
+#: How a pyramid level pools the level below it (kernel ids in this order). Not to be confused
+#: with drift pooling (``vertexfinder.imaging.DRIFT_POOLINGS``), which makes drift pixels of ticks.
+PYRAMID_POOLINGS = ("max", "mean")
 
 
 @dataclass(frozen=True)
@@ -34,13 +36,13 @@ class GlimpseSpec:
         num_levels: K, the number of resolution levels.
         glimpse_size: (Gw, Gd) pixels per level along wire and drift.
         scale: (scale_w, scale_d) pooling factor between consecutive levels.
-        pooling: "max" or "mean".
+        pyramid_pooling: how a level pools the one below it, "max" or "mean".
     """
 
     num_levels: int = 5
     glimpse_size: tuple[int, int] = (32, 32)
     scale: tuple[int, int] = (2, 2)
-    pooling: str = "max"
+    pyramid_pooling: str = "max"
 
     def __post_init__(self):
         object.__setattr__(self, "glimpse_size", tuple(int(g) for g in self.glimpse_size))
@@ -51,12 +53,13 @@ class GlimpseSpec:
             raise ValueError(f"glimpse_size must be two positive ints; Received: glimpse_size={self.glimpse_size}")
         if len(self.scale) != 2 or min(self.scale) < 1:
             raise ValueError(f"scale must be two positive ints; Received: scale={self.scale}")
-        if self.pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {POOLINGS}; Received: pooling={self.pooling!r}")
+        if self.pyramid_pooling not in PYRAMID_POOLINGS:
+            raise ValueError(f"pyramid_pooling must be one of {PYRAMID_POOLINGS}; "
+                             f"Received: pyramid_pooling={self.pyramid_pooling!r}")
 
     @property
     def pooling_id(self) -> int:
-        return POOLINGS.index(self.pooling)
+        return PYRAMID_POOLINGS.index(self.pyramid_pooling)
 
     def field_of_view(self) -> tuple[int, int]:
         """Image pixels covered by the coarsest level (wire, drift)."""

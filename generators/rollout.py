@@ -11,10 +11,74 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dataset import num_walk_features, walk_features
+from .features import num_walk_features, walk_features
 from .glimpses import GlimpseSpec, Pyramid
 
-__all__ = ["rollout"]
+__all__ = ["rollout", "WalkBatch"]
+
+
+class WalkBatch:
+    """Walks of many planes (and events) gathered for one rollout.
+
+    Add each plane's pyramid once, then its walks; per-walk tags (the event a walk belongs to,
+    its target, its label, ...) travel with them. :meth:`rollout` walks them all together::
+
+        batch = WalkBatch(n_planes=3)
+        k = batch.add_pyramid(pyramid)
+        batch.add(k, starts, plane=p, task=1.0, owner=e)
+        res = batch.rollout(step_fn, spec, num_steps)     # rollout()'s dict
+        batch.tag("owner")                                # (N,) the tag of every walk
+
+    Args:
+        n_planes: planes per event (the features' plane one-hot).
+    """
+
+    def __init__(self, n_planes: int):
+        self.n_planes = int(n_planes)
+        self.pyramids: list[Pyramid] = []
+        self._parts: list[dict] = []
+
+    def add_pyramid(self, pyramid: Pyramid) -> int:
+        """Index of a pyramid walks can then be added on."""
+        self.pyramids.append(pyramid)
+        return len(self.pyramids) - 1
+
+    def add(self, pyramid: int, starts, *, plane: int, task=1.0, **tags) -> None:
+        """Walks starting at ``starts`` (M, 2) (or (M, T, 2) positions) on pyramid ``pyramid``.
+
+        ``task``: scalar or (M,); ``tags``: per-walk values, scalars or arrays of M rows.
+        """
+        starts = np.asarray(starts, dtype=np.float64)
+        m = len(starts)
+        if not 0 <= pyramid < len(self.pyramids):
+            raise IndexError(f"pyramid {pyramid} was not added (have {len(self.pyramids)})")
+        part = {"which": np.full(m, pyramid, dtype=np.int64), "starts": starts,
+                "planes": np.full(m, int(plane), dtype=np.int64),
+                "task": np.broadcast_to(np.asarray(task, dtype=np.float32), (m,))}
+        for k, v in tags.items():
+            v = np.asarray(v)
+            part[k] = np.broadcast_to(v, (m,) + v.shape[1:]) if v.ndim and len(v) == m else np.broadcast_to(v, (m,))
+        if self._parts and set(part) != set(self._parts[0]):
+            raise ValueError(f"every add() needs the same tags; Received: {sorted(tags)}")
+        self._parts.append(part)
+
+    def __len__(self) -> int:
+        return sum(len(p["which"]) for p in self._parts)
+
+    def tag(self, name: str) -> np.ndarray:
+        """A per-walk array of all walks, in the order they were added (``which``, ``starts``,
+        ``planes``, ``task`` or a tag given to :meth:`add`)."""
+        if not self._parts:
+            return np.zeros((0, 2)) if name == "starts" else np.zeros(0)
+        return np.concatenate([p[name] for p in self._parts])
+
+    def rollout(self, step_fn, spec: GlimpseSpec, num_steps: int, **kwargs) -> dict:
+        """:func:`rollout` of all walks (starts: the first position of each walk)."""
+        starts = self.tag("starts")
+        if starts.ndim == 3:
+            starts = starts[:, 0]
+        return rollout(step_fn, self.pyramids, self.tag("which"), starts, self.tag("planes"), self.n_planes, spec,
+                       num_steps, task=self.tag("task"), **kwargs)
 
 
 def rollout(step_fn, pyramids: list[Pyramid], which: np.ndarray, starts: np.ndarray, planes: np.ndarray,

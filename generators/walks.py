@@ -31,11 +31,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .truth import CLASS_NAMES, NONE_CLASS
+
 __all__ = ["CLASS_NAMES", "NONE_CLASS", "WalkSpec", "Walks", "sample_walks"]
 
-#: Class ids used by targets and the model's class head.
-CLASS_NAMES = ("interaction", "decay", "conversion", "none")
-NONE_CLASS = 3
 
 START_KINDS = ("near", "charge", "activity", "far")
 

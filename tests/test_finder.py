@@ -12,7 +12,8 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from vertexfinder.cli import FIND_COLUMNS, main  # noqa: E402
+from vertexfinder.cli import main  # noqa: E402
+from vertexfinder.results import FIND_COLUMNS  # noqa: E402
 from vertexfinder.errors import BadEventError, UnknownDetectorError  # noqa: E402
 from vertexfinder.finder import FinderConfig, Vertex, VertexFinder  # noqa: E402
 from vertexfinder.inputs import event_from_frame, frame_from_event  # noqa: E402

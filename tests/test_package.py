@@ -44,3 +44,70 @@ def test_console_script_subcommand_help(name):
     out = subprocess.run([sys.executable, "-m", "vertexfinder.cli", name, "--help"], capture_output=True, text=True)
     assert out.returncode == 0
     assert name in out.stdout
+
+
+def test_numpy_side_of_generators_and_the_model_folder_load_no_tensorflow():
+    mods = _modules_after(
+        "import generators.rollout, generators.glimpses, generators.features, generators.truth, generators.walks\n"
+        "import generators.composition\n"
+        "from generators.features import walk_features\n"
+        "from vertexfinder.finder import default_model_path\n"
+        "assert (default_model_path() / 'walker.keras').is_file()"
+    )
+    assert "generators.rollout" in mods and "vertexfinder.finder" in mods
+    assert "tensorflow" not in mods and "keras" not in mods
+
+
+def test_finder_and_export_import_nothing_from_training():
+    mods = _modules_after("import vertexfinder.finder, vertexfinder.export, vertexfinder.modelconfig")
+    assert "vertexfinder.finder" in mods
+    assert "vertexfinder.training" not in mods
+    import ast
+
+    for name in ("finder.py", "export.py", "modelconfig.py", "evaluation.py"):
+        tree = ast.parse((ROOT / "vertexfinder" / name).read_text())
+        imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        assert not [m for m in imported if "training" in m], name
+
+
+def test_cli_holds_only_the_command_line_layer():
+    import ast
+
+    tree = ast.parse((ROOT / "vertexfinder" / "cli.py").read_text())
+    public = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and not n.name.startswith("_")]
+    assert sorted(public) == ["build_parser", "main"]
+
+
+def test_names_agree_across_packages():
+    import generators
+    from generators import truth
+    from vertexfinder import records
+    from vertexfinder.imaging import DRIFT_POOLINGS
+    from vertexfinder.modelconfig import ModelConfig
+    from vertexfinder.training import TrainConfig
+    from generators.glimpses import PYRAMID_POOLINGS
+
+    assert records.VERTEX_KINDS == generators.CLASS_NAMES[: generators.NONE_CLASS]
+    assert generators.CLASS_NAMES[generators.NONE_CLASS] == "none"
+    for flag in ("FLAG_HADRONIC", "FLAG_PI0", "FLAG_DECAY", "FLAG_CONVERSION", "FLAG_NU_PRIMARY"):
+        assert getattr(records, flag) == getattr(truth, flag)
+    assert ModelConfig.classes == generators.CLASS_NAMES
+    assert set(ModelConfig.model_fields()) <= {f for f in TrainConfig.__dataclass_fields__}
+    assert "pooling" not in ModelConfig.model_fields()  # drift pooling is "pooling"; the pyramid's is pyramid_pooling
+    assert set(PYRAMID_POOLINGS) < set(DRIFT_POOLINGS)
+
+
+def test_model_configs_written_with_old_key_names_still_read(tmp_path):
+    import json
+
+    from vertexfinder.modelconfig import ModelConfig
+    from vertexfinder.training import TrainConfig
+
+    old = {**TrainConfig(pyramid_pooling="mean").to_dict()}
+    old["pooling"] = old.pop("pyramid_pooling")  # how runs wrote it before the rename
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(old))
+    assert ModelConfig.read(path).pyramid_pooling == "mean"
+    assert TrainConfig.from_dict(old) == TrainConfig(pyramid_pooling="mean")
+    assert ModelConfig.read(path) == TrainConfig(pyramid_pooling="mean").model_config()

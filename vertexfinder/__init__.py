@@ -22,9 +22,9 @@ _LAZY = {
     "VERTEX_KINDS": ".records",
     "read_dump": ".io.root",
     "write_dump": ".io.root",
-    "convert": ".cli",
+    "convert": ".io.events",
     "simulate": ".simulation",
-    "write_events": ".cli",
+    "write_events": ".io.events",
     "VertexFinder": ".finder",
     "FinderConfig": ".finder",
     "Vertex": ".finder",
@@ -33,8 +33,11 @@ _LAZY = {
     "evaluate": ".evaluation",
     "event_from_frame": ".inputs",
     "event_from_hits": ".inputs",
-    "read_events": ".cli",
-    "demo": ".cli",
+    "read_events": ".io.events",
+    "demo": ".demo",
+    "show_event": ".demo",
+    "ModelConfig": ".modelconfig",
+    "FIND_COLUMNS": ".results",
 }
 
 __all__ = ["__version__", *_LAZY]

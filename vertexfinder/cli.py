@@ -1,25 +1,25 @@
-"""The ``vertexfinder`` command line.
+"""The ``vertexfinder`` command line: the parser, the commands, and error reporting.
 
-Thin by design: each command parses its arguments and calls plain functions
-that the Python API exposes too. A failing command prints one line on stderr
-naming the file and the problem and exits non-zero (``--debug`` shows the
-traceback).
+Each command parses its arguments and calls functions the Python API exposes too
+(:mod:`vertexfinder.io.events`, :mod:`vertexfinder.results`, :mod:`vertexfinder.demo`, ...).
+Bad events are skipped and reported on stderr. A failing command prints one line on stderr
+naming the file and the problem and exits non-zero (``--debug`` shows the traceback).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-from contextlib import contextmanager
-from pathlib import Path
 
-__all__ = ["main"]
+from .detectors import DEFAULT_DETECTOR
+from .imaging import DEFAULT_DRIFT_WINDOW, DRIFT_POOLINGS
+
+__all__ = ["main", "build_parser"]
 
 
-class CommandError(Exception):
-    """A command that cannot go on; its message is the one line the user sees."""
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr)
 
 
 def _cmd_detectors(args) -> int:
@@ -53,87 +53,6 @@ def _cmd_info(args) -> int:
     return 0
 
 
-def convert(inputs, output, *, detector="dune-fd-1x2x6", drift_window=6, pooling="max", overwrite=False,
-            progress=True, report=None) -> dict:
-    """Convert ROOT dumps into an event store; bad events are skipped and reported.
-
-    Returns a summary dict (converted, skipped, errors). The store appears at ``output`` only
-    when the conversion finished (it is built under a temporary name, then renamed).
-    """
-    from tqdm import tqdm
-
-    from .detectors import get_detector
-    from .io.root import read_dump
-    from .mapper import ImageMapper
-    from .store import EventStore
-
-    det = get_detector(detector)
-    mapper = ImageMapper(det, drift_window=drift_window, pooling=pooling)
-    report = report or (lambda msg: print(msg, file=sys.stderr))
-    converted, errors = 0, []
-    for path in inputs:
-        if not Path(path).is_file():
-            raise CommandError(f"{path}: no such file")
-
-    class _NothingConverted(Exception):
-        pass
-
-    try:
-        with EventStore.create(
-            output, detector=det.name, views=list(det.views), drift_window=drift_window, pooling=pooling,
-            pixel_cm=None, detector_description=det.spec.to_dict(), overwrite=overwrite,
-        ) as writer:
-            bar = tqdm(desc="converting", unit="event", disable=not progress)
-            for path in inputs:
-                for entry in read_dump(path, mapper=mapper, detector_name=det.name):
-                    if entry.record is None:
-                        msg = f"skipped {path} run {entry.run} subrun {entry.subrun} event {entry.event}: {entry.error}"
-                        errors.append(msg)
-                        report(msg)
-                    else:
-                        writer.append(entry.record)
-                        converted += 1
-                    bar.update(1)
-            bar.close()
-            if converted == 0:
-                raise _NothingConverted
-    except _NothingConverted:
-        raise CommandError(f"{', '.join(map(str, inputs))}: no event could be converted ({len(errors)} skipped); no store written") from None
-    return {"converted": converted, "skipped": len(errors), "errors": errors, "store": str(output)}
-
-
-def write_events(records, output, *, detector, drift_window, pooling, total=None, overwrite=False,
-                 progress=True, desc="writing") -> int:
-    """Write EventRecords to ``output``: a ROOT dump if it ends in ``.root``, else an event store.
-
-    Either way the output appears only when complete (temporary name, then rename).
-    """
-    from tqdm import tqdm
-
-    from .detectors import get_detector
-
-    det = get_detector(detector)
-    bar = tqdm(records, total=total, desc=desc, unit="event", disable=not progress)
-    if str(output).endswith(".root"):
-        from .io.root import write_dump
-        from .mapper import ImageMapper
-
-        if Path(output).exists() and not overwrite:
-            raise CommandError(f"{output}: exists (use --overwrite)")
-        return write_dump(output, bar, mapper=ImageMapper(det, drift_window=drift_window, pooling=pooling))
-    from .store import EventStore
-
-    n = 0
-    with EventStore.create(
-        output, detector=det.name, views=list(det.views), drift_window=drift_window, pooling=pooling, pixel_cm=None,
-        detector_description=det.spec.to_dict(), overwrite=overwrite,
-    ) as writer:
-        for rec in bar:
-            writer.append(rec)
-            n += 1
-    return n
-
-
 def _parse_energy(text: str):
     try:
         if ":" in text:
@@ -150,6 +69,9 @@ def _parse_energy(text: str):
 
 
 def _cmd_simulate(args) -> int:
+    from tqdm import tqdm
+
+    from .io.events import write_events
     from .simulation import SimulationConfig, simulate
 
     cfg = SimulationConfig(
@@ -159,10 +81,11 @@ def _cmd_simulate(args) -> int:
     errors: list[str] = []
     records = simulate(events=args.events, seed=args.seed, jobs=args.jobs, first_event=args.first_event, config=cfg,
                        errors=errors)
-    n = write_events(records, args.output, detector=args.detector, drift_window=args.drift_window, pooling=args.pooling,
-                     total=args.events, overwrite=args.overwrite, progress=not args.quiet, desc="simulating")
+    with tqdm(records, total=args.events, desc="simulating", unit="event", disable=args.quiet) as bar:
+        n = write_events(bar, args.output, detector=args.detector, drift_window=args.drift_window,
+                         pooling=args.pooling, overwrite=args.overwrite)
     for line in errors:
-        print(f"skipped {line}", file=sys.stderr)
+        _stderr(f"skipped {line}")
     print(f"simulated {n} {args.sample} events ({args.detector}, seed {args.seed}) into {args.output}"
           + (f"; skipped {len(errors)} that failed" if errors else ""))
     return 0
@@ -178,136 +101,14 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_convert(args) -> int:
+    from .io.events import convert
+
     summary = convert(
         args.inputs, args.output, detector=args.detector, drift_window=args.drift_window, pooling=args.pooling,
-        overwrite=args.overwrite, progress=not args.quiet,
+        overwrite=args.overwrite, progress=not args.quiet, report=_stderr,
     )
     print(f"converted {summary['converted']} events into {summary['store']}; skipped {summary['skipped']}")
     return 0
-
-
-# -- finding vertices -------------------------------------------------------------------------------
-FIND_COLUMNS = ("run", "subrun", "event", "vertex", "kind", "score", "primary", "plane", "tpc", "wire", "channel",
-                "tick", "global_wire", "global_drift", "x_cm", "y_cm", "z_cm", "residual_cm")
-
-
-def read_events(path, *, detector="dune-fd-1x2x6", drift_window=6, pooling="max", report=None):
-    """EventRecords from an event store, a ROOT dump, or a ``.npz`` file of frames or hits.
-
-    A ``.npz`` holds either ``frame`` (channels, samples), ``channels`` and optionally ``tick_us``
-    and ``start_tick`` (a channel-indexed frame), or ``channel``, ``peak_tick``, ``integral`` and
-    optionally ``width_ticks`` (a hit list); optional ``run``, ``subrun``, ``event`` name it. Bad
-    events of a dump are skipped and passed to ``report``.
-    """
-    from .mapper import ImageMapper
-
-    p = Path(path)
-    report = report or (lambda msg: print(msg, file=sys.stderr))
-    if p.is_dir():
-        from .store import EventStore
-
-        store = EventStore.open(p)
-        for i in range(len(store)):
-            yield store[i]
-    elif p.suffix == ".root":
-        from .io.root import read_dump
-
-        mapper = ImageMapper(detector, drift_window=drift_window, pooling=pooling)
-        for entry in read_dump(p, mapper=mapper):
-            if entry.record is None:
-                report(f"skipped {p} run {entry.run} subrun {entry.subrun} event {entry.event}: {entry.error}")
-            else:
-                yield entry.record
-    elif p.suffix == ".npz":
-        import numpy as np
-
-        from .inputs import event_from_frame, event_from_hits
-
-        if not p.is_file():
-            raise CommandError(f"{p}: no such file")
-        with np.load(p) as z:
-            data = {k: z[k] for k in z.files}
-        ids = {k: int(data[k]) for k in ("run", "subrun", "event") if k in data}
-        opts = dict(detector=detector, drift_window=drift_window, pooling=pooling, **ids)
-        if "frame" in data and "channels" in data:
-            yield event_from_frame(data["frame"], data["channels"], tick_us=float(data["tick_us"]) if "tick_us" in data else None,
-                                   start_tick=int(data.get("start_tick", 0)), **opts)
-        elif {"channel", "peak_tick", "integral"} <= set(data):
-            yield event_from_hits(data["channel"], data["peak_tick"], data["integral"],
-                                  width_ticks=data["width_ticks"] if "width_ticks" in data else None, **opts)
-        else:
-            raise CommandError(f"{p}: expected arrays frame + channels, or channel + peak_tick + integral; "
-                               f"found {sorted(data)}")
-    elif not p.exists():
-        raise CommandError(f"{p}: no such file or event store")
-    else:
-        raise CommandError(f"{p}: not an event store, a .root dump or a .npz of frames or hits")
-
-
-def vertex_rows(event, vertices):
-    """The ``find`` output rows (dicts with FIND_COLUMNS) of one event: one per vertex and plane."""
-    rows = []
-    for i, v in enumerate(vertices):
-        xyz = v.position_cm if v.position_cm is not None else (float("nan"),) * 3
-        for p, pv in enumerate(v.planes):
-            if pv is None:
-                continue
-            rows.append({
-                "plane_id": p, "run": event.run, "subrun": event.subrun, "event": event.event, "vertex": i, "kind": v.kind,
-                "score": round(v.score, 5), "primary": int(v.primary), "plane": pv.view, "tpc": pv.tpc,
-                "wire": round(pv.wire, 3), "channel": pv.channel, "tick": round(pv.tick, 2),
-                "global_wire": round(pv.global_wire, 3), "global_drift": round(pv.global_drift, 3),
-                "x_cm": round(float(xyz[0]), 3), "y_cm": round(float(xyz[1]), 3), "z_cm": round(float(xyz[2]), 3),
-                "residual_cm": round(v.residual_cm, 4),
-            })
-    return rows
-
-
-@contextmanager
-def atomic_output(output):
-    """A temporary path beside ``output``, renamed onto it when the block ends without an error."""
-    output = Path(output)
-    tmp = output.with_name(f".{output.name}.tmp")
-    try:
-        yield tmp
-        os.replace(tmp, output)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def write_rows(rows, output) -> None:
-    """Write find rows as CSV, or as a ROOT TTree ``vertices`` (uproot) for ``.root``; atomically."""
-    with atomic_output(output) as tmp:
-        if Path(output).suffix == ".root":
-            import numpy as np
-            import uproot
-
-            from .records import VERTEX_KINDS
-
-            # TTree branches are numeric: kind and plane become ids (kind_id: VERTEX_KINDS order;
-            # plane_id: index of the view in the detector's view order, plane_view: its letter code)
-            cols = {}
-            for c in FIND_COLUMNS:
-                values = [r[c] for r in rows]
-                if c == "kind":
-                    cols["kind_id"] = np.array([VERTEX_KINDS.index(k) for k in values], dtype=np.int32)
-                elif c == "plane":
-                    cols["plane_view"] = np.array([ord(v[0]) for v in values], dtype=np.int32)
-                elif c in ("score", "wire", "tick", "global_wire", "global_drift", "x_cm", "y_cm", "z_cm", "residual_cm"):
-                    cols[c] = np.array(values, dtype=np.float64)
-                else:
-                    cols[c] = np.array(values, dtype=np.int64)
-            cols["plane_id"] = np.array([r["plane_id"] for r in rows], dtype=np.int32)
-            with uproot.recreate(tmp) as f:
-                f["vertices"] = cols
-        else:
-            import csv
-
-            with open(tmp, "w", newline="") as f:
-                w = csv.DictWriter(f, fieldnames=FIND_COLUMNS, extrasaction="ignore")
-                w.writeheader()
-                w.writerows(rows)
 
 
 def _load_finder(args):
@@ -316,38 +117,34 @@ def _load_finder(args):
     return VertexFinder.load(args.model)
 
 
+def _events(args, path, report=_stderr):
+    from .io.events import read_events
+
+    return read_events(path, detector=args.detector, drift_window=args.drift_window, pooling=args.pooling,
+                       report=report)
+
+
 def _cmd_find(args) -> int:
     from tqdm import tqdm
 
+    from .errors import InputError
+    from .results import vertex_rows, write_rows
+
     finder = _load_finder(args)
-    rows, skipped, n = [], [], 0
-    events = read_events(args.input, detector=args.detector, drift_window=args.drift_window, pooling=args.pooling,
-                         report=lambda msg: skipped.append(msg))
-    batch = []
+    skipped: list[str] = []
 
-    def flush():
-        nonlocal n
-        good = []
-        for ev in batch:
-            try:
-                finder.check(ev)
-                good.append(ev)
-            except (ValueError, TypeError) as exc:
-                skipped.append(f"skipped {args.input} run {ev.run} subrun {ev.subrun} event {ev.event}: {exc}")
-        for ev, res in zip(good, finder.find_many(good, mode=args.mode)):
-            rows.extend(vertex_rows(ev, res.vertices))
-            n += 1
-        batch.clear()
+    def skip(ev, exc):
+        skipped.append(f"skipped {args.input} run {ev.run} subrun {ev.subrun} event {ev.event}: {exc}")
 
-    for ev in tqdm(events, desc="finding", unit="event", disable=args.quiet):
-        batch.append(ev)
-        if len(batch) >= finder.config.batch_events:
-            flush()
-    flush()
+    rows, n = [], 0
+    events = tqdm(_events(args, args.input, report=skipped.append), desc="finding", unit="event", disable=args.quiet)
+    for ev, res in finder.find_iter(events, mode=args.mode, on_skip=skip):
+        rows.extend(vertex_rows(ev, res.vertices))
+        n += 1
     for msg in skipped:
-        print(msg, file=sys.stderr)
+        _stderr(msg)
     if n == 0:
-        raise CommandError(f"{args.input}: no event could be read ({len(skipped)} skipped); nothing written")
+        raise InputError(f"{args.input}: no event could be read ({len(skipped)} skipped); nothing written")
     write_rows(rows, args.output)
     print(f"found vertices in {n} events ({len(rows)} rows) -> {args.output}" + (f"; skipped {len(skipped)}" if skipped else ""))
     return 0
@@ -357,9 +154,10 @@ def _cmd_evaluate(args) -> int:
     import itertools
 
     from .evaluation import evaluate, format_report
+    from .io.atomic import atomic_output
 
     finder = _load_finder(args)
-    events = read_events(args.store, detector=args.detector, drift_window=args.drift_window, pooling=args.pooling)
+    events = _events(args, args.store)
     if args.events:
         events = itertools.islice(events, args.events)
     metrics = evaluate(finder, events, progress=not args.quiet)
@@ -380,88 +178,31 @@ def _cmd_export(args) -> int:
     return 0
 
 
-def show_event(finder, event, output, *, mode="all", title=None):
-    """Picture of an event: its planes, truth vertices, found vertices and the walks; returns the Figure."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .plotting import plot_event
-
-    res = finder.find_detailed(event, mode=mode)
-    found = {p: [(v.planes[p].global_wire, v.planes[p].global_drift, v.kind) for v in res.vertices
-                 if v.planes[p] is not None] for p in range(len(event.planes))}
-    fig = plot_event(event, walks=res.walks, found=found, title=title)
-    if output is not None:
-        fig.savefig(output, dpi=110)
-        plt.close(fig)
-    return res
-
-
 def _cmd_show(args) -> int:
     import itertools
 
+    from .demo import show_event
+    from .errors import InputError
+
     finder = _load_finder(args)
-    events = read_events(args.input, detector=args.detector, drift_window=args.drift_window, pooling=args.pooling)
-    event = next(itertools.islice(events, args.event, None), None)
+    event = next(itertools.islice(_events(args, args.input), args.event, None), None)
     if event is None:
-        raise CommandError(f"{args.input}: no event {args.event}")
+        raise InputError(f"{args.input}: no event {args.event}")
     res = show_event(finder, event, args.output, mode=args.mode)
     print(f"event {event.event}: {len(res.vertices)} vertices found -> {args.output}")
     return 0
 
 
-def demo(*, events: int = 5, seed: int = 2026, output="vertexfinder-demo.png", model=None, stream=None) -> list:
-    """Simulate DUNE FD events, find their vertices with the (default) model, print a table, draw one.
-
-    Returns the table rows (dicts).
-    """
-    import time
-
-    import numpy as np
-
-    from .finder import VertexFinder
-    from .simulation import simulate
-
-    stream = stream or sys.stdout
-    finder = VertexFinder.load(model)
-    evs = [e for e in simulate("dune-fd-1x2x6", "nu-mix", events=events, seed=seed) if e.primary is not None]
-    finder.find_many(evs[:1], mode="all")  # trace the compiled step once, outside the timing
-    t0 = time.perf_counter()
-    results = finder.find_many(evs, mode="all")
-    ms = 1000 * (time.perf_counter() - t0) / max(len(evs), 1)
-    rows = []
-    print(f"{'event':>5} {'interaction':>11} {'E/GeV':>6} {'true vertex (x, y, z) cm':>26} {'found':>26} "
-          f"{'dist/cm':>8} {'vertices':>8}", file=stream)
-    for ev, res in zip(evs, results):
-        prim = res.vertices[0] if res.vertices and res.vertices[0].primary else None
-        true = ev.primary.position_cm
-        pos = prim.position_cm if prim is not None and prim.position_cm is not None else np.full(3, np.nan)
-        d = float(np.linalg.norm(pos - true))
-        kinds = {k: sum(v.kind == k for v in res.vertices[1:]) for k in ("interaction", "decay", "conversion")}
-        label = f"{'nue' if abs(ev.nu_pdg) == 12 else 'numu'} {ev.interaction}"
-        print(f"{ev.event:>5} {label:>11} {ev.energy_gev:>6.2f} {_xyz(true):>26} {_xyz(pos):>26} {d:>8.2f} "
-              f"{1 + sum(kinds.values()):>8}", file=stream)
-        rows.append({"event": ev.event, "distance_cm": d, **kinds})
-    print(f"{ms:.0f} ms per event (all mode, {len(evs)} events batched)", file=stream)
-    if output:
-        show_event(finder, evs[0], output, title=f"demo event {evs[0].event}: truth (circles), found (crosses), walks")
-        print(f"picture of event {evs[0].event} -> {output}", file=stream)
-    return rows
-
-
-def _xyz(p):
-    return "(" + ", ".join(f"{v:7.1f}" for v in p) + ")"
-
-
 def _cmd_demo(args) -> int:
+    from .demo import demo
+
     demo(events=args.events, seed=args.seed, output=args.output, model=args.model)
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
+    from .results import FIND_COLUMNS
 
     parser = argparse.ArgumentParser(
         prog="vertexfinder",
@@ -473,7 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("detectors", help="list the built-in detectors")
     p.add_argument("--details", action="store_true", help="also print TPCs, channels and global image sizes")
-    p.add_argument("--drift-window", type=int, default=6, help="ticks per drift pixel for --details (default 6)")
+    p.add_argument("--drift-window", type=int, default=DEFAULT_DRIFT_WINDOW,
+                   help=f"ticks per drift pixel for --details (default {DEFAULT_DRIFT_WINDOW})")
     p.set_defaults(func=_cmd_detectors)
 
     p = sub.add_parser("info", help="print a JSON summary of an event store")
@@ -488,10 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("inputs", nargs="+", metavar="IN.root", help="ROOT dump files")
     p.add_argument("-o", "--output", required=True, metavar="STORE", help="event store to write")
-    p.add_argument("--detector", default="dune-fd-1x2x6", help="built-in detector name or description file "
-                   "(default dune-fd-1x2x6, what the historical dumps were made with)")
-    p.add_argument("--drift-window", type=int, default=6, help="ticks per drift pixel of the dumps (default 6)")
-    p.add_argument("--pooling", default="max", choices=["max", "mean", "mean-around-max"],
+    p.add_argument("--detector", default=DEFAULT_DETECTOR, help="built-in detector name or description file "
+                   f"(default {DEFAULT_DETECTOR}, what the historical dumps were made with)")
+    p.add_argument("--drift-window", type=int, default=DEFAULT_DRIFT_WINDOW,
+                   help=f"ticks per drift pixel of the dumps (default {DEFAULT_DRIFT_WINDOW})")
+    p.add_argument("--pooling", default="max", choices=DRIFT_POOLINGS,
                    help="drift pooling the dumps were made with (recorded in the store)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing store")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -504,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Simulate LArTPC events. OUT ending in .root writes the historical dump layout; anything "
         "else writes an event store. The same seed gives the same events whatever --jobs is.",
     )
-    p.add_argument("--detector", default="dune-fd-1x2x6", help="built-in detector name or description file")
+    p.add_argument("--detector", default=DEFAULT_DETECTOR, help="built-in detector name or description file")
     p.add_argument("--sample", default="nu-mix", choices=SAMPLES, help="what to simulate (default nu-mix)")
     p.add_argument("--events", type=int, default=10, help="number of events (default 10)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -515,8 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--energy-mev", type=_parse_energy, default=(100.0, 1000.0),
                    help="gun kinetic energy in MeV: a value or a range lo:hi (default 100:1000)")
     p.add_argument("--beam", default="dune", choices=["dune", "booster"], help="neutrino spectrum (default dune)")
-    p.add_argument("--drift-window", type=int, default=6, help="ticks per drift pixel (default 6)")
-    p.add_argument("--pooling", default="max", choices=["max", "mean", "mean-around-max"], help="drift pooling")
+    p.add_argument("--drift-window", type=int, default=DEFAULT_DRIFT_WINDOW,
+                   help=f"ticks per drift pixel (default {DEFAULT_DRIFT_WINDOW})")
+    p.add_argument("--pooling", default="max", choices=DRIFT_POOLINGS, help="drift pooling")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="event store, or a .root file")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -535,10 +279,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_train)
 
     def add_input_options(p):
-        p.add_argument("--detector", default="dune-fd-1x2x6", help="detector of ROOT dumps, frames and hits "
-                       "(built-in name or description file; default dune-fd-1x2x6)")
-        p.add_argument("--drift-window", type=int, default=6, help="ticks per drift pixel of dumps, frames, hits (default 6)")
-        p.add_argument("--pooling", default="max", choices=["max", "mean", "mean-around-max"], help="drift pooling")
+        p.add_argument("--detector", default=DEFAULT_DETECTOR, help="detector of ROOT dumps, frames and hits "
+                       f"(built-in name or description file; default {DEFAULT_DETECTOR})")
+        p.add_argument("--drift-window", type=int, default=DEFAULT_DRIFT_WINDOW,
+                       help=f"ticks per drift pixel of dumps, frames, hits (default {DEFAULT_DRIFT_WINDOW})")
+        p.add_argument("--pooling", default="max", choices=DRIFT_POOLINGS, help="drift pooling")
         p.add_argument("--model", default=None, metavar="PATH", help="model file or folder (default: the bundled model)")
 
     p = sub.add_parser(
@@ -601,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         from .errors import VertexFinderError
 
-        if isinstance(exc, (VertexFinderError, CommandError, OSError, ValueError, KeyError)):
+        if isinstance(exc, (VertexFinderError, OSError, ValueError, KeyError)):
             msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
             print(f"vertexfinder {args.command}: error: {msg}", file=sys.stderr)
             return 1

@@ -19,6 +19,7 @@ __all__ = [
     "StoreCorruptError",
     "RootFormatError",
     "BadEventError",
+    "InputError",
 ]
 
 
@@ -69,3 +70,8 @@ class RootFormatError(VertexFinderError, ValueError):
 
 class BadEventError(VertexFinderError, ValueError):
     """An event whose content is malformed (shapes, values, ids)."""
+
+
+class InputError(VertexFinderError, ValueError):
+    """An input the package cannot use: a missing file, an unknown file kind, an input with no
+    usable event, an output that cannot be written."""

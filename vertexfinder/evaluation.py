@@ -20,7 +20,8 @@ returns a dict with (fractions are of the events or vertices counted, distances 
 
 from __future__ import annotations
 
-import time
+import copy
+import dataclasses
 
 import numpy as np
 
@@ -51,19 +52,10 @@ def evaluate(finder, events, *, progress: bool = True, batch_events: int | None 
     """Run ``finder`` in ``all`` mode over ``events`` (EventRecords with truth) and score it."""
     from tqdm import tqdm
 
-    events = [e for e in events]
+    events = list(events)
     if not events:
         raise ValueError("no events to evaluate")
-    from .errors import BadEventError
-
     unusable = []
-    usable = []
-    for ev in events:
-        try:
-            finder.check(ev)
-            usable.append(ev)
-        except BadEventError as exc:
-            unusable.append(str(exc))
     n_kinds = len(VERTEX_KINDS)
     confusion = np.zeros((n_kinds, n_kinds), dtype=np.int64)
     views = None
@@ -71,16 +63,14 @@ def evaluate(finder, events, *, progress: bool = True, batch_events: int | None 
     not_visible, no_truth = 0, 0
     eff = {(k, r): [0, 0] for k in VERTEX_KINDS for r in (1.0, 2.0)}
     pur = {(k, r): [0, 0] for k in VERTEX_KINDS for r in (1.0, 2.0)}
-    n = batch_events or finder.config.batch_events
     elapsed = 0.0
-    bar = tqdm(total=len(usable), desc="evaluating", unit="event", disable=not progress)
-    for i in range(0, len(usable), n):
-        chunk = usable[i : i + n]
-        t0 = time.perf_counter()
-        results = finder.find_many(chunk, mode="all")
-        elapsed += time.perf_counter() - t0
-        bar.update(len(chunk))
-        for ev, res in zip(chunk, results):
+    if batch_events is not None:
+        finder = copy.copy(finder)
+        finder.config = dataclasses.replace(finder.config, batch_events=int(batch_events))
+    with tqdm(total=len(events), desc="evaluating", unit="event", disable=not progress) as bar:
+        for ev, res in finder.find_iter(events, mode="all", on_skip=lambda ev, exc: unusable.append(str(exc))):
+            elapsed += res.seconds
+            bar.update(1)
             mapper = finder.mapper(ev)
             views = views or list(mapper.views)
             truth = ev.primary
@@ -106,7 +96,6 @@ def evaluate(finder, events, *, progress: bool = True, batch_events: int | None 
                 row.append(float(np.linalg.norm((np.array([pv.global_wire, pv.global_drift]) - truth.planes[p]) * px)))
             d2.append(row)
             _score_vertices(ev, res.vertices, confusion, eff, pur)
-    bar.close()
     d3_all += [np.inf] * len(unusable)  # no charge: the primary is missed
     not_visible += len(unusable)
     d3, d3_all = np.array(d3), np.array(d3_all)
@@ -134,7 +123,7 @@ def evaluate(finder, events, *, progress: bool = True, batch_events: int | None 
     out["efficiency_counts"] = {k: eff[(k, 2.0)][1] for k in VERTEX_KINDS}
     out["confusion"] = {"classes": list(VERTEX_KINDS), "matrix": confusion.tolist()}
     out["class_accuracy"] = float(np.trace(confusion) / confusion.sum()) if confusion.sum() else float("nan")
-    out["ms_per_event"] = 1000.0 * elapsed / max(len(usable), 1)
+    out["ms_per_event"] = 1000.0 * elapsed / max(len(events) - len(unusable), 1)
     return out
 
 

@@ -8,16 +8,16 @@ The SavedModel holds one signature, ``serving_default`` = one walker step for a 
 
 A C++ client loops over the steps itself (cutting glimpses with the same pyramid rule), exactly as
 :class:`vertexfinder.finder.VertexFinder` does; ``vertexfinder.json`` in the export folder holds
-the training configuration (glimpse geometry, pixel size, number of steps) such a client needs.
+the model's configuration (glimpse geometry, pixel size, number of steps; :class:`vertexfinder.modelconfig.ModelConfig`) such a client needs.
 A zero state starts a walk.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
+
+from .io.atomic import atomic_output
 
 __all__ = ["export_savedmodel", "FORMATS"]
 
@@ -29,8 +29,6 @@ def export_savedmodel(finder, output, *, overwrite: bool = False) -> Path:
     import tensorflow as tf
 
     output = Path(output)
-    if output.exists() and not overwrite:
-        raise FileExistsError(f"{output}: exists (use --overwrite)")
     model = finder.model
     k, (gw, gd) = model.num_levels, model.glimpse_size
     signature = [
@@ -50,14 +48,7 @@ def export_savedmodel(finder, output, *, overwrite: bool = False) -> Path:
             return {"step": out["step"], "kind": out["kind"], "distance": out["distance"], "state": new_state}
 
     module = WalkerStep(model)
-    tmp = output.with_name(f".{output.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
+    with atomic_output(output, overwrite=overwrite) as tmp:
         tf.saved_model.save(module, str(tmp), signatures={"serving_default": module.step})
-        (tmp / "vertexfinder.json").write_text(json.dumps(finder.train_config.to_dict(), indent=1))
-        if output.exists():
-            shutil.rmtree(output)
-        os.replace(tmp, output)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        (tmp / "vertexfinder.json").write_text(json.dumps(finder.model_config.to_dict(), indent=1))
     return output

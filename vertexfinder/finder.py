@@ -26,27 +26,22 @@ How (one event, or many events batched together):
 from __future__ import annotations
 
 import itertools
-import json
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .errors import BadEventError, GeometryError
+from .modelconfig import ModelConfig, default_model_path
 from .records import VERTEX_KINDS, EventRecord
 
-__all__ = ["FinderConfig", "PlaneVertex", "Vertex", "FindResult", "VertexFinder", "default_model_path", "load_model", "MODES"]
+__all__ = ["FinderConfig", "PlaneVertex", "Vertex", "FindResult", "VertexFinder", "default_model_path", "load_model",
+           "MODES"]
 
 MODES = ("primary", "all")
 _MODEL_FILES = ("walker.keras", "final.keras", "best.keras", "last.keras")
-
-
-def default_model_path() -> Path:
-    """Folder of the bundled default model (``models/default``)."""
-    import models
-
-    return Path(models.__file__).resolve().parent / "default"
 
 
 @dataclass(frozen=True)
@@ -149,11 +144,13 @@ class FindResult:
         vertices: list of Vertex, the primary first.
         walks: {plane index: list of (steps + 1, 2) arrays of global coordinates}.
         tasks: {plane index: list of 1 (asked for the primary) / 0 (for the vertex of the charge)}.
+        seconds: wall time the finder spent on the event (its share of a batch's time).
     """
 
     vertices: list
     walks: dict = field(default_factory=dict)
     tasks: dict = field(default_factory=dict)
+    seconds: float = float("nan")
 
 
 @dataclass
@@ -170,20 +167,20 @@ class VertexFinder:
 
     Args:
         model: a models.Walker.
-        train_config: the vertexfinder.training.TrainConfig it was trained with (glimpse geometry,
-            working pixel size, steps).
+        model_config: its ModelConfig (glimpse geometry, working pixel size, steps; a training
+            run's TrainConfig works too).
         config: FinderConfig.
     """
 
-    def __init__(self, model, train_config, config: FinderConfig = FinderConfig()):
+    def __init__(self, model, model_config: ModelConfig, config: FinderConfig = FinderConfig()):
         from models import step_function
 
         self.model = model
-        self.train_config = train_config
+        self.model_config = model_config.model_config()
         self.config = config
-        self.spec = train_config.glimpse_spec()
-        self.cm_per_pixel = float(train_config.cm_per_pixel)
-        self.num_steps = int(config.num_steps or train_config.num_steps)
+        self.spec = self.model_config.glimpse_spec()
+        self.cm_per_pixel = float(self.model_config.cm_per_pixel)
+        self.num_steps = int(config.num_steps or self.model_config.num_steps)
         self._step = step_function(model)
         self._align = np.array(self.spec.scale, dtype=np.int64) ** (self.spec.num_levels - 1)
         self._mappers: dict = {}
@@ -193,20 +190,16 @@ class VertexFinder:
     def load(cls, path: str | Path | None = None, config: FinderConfig | None = None, **options) -> "VertexFinder":
         """Load a model: None for the bundled default, a run or model folder, or a ``.keras`` file.
 
-        The training configuration is read from ``config.json`` beside the model. The model is
-        loaded with Keras' safe mode. ``options`` are FinderConfig fields.
+        The model's configuration is read from ``config.json`` beside the model (a training run's
+        configuration; its model fields). The model is loaded with Keras' safe mode. ``options``
+        are FinderConfig fields.
         """
         import keras
 
         import models  # noqa: F401 - registers the walker's classes for deserialisation
 
-        from .training import TrainConfig
-
         model_file, cfg_file = _resolve_model(path)
-        try:
-            train_config = TrainConfig.from_dict(json.loads(cfg_file.read_text()))
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"{cfg_file}: cannot read the model's training configuration: {exc}") from None
+        model_config = ModelConfig.read(cfg_file)
         try:
             model = keras.saving.load_model(model_file, safe_mode=True, compile=False)
         except (OSError, ValueError) as exc:
@@ -215,7 +208,7 @@ class VertexFinder:
             config = FinderConfig(**options)
         elif options:
             raise ValueError("pass either config or FinderConfig options, not both")
-        return cls(model, train_config, config)
+        return cls(model, model_config, config)
 
     # -- public API ------------------------------------------------------------------------------
     def find(self, event: EventRecord, mode: str = "primary") -> list[Vertex]:
@@ -228,15 +221,45 @@ class VertexFinder:
         return self.find_many([event], mode=mode)[0]
 
     def find_many(self, events, mode: str = "primary") -> list[FindResult]:
-        """FindResults of many events, walked ``batch_events`` at a time (one model call per step)."""
+        """FindResults of many events, walked ``batch_events`` at a time (one model call per step).
+
+        Raises on the first event the finder cannot work on (see :meth:`check`); :meth:`find_iter`
+        skips such events instead.
+        """
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}; Received: mode={mode!r}")
         events = list(events)
         out = []
         n = self.config.batch_events
         for i in range(0, len(events), n):
-            out.extend(self._find_batch(events[i : i + n], mode))
+            out.extend(self._timed_batch(events[i : i + n], mode))
         return out
+
+    def find_iter(self, events, mode: str = "primary", *, on_skip=None):
+        """(event, FindResult) for every event of an iterable the finder can work on, in order.
+
+        Events are read lazily and walked ``batch_events`` at a time. An event the finder cannot
+        work on (:meth:`check` raises BadEventError, UnknownDetectorError or TypeError) is passed
+        to ``on_skip(event, error)`` and left out; without ``on_skip`` the error is raised.
+        """
+        from .errors import UnknownDetectorError
+
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}; Received: mode={mode!r}")
+        batch = []
+        for ev in itertools.chain(events, [None]):
+            if ev is not None:
+                try:
+                    self.check(ev)
+                except (BadEventError, UnknownDetectorError, TypeError) as exc:
+                    if on_skip is None:
+                        raise
+                    on_skip(ev, exc)
+                    continue
+                batch.append(ev)
+            if batch and (ev is None or len(batch) >= self.config.batch_events):
+                yield from zip(batch, self._timed_batch(batch, mode))
+                batch = []
 
     # -- internals -------------------------------------------------------------------------------
     def mapper(self, event: EventRecord):
@@ -325,31 +348,31 @@ class VertexFinder:
             seeds = np.concatenate([seeds, np.stack([gw.ravel(), gd.ravel()], axis=1)])
         return seeds
 
+    def _timed_batch(self, events, mode):
+        t0 = time.perf_counter()
+        results = self._find_batch(events, mode)
+        share = (time.perf_counter() - t0) / max(len(events), 1)
+        for r in results:
+            r.seconds = share
+        return results
+
     def _find_batch(self, events, mode):
-        from generators.rollout import rollout
+        from generators.rollout import WalkBatch
 
         cfg = self.config
-        pyramids, which, starts, planes, tasks, owner = [], [], [], [], [], []
-        prepared = []
-        for e, ev in enumerate(events):
-            prep = self._prepare(ev)
-            prepared.append(prep)
+        prepared = [self._prepare(ev) for ev in events]
+        n_planes = len(events[0].planes)
+        batch = WalkBatch(n_planes)
+        for e, (ev, prep) in enumerate(zip(events, prepared)):
             for p, (pyr, _, _) in enumerate(prep):
                 rng = np.random.default_rng([ev.run, ev.subrun, ev.event, p])
-                groups = [(self._seeds(pyr, rng, cfg.seeds_per_plane, cfg.grid_seeds), 1.0)]
+                k = batch.add_pyramid(pyr)
+                batch.add(k, self._seeds(pyr, rng, cfg.seeds_per_plane, cfg.grid_seeds), plane=p, task=1.0, owner=e)
                 if mode == "all":
-                    groups.append((self._seeds(pyr, rng, cfg.all_seeds_per_plane, 0, on_charge=True), 0.0))
-                for seeds, task in groups:
-                    which += [len(pyramids)] * len(seeds)
-                    starts.append(seeds)
-                    planes += [p] * len(seeds)
-                    tasks += [task] * len(seeds)
-                    owner += [e] * len(seeds)
-                pyramids.append(pyr)
-        which, planes, tasks, owner = (np.asarray(a) for a in (which, planes, tasks, owner))
-        starts = np.concatenate(starts) if starts else np.zeros((0, 2))
-        n_planes = len(events[0].planes)
-        res = rollout(self._step, pyramids, which, starts, planes, n_planes, self.spec, self.num_steps, task=tasks)
+                    batch.add(k, self._seeds(pyr, rng, cfg.all_seeds_per_plane, 0, on_charge=True), plane=p, task=0.0,
+                              owner=e)
+        planes, tasks, owner = batch.tag("planes"), batch.tag("task"), batch.tag("owner")
+        res = batch.rollout(self._step, self.spec, self.num_steps)
         last = res["outputs"][-1]
         ends = res["positions"][:, -1]
         dist = np.maximum(np.expm1(last["distance"]), 0.0)

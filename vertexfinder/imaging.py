@@ -13,10 +13,16 @@ import numpy as np
 
 from generators.jit import njit
 
-__all__ = ["POOLINGS", "pool_samples", "sample_pixels", "resample_image", "resample_coordinates", "crop_to_activity"]
+__all__ = ["DRIFT_POOLINGS", "POOLINGS", "DEFAULT_DRIFT_WINDOW", "pool_samples", "sample_pixels", "resample_image", "resample_coordinates", "crop_to_activity"]
 
-#: Drift pooling choices, in the order of their kernel ids.
-POOLINGS = ("max", "mean", "mean-around-max")
+#: Drift pooling choices (how ticks become drift pixels), in the order of their kernel ids. Records,
+#: stores, the mapper and the commands call this ``pooling``; the glimpse pyramid's own pooling is
+#: ``pyramid_pooling`` (:data:`generators.glimpses.PYRAMID_POOLINGS`).
+DRIFT_POOLINGS = ("max", "mean", "mean-around-max")
+POOLINGS = DRIFT_POOLINGS
+
+#: Ticks per drift pixel assumed when none is given (DUNE practice: pixels ~0.48 x 0.48 cm).
+DEFAULT_DRIFT_WINDOW = 6
 
 
 def pooling_id(pooling: str) -> int:

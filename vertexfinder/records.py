@@ -13,6 +13,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from generators.truth import (
+    CLASS_NAMES,
+    FLAG_CONVERSION,
+    FLAG_DECAY,
+    FLAG_HADRONIC,
+    FLAG_NU_PRIMARY,
+    FLAG_PI0,
+    NONE_CLASS,
+)
+
 from .errors import BadEventError
 
 __all__ = [
@@ -28,15 +38,9 @@ __all__ = [
     "kind_from_flags",
 ]
 
-#: Vertex classes, in the order used for class ids everywhere (store, model heads).
-VERTEX_KINDS = ("interaction", "decay", "conversion")
-
-# Truth vertex flags, as in the historical dumps' truth maps.
-FLAG_HADRONIC = 0x1
-FLAG_PI0 = 0x2
-FLAG_DECAY = 0x4
-FLAG_CONVERSION = 0x8
-FLAG_NU_PRIMARY = 0x10
+#: Vertex classes, in the order used for class ids everywhere (store, model heads): the model's
+#: classes without "none". The truth flags (FLAG_*) are those of the historical dumps' truth maps.
+VERTEX_KINDS = CLASS_NAMES[:NONE_CLASS]
 
 
 def kind_from_flags(flags: int) -> str:

@@ -32,39 +32,30 @@ from pathlib import Path
 
 import numpy as np
 
+from .detectors import DEFAULT_DETECTOR
+from .modelconfig import ModelConfig
+
 __all__ = ["TrainConfig", "train", "validation_metrics", "refresh_policy", "build_walker", "compile_walker", "make_dataset", "config_from_toml"]
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """Everything a training run depends on (plain values; round-trips through JSON/TOML)."""
+class TrainConfig(ModelConfig):
+    """Everything a training run depends on: the model's description (the fields of
+    :class:`vertexfinder.modelconfig.ModelConfig`) and the data, walks and optimisation settings.
+    Plain values; round-trips through JSON/TOML."""
 
     # data
     store: str = ""
-    detector: str = "dune-fd-1x2x6"
+    detector: str = DEFAULT_DETECTOR
     sample: str = "nu-mix"
     train_seed: int = 1
     train_events: int = 1_000_000
     validation_seed: int = 7
     validation_events: int = 60
     validation_walks: int = 512
-    cm_per_pixel: float = 0.48
-    # glimpses and walks (names shared with generators.GlimpseSpec / WalkSpec)
-    num_levels: int = 5
-    glimpse_size: tuple = (32, 32)
-    scale: tuple = (2, 2)
-    pooling: str = "max"
-    num_steps: int = 8
-    max_step: float = 64.0
+    # walks (names shared with generators.WalkSpec)
     target: str = "mixed"
     origin_fraction: float = 0.5
-    # model (names shared with models.Walker)
-    filters: tuple = (32, 48, 64, 96)
-    encoder_units: int = 128
-    recurrent_units: int = 128
-    stem_strides: int = 1
-    coord_channels: bool = False
-    shared_levels: bool = False
     # optimisation
     batch_size: int = 64
     steps_per_epoch: int = 200
@@ -84,9 +75,10 @@ class TrainConfig:
     policy_walks: int = 3072
     distribute: str = "none"
 
+    _options = "training"
+
     def __post_init__(self):
-        for name in ("glimpse_size", "scale", "filters"):
-            object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
+        super().__post_init__()
         object.__setattr__(self, "loss_weights", tuple(float(v) for v in self.loss_weights))
         if len(self.loss_weights) != 3 or min(self.loss_weights) < 0:
             raise ValueError(f"loss_weights must be three weights >= 0 (step, kind, distance); Received: {self.loss_weights}")
@@ -101,24 +93,6 @@ class TrainConfig:
             raise ValueError(f"ema_momentum must be in [0, 1) (0: no averaging); Received: ema_momentum={self.ema_momentum}")
         if self.distribute not in ("none", "mirrored"):
             raise ValueError(f"distribute must be 'none' or 'mirrored'; Received: distribute={self.distribute!r}")
-
-    def to_dict(self) -> dict:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"unknown training options {unknown}; valid options: {sorted(names)}")
-        return cls(**data)
-
-    # the shared glossary, turned into the generator specs
-    def glimpse_spec(self):
-        from generators.glimpses import GlimpseSpec
-
-        return GlimpseSpec(num_levels=self.num_levels, glimpse_size=self.glimpse_size, scale=self.scale,
-                           pooling=self.pooling)
 
     def walk_spec(self):
         from generators.walks import WalkSpec
@@ -150,15 +124,9 @@ def config_from_toml(path: str | Path | None, overrides: list[str] = ()) -> Trai
     return TrainConfig.from_dict(data)
 
 
-def build_walker(config: TrainConfig, n_planes: int = 3):
-    from generators.dataset import num_walk_features
-    from models import Walker
-
-    return Walker(num_levels=config.num_levels, glimpse_size=config.glimpse_size,
-                  num_features=num_walk_features(n_planes, config.glimpse_spec()), filters=config.filters,
-                  encoder_units=config.encoder_units, recurrent_units=config.recurrent_units,
-                  max_step=config.max_step, stem_strides=config.stem_strides, coord_channels=config.coord_channels,
-                  shared_levels=config.shared_levels)
+def build_walker(config: ModelConfig, n_planes: int = 3):
+    """An untrained walker of ``config`` (a ModelConfig or TrainConfig)."""
+    return config.build_walker(n_planes)
 
 
 def _sources(config: TrainConfig, *, validation: bool = True):
@@ -189,35 +157,28 @@ def validation_metrics(model, events, config: TrainConfig, *, seed: int = 12345)
     a vertex (``val_origin_within_1cm``), and the class accuracy of origin walks at the last step
     (``val_class_accuracy``, class none included).
     """
-    from generators.dataset import FLAG_NU_PRIMARY, KIND_IDS
     from generators.glimpses import Pyramid
-    from generators.rollout import rollout
-    from generators.walks import NONE_CLASS, sample_walks
+    from generators.rollout import WalkBatch
+    from generators.truth import NONE_CLASS, event_truth
+    from generators.walks import sample_walks
     from models import step_function
 
     spec = config.glimpse_spec()
     rng = np.random.default_rng(seed)
-    pyramids, which, starts, planes, targets, labels, tasks = [], [], [], [], [], [], []
     per = max(1, config.validation_walks // max(1, 3 * len(events)))
+    batch = WalkBatch(len(events[0].planes))
     for ev in events:
-        kinds = np.array([KIND_IDS[v.kind] for v in ev.vertices])
-        primary = next((j for j, v in enumerate(ev.vertices) if v.flags & FLAG_NU_PRIMARY), -1)
+        truth = event_truth(ev)
         for p, plane in enumerate(ev.planes):
-            verts = np.array([v.planes[p] for v in ev.vertices]).reshape(-1, 2) - np.array(plane.origin)
-            pyramids.append(Pyramid(plane.pixels, spec))
+            k = batch.add_pyramid(Pyramid(plane.pixels, spec))
             for target in ("primary", "origin"):
                 wspec = dataclasses.replace(config.walk_spec(), target=target)
                 n = per // 2 if target == "primary" else per - per // 2
-                w = sample_walks(plane.pixels, verts, kinds, n, wspec, rng, primary=primary, truth=plane.truth)
-                which += [len(pyramids) - 1] * n
-                starts.append(w.positions[:, 0])
-                planes += [p] * n
-                targets.append(w.target)
-                labels.append(w.label)
-                tasks.append(w.task)
-    starts, targets, labels, tasks = map(np.concatenate, (starts, targets, labels, tasks))
-    res = rollout(step_function(model), pyramids, np.array(which), starts, np.array(planes), len(events[0].planes),
-                  spec, config.num_steps, task=tasks)
+                w = sample_walks(plane.pixels, truth.vertices[p], truth.kinds, n, wspec, rng, primary=truth.primary,
+                                 truth=truth.truth[p])
+                batch.add(k, w.positions[:, 0], plane=p, task=w.task, target=w.target, label=w.label)
+    targets, labels, tasks = batch.tag("target"), batch.tag("label"), batch.tag("task")
+    res = batch.rollout(step_function(model), spec, config.num_steps)
     end = res["positions"][:, -1]
     dist_cm = np.linalg.norm(end - np.nan_to_num(targets), axis=1) * config.cm_per_pixel
     kind_pred = res["outputs"][-1]["kind"].argmax(axis=-1)

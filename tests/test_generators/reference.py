@@ -17,7 +17,7 @@ def pool_reference(img, sw, sd, pooling):
 def pyramid_reference(img, spec):
     levels = [img.astype(np.uint8)]
     for _ in range(1, spec.num_levels):
-        levels.append(pool_reference(levels[-1], *spec.scale, spec.pooling))
+        levels.append(pool_reference(levels[-1], *spec.scale, spec.pyramid_pooling))
     return levels
 
 

@@ -14,7 +14,7 @@ specs = st.builds(
     num_levels=st.integers(1, 4),
     glimpse_size=st.tuples(st.integers(1, 9), st.integers(1, 9)),
     scale=st.tuples(st.integers(1, 3), st.integers(1, 3)),
-    pooling=st.sampled_from(["max", "mean"]),
+    pyramid_pooling=st.sampled_from(["max", "mean"]),
 )
 
 
@@ -64,7 +64,7 @@ def test_finest_level_is_the_plain_crop_and_outside_is_zero(img, data):
 def test_coarse_level_is_pooled_crop_and_covers_field_of_view():
     rng = np.random.default_rng(1)
     img = rng.integers(0, 256, size=(300, 280), dtype=np.uint8)
-    spec = GlimpseSpec(num_levels=3, glimpse_size=(8, 8), scale=(2, 2), pooling="max")
+    spec = GlimpseSpec(num_levels=3, glimpse_size=(8, 8), scale=(2, 2), pyramid_pooling="max")
     c = np.array([[150, 140]])
     g = extract_glimpses(img, c, spec)[0]
     corner = glimpse_coordinates(c, spec)[0, 2]
@@ -76,7 +76,7 @@ def test_coarse_level_is_pooled_crop_and_covers_field_of_view():
 def test_rectangular_glimpses_and_scales():
     img = np.arange(60 * 50, dtype=np.int64).reshape(60, 50) % 251
     img = img.astype(np.uint8)
-    spec = GlimpseSpec(num_levels=2, glimpse_size=(8, 4), scale=(2, 3), pooling="mean")
+    spec = GlimpseSpec(num_levels=2, glimpse_size=(8, 4), scale=(2, 3), pyramid_pooling="mean")
     g = extract_glimpses(img, np.array([[30, 25]]), spec)
     assert g.shape == (1, 2, 8, 4)
     np.testing.assert_array_equal(g, glimpses_reference(img, np.array([[30, 25]]), spec))
@@ -93,7 +93,7 @@ def test_bad_inputs_raise():
     with pytest.raises(ValueError, match="integers"):
         extract_glimpses(np.zeros((4, 4), np.uint8), np.zeros((1, 2)), spec)
     with pytest.raises(ValueError, match="pooling"):
-        GlimpseSpec(pooling="median")
+        GlimpseSpec(pyramid_pooling="median")
     with pytest.raises(ValueError, match="num_levels"):
         GlimpseSpec(num_levels=0)
 

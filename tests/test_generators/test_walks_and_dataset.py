@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from generators.composition import CompositionCallback, CompositionControl
-from generators.dataset import WalkDataset, flip_batch, walk_features
+from generators.dataset import WalkDataset
+from generators.features import flip_batch, walk_features
 from generators.glimpses import GlimpseSpec, Pyramid, extract_glimpses
 from generators.walks import NONE_CLASS, WalkSpec, sample_walks
 

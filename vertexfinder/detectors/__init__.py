@@ -17,7 +17,11 @@ from ..errors import UnknownDetectorError
 from ._geometry import TPC, Detector, TPCPlane
 from ._schema import DetectorSpec, load_detector_file, parse_detector
 
-__all__ = ["Detector", "DetectorSpec", "TPC", "TPCPlane", "get_detector", "list_detectors", "detector_from_dict"]
+__all__ = ["Detector", "DetectorSpec", "TPC", "TPCPlane", "get_detector", "list_detectors", "detector_from_dict",
+           "DEFAULT_DETECTOR"]
+
+#: The detector commands and functions assume when none is given (what the historical dumps were made with).
+DEFAULT_DETECTOR = "dune-fd-1x2x6"
 
 
 def list_detectors() -> list[str]:

@@ -1,7 +1,9 @@
-"""Readers and writers of event files other than the event store.
+"""Reading and writing events and outputs.
 
-``vertexfinder.io.root`` reads and writes the historical ROOT dump layout
-(TH2C plane images and the ``nu vertex`` trees) with uproot. Names are loaded
+``vertexfinder.io.events`` reads events from any input (store, ROOT dump, frame or hit ``.npz``),
+writes them, and converts dumps into stores; ``vertexfinder.io.root`` reads and writes the
+historical ROOT dump layout (TH2C plane images and the ``nu vertex`` trees) with uproot;
+``vertexfinder.io.atomic`` makes every output appear only when complete. Names are loaded
 lazily so ``import vertexfinder.io`` does not import uproot.
 """
 
@@ -13,6 +15,11 @@ _LAZY = {
     "DumpEntry": ".root",
     "read_dump": ".root",
     "write_dump": ".root",
+    "read_events": ".events",
+    "write_events": ".events",
+    "convert": ".events",
+    "read_npz": ".events",
+    "atomic_output": ".atomic",
 }
 
 __all__ = list(_LAZY)

@@ -42,9 +42,7 @@ trees without fSubRun are matched to histograms by (run, event).
 
 from __future__ import annotations
 
-import os
 import re
-import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +52,7 @@ import uproot
 from uproot.writing.identify import to_TAxis, to_TH2x
 
 from ..encoding import bytes_to_th2c, th2c_to_bytes
+from .atomic import atomic_output
 from ..errors import BadEventError, GeometryError, RootFormatError
 from ..records import FLAG_HADRONIC, FLAG_NU_PRIMARY, VERTEX_KINDS, EventRecord, PlaneImage, TruthVertex
 
@@ -151,26 +150,19 @@ def write_dump(path, records: Iterable[EventRecord], *, mapper, directory: str |
         BadEventError: a record that does not fit the mapper or the format (other detector,
             crop outside the global image, duplicate ids, truth index without vertex, ...).
     """
-    path = Path(path)
     prefix = f"{directory.strip('/')}/" if directory and directory.strip("/") else ""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
-        with uproot.recreate(tmp) as file:
-            rows = {name: {b: [] for b in branches} for name, branches in _BRANCHES.items()}
-            seen: set[tuple[int, int, int]] = set()
-            n = 0
-            for rec in records:
-                _write_event(file, prefix, rec, mapper, rows, seen)
-                n += 1
-            for name in _TREES:
-                types = _BRANCHES[name]
-                tree = file.mktree(prefix + name, dict(types))
-                if rows[name]["fRun"]:
-                    tree.extend({b: np.asarray(v, dtype=types[b]) for b, v in rows[name].items()})
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as tmp, uproot.recreate(tmp) as file:
+        rows = {name: {b: [] for b in branches} for name, branches in _BRANCHES.items()}
+        seen: set[tuple[int, int, int]] = set()
+        n = 0
+        for rec in records:
+            _write_event(file, prefix, rec, mapper, rows, seen)
+            n += 1
+        for name in _TREES:
+            types = _BRANCHES[name]
+            tree = file.mktree(prefix + name, dict(types))
+            if rows[name]["fRun"]:
+                tree.extend({b: np.asarray(v, dtype=types[b]) for b, v in rows[name].items()})
     return n
 
 

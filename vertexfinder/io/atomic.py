@@ -1,0 +1,90 @@
+"""Outputs that appear only when complete: write under a temporary name, then rename.
+
+Every file or folder the package writes for a user (find tables, evaluation figures, ROOT dumps,
+SavedModel exports, training checkpoints) goes through :func:`atomic_output`. The temporary name
+sits beside the output (same file system, so the rename is atomic) and carries the writer's
+process id: ``.NAME.PID.RANDOM.tmp``. A writer killed before the rename leaves such a temporary;
+the next write of the same output removes the temporaries of processes that no longer run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = ["atomic_output", "remove_stale_temporaries", "pid_alive"]
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by someone else
+        return True
+    return True
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def remove_stale_temporaries(output: str | Path) -> list[Path]:
+    """Remove the temporaries of ``output`` left by writers that no longer run; returns them."""
+    output = Path(output)
+    prefix = f".{output.name}."
+    removed = []
+    try:
+        entries = list(output.parent.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(prefix) and name.endswith(".tmp")):
+            continue
+        parts = name[len(prefix) : -len(".tmp")].split(".")
+        if len(parts) != 2 or not parts[0].isdigit():
+            continue
+        if not pid_alive(int(parts[0])):
+            _remove(entry)
+            removed.append(entry)
+    return removed
+
+
+@contextmanager
+def atomic_output(output: str | Path, *, overwrite: bool = True):
+    """A temporary path beside ``output``, renamed onto it when the block ends without an error.
+
+    The block writes a file or a folder at the yielded path. On success it replaces ``output``
+    (an existing folder is removed first, which is not atomic; an existing file is replaced
+    atomically); on any error, or an interrupt, the temporary is removed and ``output`` is left
+    as it was.
+
+    Raises:
+        FileExistsError: ``output`` exists and ``overwrite`` is False.
+        FileNotFoundError: the folder ``output`` goes into does not exist.
+    """
+    output = Path(output)
+    if output.exists() and not overwrite:
+        raise FileExistsError(f"{output}: exists (use --overwrite)")
+    if not output.parent.is_dir():
+        raise FileNotFoundError(f"{output}: the folder {output.parent} does not exist")
+    remove_stale_temporaries(output)
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        yield tmp
+        if tmp.is_dir() and output.is_dir():
+            shutil.rmtree(output)
+        os.replace(tmp, output)
+    finally:
+        if tmp.exists() or tmp.is_symlink():
+            _remove(tmp)

@@ -1,0 +1,145 @@
+"""What a trained walker is: its glimpse geometry, working pixel, steps and layers.
+
+:class:`ModelConfig` is everything the finder, the export and a C++ client need to use a model:
+nothing about how it was optimised. Training extends it
+(:class:`vertexfinder.training.TrainConfig` is a ModelConfig with the optimisation settings), and
+a training run's ``config.json`` (the whole TrainConfig) is read here by picking the model's
+fields, so the finder never imports the training code. Nothing here imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from generators.glimpses import PYRAMID_POOLINGS
+from generators.walks import CLASS_NAMES
+
+__all__ = ["ModelConfig", "default_model_path", "LEGACY_KEYS"]
+
+#: Keys of configurations written before a rename, and their names now.
+LEGACY_KEYS = {"pooling": "pyramid_pooling"}
+
+
+def default_model_path() -> Path:
+    """Folder of the bundled default model (``models/default``), found without importing ``models``."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("models")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the package 'models' (the bundled default model) is not installed")
+    return Path(next(iter(spec.submodule_search_locations))).resolve() / "default"
+
+
+def _renamed(data: dict) -> dict:
+    data = dict(data)
+    for old, new in LEGACY_KEYS.items():
+        if old in data:
+            if new in data:
+                raise ValueError(f"{old!r} is the old name of {new!r}; give only {new!r}")
+            data[new] = data.pop(old)
+    return data
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The walker's description (plain values; round-trips through JSON/TOML).
+
+    Attributes:
+        cm_per_pixel: the working pixel; every image is resampled to it.
+        num_levels, glimpse_size, scale, pyramid_pooling: the glimpse stack
+            (:class:`generators.GlimpseSpec`): K levels of ``glimpse_size`` pixels, level k pooling
+            ``scale ** k`` image pixels with ``pyramid_pooling`` ("max" or "mean").
+        num_steps: steps per walk; max_step: the step limit (pixels; the step head is
+            ``max_step * tanh(.)``).
+        filters, encoder_units, recurrent_units, stem_strides, coord_channels, shared_levels: the
+            layers of :class:`models.Walker`.
+    """
+
+    cm_per_pixel: float = 0.48
+    num_levels: int = 5
+    glimpse_size: tuple = (32, 32)
+    scale: tuple = (2, 2)
+    pyramid_pooling: str = "max"
+    num_steps: int = 8
+    max_step: float = 64.0
+    filters: tuple = (32, 48, 64, 96)
+    encoder_units: int = 128
+    recurrent_units: int = 128
+    stem_strides: int = 1
+    coord_channels: bool = False
+    shared_levels: bool = False
+
+    def __post_init__(self):
+        for name in ("glimpse_size", "scale", "filters"):
+            object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
+        if self.pyramid_pooling not in PYRAMID_POOLINGS:
+            raise ValueError(f"pyramid_pooling must be one of {PYRAMID_POOLINGS}; "
+                             f"Received: pyramid_pooling={self.pyramid_pooling!r}")
+        if not self.cm_per_pixel > 0:
+            raise ValueError(f"cm_per_pixel must be > 0; Received: cm_per_pixel={self.cm_per_pixel}")
+        for name in ("num_levels", "num_steps"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1; Received: {name}={getattr(self, name)}")
+
+    #: Class names of the class head, in the order of its outputs.
+    classes = CLASS_NAMES
+    _options = "model"  # what the options are called in messages
+
+    @classmethod
+    def model_fields(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(ModelConfig))
+
+    def model_config(self) -> "ModelConfig":
+        """The model's description alone (a TrainConfig drops its optimisation settings)."""
+        return ModelConfig(**{name: getattr(self, name) for name in self.model_fields()})
+
+    def to_dict(self) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict, *, strict: bool = True):
+        """A config from plain data; old key names (``LEGACY_KEYS``) are read too.
+
+        ``strict=False`` ignores keys that are not fields (a training run's config read as a model's).
+        """
+        data = _renamed(data)
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown and strict:
+            raise ValueError(f"unknown {cls._options} options {unknown}; valid options: {sorted(names)}")
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    @classmethod
+    def read(cls, path: str | Path) -> "ModelConfig":
+        """The model description in a JSON file (a run's ``config.json``, an export's ``vertexfinder.json``)."""
+        try:
+            data = json.loads(Path(path).read_text())
+            if not isinstance(data, dict):
+                raise ValueError(f"expected a JSON object, found {type(data).__name__}")
+            return ModelConfig.from_dict(data, strict=False)
+        except (OSError, ValueError, TypeError) as exc:
+            raise ValueError(f"{path}: cannot read the model configuration: {exc}") from None
+
+    def glimpse_spec(self):
+        from generators.glimpses import GlimpseSpec
+
+        return GlimpseSpec(num_levels=self.num_levels, glimpse_size=self.glimpse_size, scale=self.scale,
+                           pyramid_pooling=self.pyramid_pooling)
+
+    def num_features(self, n_planes: int = 3) -> int:
+        from generators.features import num_walk_features
+
+        return num_walk_features(n_planes, self.glimpse_spec())
+
+    def build_walker(self, n_planes: int = 3):
+        """An untrained :class:`models.Walker` of this description (imports Keras)."""
+        from models import Walker
+
+        return Walker(num_levels=self.num_levels, glimpse_size=self.glimpse_size,
+                      num_features=self.num_features(n_planes), filters=self.filters,
+                      encoder_units=self.encoder_units, recurrent_units=self.recurrent_units,
+                      max_step=self.max_step, stem_strides=self.stem_strides, coord_channels=self.coord_channels,
+                      shared_levels=self.shared_levels)
