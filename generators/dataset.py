@@ -40,7 +40,7 @@ from .rollout import WalkBatch
 from .truth import NONE_CLASS, event_truth
 from .walks import WalkSpec, clip_norm, sample_walks
 
-__all__ = ["WalkDataset", "PolicyPool"]
+__all__ = ["WalkDataset", "PolicyPool", "RefineDataset"]
 
 _Base = keras.utils.PyDataset
 
@@ -259,3 +259,106 @@ class WalkDataset(_Base):
             raise IndexError(f"batch {idx} out of range 0..{self.batches_per_epoch - 1}")
         inputs, targets, _ = self.generate(self.epoch, idx)
         return inputs, targets
+
+
+class RefineDataset(_Base):
+    """Batches of refiner points (:mod:`generators.refine`) drawn from an event source.
+
+    Batch ``idx`` of epoch ``e`` comes from the seed sequence ``(seed, e, idx)`` alone. Inputs:
+    ``glimpses`` uint8 (B, K, Gw, Gd) and ``features`` float32 (B, F) (:func:`walk_features` of the
+    point, task 1); targets: ``offset`` float32 (B, 2) pixels, ``kind`` int32 (B,) class id,
+    ``primary`` float32 (B,). Points are mirrored and transposed at random like walks.
+
+    Args:
+        source: event source (as for :class:`WalkDataset`).
+        spec: a RefineSpec.
+        batch_size, batches_per_epoch, seed, events, augment, cache_events, workers: as for WalkDataset.
+        events_per_batch: events a batch draws its points from.
+    """
+
+    def __init__(self, source, *, spec=None, batch_size: int = 128, batches_per_epoch: int = 100, seed: int = 0,
+                 events=None, augment: bool = True, cache_events: int = 64, events_per_batch: int = 8,
+                 workers: int = 1, use_multiprocessing: bool = False, max_queue_size: int = 10):
+        from .refine import RefineSpec
+
+        super().__init__(workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size)
+        if batch_size < 1 or batches_per_epoch < 1 or events_per_batch < 1:
+            raise ValueError("batch_size, batches_per_epoch and events_per_batch must be >= 1")
+        self.source = source
+        self.spec = spec or RefineSpec()
+        self.batch_size = int(batch_size)
+        self.batches_per_epoch = int(batches_per_epoch)
+        self.seed = int(seed)
+        self.events = np.arange(len(source)) if events is None else np.asarray(events, dtype=np.int64)
+        if len(self.events) == 0:
+            raise ValueError("the event source is empty")
+        self.augment = bool(augment)
+        self.cache_events = int(cache_events)
+        self.events_per_batch = int(events_per_batch)
+        self.epoch = 0
+        self._cache: OrderedDict = OrderedDict()
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_cache"] = OrderedDict()
+        return state
+
+    def __len__(self) -> int:
+        return self.batches_per_epoch
+
+    def on_epoch_end(self):
+        self.epoch += 1
+
+    def _event(self, i: int):
+        hit = self._cache.get(i)
+        if hit is not None:
+            self._cache.move_to_end(i)
+            return hit
+        ev = self.source[int(i)]
+        truth = event_truth(ev)
+        entry = ([(Pyramid(plane.pixels, self.spec.glimpse), verts) for plane, verts in zip(ev.planes, truth.vertices)],
+                 truth.kinds, truth.primary)
+        self._cache[i] = entry
+        if len(self._cache) > self.cache_events:
+            self._cache.popitem(last=False)
+        return entry
+
+    def generate(self, epoch: int, idx: int):
+        """Inputs and targets of batch ``idx`` of ``epoch``."""
+        from .refine import sample_refine_points
+
+        rng = np.random.default_rng([self.seed, int(epoch), int(idx), 0x7EF])
+        spec, g = self.spec, self.spec.glimpse
+        K, (gw, gd) = g.num_levels, g.glimpse_size
+        n_ev = min(self.events_per_batch, self.batch_size)
+        per = np.full(n_ev, self.batch_size // n_ev)
+        per[: self.batch_size % n_ev] += 1
+        glimpses = np.empty((self.batch_size, K, gw, gd), dtype=np.uint8)
+        features, offset, kind, primary = [], [], [], []
+        row = 0
+        for e, n in zip(self.events[rng.integers(len(self.events), size=n_ev)], per):
+            planes, kinds, prim = self._event(e)
+            p = int(rng.integers(len(planes)))
+            pyr, verts = planes[p]
+            pts = sample_refine_points(pyr.levels[0], verts, kinds, int(n), spec, rng, primary=prim)
+            glimpses[row : row + n] = pyr.extract(np.floor(pts.centres).astype(np.int64))
+            features.append(walk_features(pts.centres, p, len(planes), g, 1.0))
+            offset.append(pts.offset)
+            kind.append(pts.label)
+            primary.append(pts.primary)
+            row += n
+        inputs = {"glimpses": glimpses[:, None], "features": np.concatenate(features)[:, None]}
+        targets = {"step": np.concatenate(offset)[:, None].astype(np.float32)}
+        if self.augment:
+            square = gw == gd and g.scale[0] == g.scale[1]
+            b = self.batch_size
+            inputs, targets = flip_batch(inputs, targets, rng.random(b) < 0.5, rng.random(b) < 0.5,
+                                         (rng.random(b) < 0.5) if square else None)
+        return ({"glimpses": inputs["glimpses"][:, 0], "features": inputs["features"][:, 0]},
+                {"offset": targets["step"][:, 0], "kind": np.concatenate(kind).astype(np.int32),
+                 "primary": np.concatenate(primary).astype(np.float32)})
+
+    def __getitem__(self, idx: int):
+        if not 0 <= idx < self.batches_per_epoch:
+            raise IndexError(f"batch {idx} out of range 0..{self.batches_per_epoch - 1}")
+        return self.generate(self.epoch, idx)

@@ -4,6 +4,8 @@ Never imports ``vertexfinder``. Loading this package loads Keras.
 """
 
 from .losses import DistanceLoss, StepLoss, per_walk_loss, walker_losses
+from .refiner import Refiner, RefineOffsetLoss, refine_function, refiner_losses
 from .walker import WALKER_OUTPUTS, GlimpseEncoder, Walker, step_function
 
-__all__ = ["GlimpseEncoder", "Walker", "WALKER_OUTPUTS", "step_function", "StepLoss", "DistanceLoss", "walker_losses", "per_walk_loss"]
+__all__ = ["GlimpseEncoder", "Walker", "WALKER_OUTPUTS", "step_function", "StepLoss", "DistanceLoss", "walker_losses", "per_walk_loss",
+           "Refiner", "RefineOffsetLoss", "refiner_losses", "refine_function"]

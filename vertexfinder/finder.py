@@ -64,6 +64,13 @@ class FinderConfig:
         batch_events: events walked together by :meth:`VertexFinder.find_many`.
         pixel_tolerance: pixel sizes within this fraction of the model's working size are used as
             they are (the training images themselves span 0.467-0.482 cm on DUNE); others are resampled.
+        refine: use the model's refiner (when it has one): candidates are moved onto the vertex
+            at full resolution, and the refiner's primary and class heads join their scores.
+        refine_steps: refiner looks per candidate (each starts where the last one put it).
+        refine_candidates: best primary candidates per plane that are refined and matched.
+        refine_weight: weight of the refiner's primary probability in a candidate's score (the
+            walks' share counts 1).
+        all_refine_candidates: ``all``-mode candidates refined per plane (best first).
     """
 
     seeds_per_plane: int = 16
@@ -80,6 +87,11 @@ class FinderConfig:
     merge_radius_cm: float = 2.0
     batch_events: int = 16
     pixel_tolerance: float = 0.05
+    refine: bool = True
+    refine_steps: int = 2
+    refine_candidates: int = 4
+    refine_weight: float = 1.0
+    all_refine_candidates: int = 24
 
     def __post_init__(self):
         for name in ("seeds_per_plane", "all_seeds_per_plane", "candidates_per_plane", "min_walks", "batch_events"):
@@ -100,6 +112,8 @@ class PlaneVertex:
         tpc: TPC of the vertex (-1 unknown); wire: continuous local wire coordinate in that TPC's
         plane (-1 if unknown); channel: readout channel of that wire (-1 if unknown);
         tick: time tick at full tick resolution (NaN if unknown).
+        found: True where the network found the vertex on this view; False where the view shows
+            the projection of the vertex's 3D point (the network found it on the other views).
     """
 
     view: str
@@ -109,6 +123,7 @@ class PlaneVertex:
     wire: float = -1.0
     channel: int = -1
     tick: float = float("nan")
+    found: bool = True
 
 
 @dataclass(frozen=True)
@@ -118,7 +133,9 @@ class Vertex:
     Attributes:
         kind: "interaction", "decay" or "conversion".
         score: confidence in [0, 1].
-        planes: one PlaneVertex per view of the event (None where it was not found).
+        planes: one PlaneVertex per view of the event: with a 3D point, every view (the found
+            views at the network's wire and the 3D point's drift time, the others at the 3D point's
+            projection, flagged ``found=False``); without one, None where it was not found.
         position_cm: (x, y, z) in cm, or None when fewer than two planes agree.
         residual_cm: RMS disagreement of the planes in the 3D fit (NaN without a 3D point).
         tpc: TPC of the 3D point (-1 without one).
@@ -160,6 +177,12 @@ class _Cluster:
     score: float
     probs: np.ndarray  # (4,)
     size: int
+    primary: float = float("nan")  # the refiner's probability that this is the primary vertex
+    rank: float = float("nan")  # what candidates are ordered and matched by (default: score)
+
+    def __post_init__(self):
+        if math.isnan(self.rank):
+            self.rank = self.score
 
 
 class VertexFinder:
@@ -170,10 +193,13 @@ class VertexFinder:
         model_config: its ModelConfig (glimpse geometry, working pixel size, steps; a training
             run's TrainConfig works too).
         config: FinderConfig.
+        refiner: optional models.Refiner, the last full-resolution look at each candidate, with
+            refiner_config its vertexfinder.refining.RefineConfig (glimpse geometry).
     """
 
-    def __init__(self, model, model_config: ModelConfig, config: FinderConfig = FinderConfig()):
-        from models import step_function
+    def __init__(self, model, model_config: ModelConfig, config: FinderConfig = FinderConfig(), *, refiner=None,
+                 refiner_config=None):
+        from models import refine_function, step_function
 
         self.model = model
         self.model_config = model_config.model_config()
@@ -184,6 +210,15 @@ class VertexFinder:
         self._step = step_function(model)
         self._align = np.array(self.spec.scale, dtype=np.int64) ** (self.spec.num_levels - 1)
         self._mappers: dict = {}
+        self.refiner = refiner
+        self.refiner_config = refiner_config
+        if refiner is not None:
+            from .refining import refine_spec
+
+            if refiner_config is None:
+                raise ValueError("a refiner needs its refiner_config (glimpse geometry)")
+            self.refine_spec = refine_spec(refiner_config).glimpse
+            self._refine_fn = refine_function(refiner)
 
     # -- loading ---------------------------------------------------------------------------------
     @classmethod
@@ -208,7 +243,17 @@ class VertexFinder:
             config = FinderConfig(**options)
         elif options:
             raise ValueError("pass either config or FinderConfig options, not both")
-        return cls(model, model_config, config)
+        refiner = refiner_config = None
+        ref_file, ref_cfg = model_file.parent / "refiner.keras", model_file.parent / "refiner.json"
+        if ref_file.is_file() and ref_cfg.is_file():
+            from .refining import RefineConfig
+
+            refiner_config = RefineConfig.read(ref_cfg)
+            try:
+                refiner = keras.saving.load_model(ref_file, safe_mode=True, compile=False)
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"{ref_file}: cannot load the refiner: {exc}") from None
+        return cls(model, model_config, config, refiner=refiner, refiner_config=refiner_config)
 
     # -- public API ------------------------------------------------------------------------------
     def find(self, event: EventRecord, mode: str = "primary") -> list[Vertex]:
@@ -389,11 +434,13 @@ class VertexFinder:
                 for task in clusters:
                     m = sel & (tasks == task)
                     clusters[task] += self._cluster(p, ends[m] / factor + origin, dist[m], probs[m], m.sum())
-            mapper = self.mapper(ev)
-            per_event.append((mapper, clusters, walks, walk_tasks, self._primary_combo(clusters[1.0], mapper, n_planes)))
+            per_event.append((self.mapper(ev), clusters, walks, walk_tasks))
+        if self.refiner is not None and cfg.refine:
+            self._refine(prepared, list(self._to_refine(per_event, mode)), n_planes)
         out = []
-        for e, (mapper, clusters, walks, walk_tasks, best) in enumerate(per_event):
+        for mapper, clusters, walks, walk_tasks in per_event:
             primary = None
+            best = self._primary_combo(clusters[1.0], mapper, n_planes)
             if best is not None:
                 combo, bp = best
                 primary = self._vertex(combo, bp, mapper, n_planes, kind="interaction", primary=True)
@@ -402,6 +449,61 @@ class VertexFinder:
                 vertices += self._match_all(clusters[0.0], mapper, n_planes, primary)
             out.append(FindResult(vertices, walks, walk_tasks))
         return out
+
+    def _to_refine(self, per_event, mode):
+        """(event, cluster) pairs the refiner looks at: the best primary candidates of each plane,
+        and in ``all`` mode the best candidates of the walks asked for the vertex of their charge."""
+        cfg = self.config
+        for e, (mapper, clusters, _, _) in enumerate(per_event):
+            groups = [(clusters[1.0], cfg.refine_candidates)]
+            if mode == "all":
+                groups.append(([c for c in clusters[0.0] if c.size >= cfg.min_walks], cfg.all_refine_candidates))
+            for group, k in groups:
+                for p in range(len(mapper.views)):
+                    for c in [c for c in group if c.plane == p][:k]:
+                        yield e, c
+
+    def _refine(self, prepared, todo, n_planes):
+        """Move candidates onto their vertex with the refiner (``refine_steps`` batched calls) and
+        give them the refiner's class and primary probabilities."""
+        from generators.features import walk_features
+        from generators.glimpses import Pyramid
+
+        if not todo:
+            return
+        cfg = self.config
+        owners = np.array([e for e, _ in todo])
+        clusters = [c for _, c in todo]
+        plane = np.array([c.plane for c in clusters])
+        factor = np.array([prepared[e][c.plane][1] for e, c in todo])
+        origin = np.array([prepared[e][c.plane][2] for e, c in todo])
+        pos = (np.array([c.position for c in clusters]) - origin) * factor  # model pixels
+        pyramids = {}
+        for e, c in todo:
+            if (e, c.plane) not in pyramids:
+                pyramids[(e, c.plane)] = Pyramid(prepared[e][c.plane][0].levels[0], self.refine_spec)
+        g = self.refine_spec
+        glimpses = np.empty((len(todo), g.num_levels) + tuple(g.glimpse_size), dtype=np.uint8)
+        features = np.empty((len(todo), self.refiner.num_features), dtype=np.float32)
+        out = None
+        for _ in range(max(1, cfg.refine_steps)):
+            centres = np.floor(pos).astype(np.int64)
+            for (e, p), pyr in pyramids.items():
+                sel = (owners == e) & (plane == p)
+                glimpses[sel] = pyr.extract(centres[sel])
+            for p in np.unique(plane):
+                sel = plane == p
+                features[sel] = walk_features(pos[sel], int(p), n_planes, g, 1.0)
+            out = self._refine_fn(glimpses, features)
+            pos = pos + out["offset"]
+        logits = out["kind"] - out["kind"].max(axis=1, keepdims=True)
+        kind = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        prim = 1.0 / (1.0 + np.exp(-out["primary"]))
+        for i, c in enumerate(clusters):
+            c.position = pos[i] / factor[i] + origin[i]
+            c.probs = kind[i]
+            c.primary = float(prim[i])
+            c.rank = c.score + cfg.refine_weight * c.primary
 
     def _cluster(self, plane, ends, dist, probs, n_walks):
         from scipy.cluster.hierarchy import fcluster, linkage
@@ -432,7 +534,7 @@ class VertexFinder:
             return None
         if not bp.inside:  # a vertex is in the active volume
             return None
-        score = sum(c.score for c in present) - bp.residual_cm / self.config.residual_scale_cm
+        score = sum(c.rank for c in present) - bp.residual_cm / self.config.residual_scale_cm
         return score, bp
 
     def _vertex(self, combo, bp, mapper, n_planes, kind=None, primary=False):
@@ -442,7 +544,17 @@ class VertexFinder:
         planes = []
         for p in range(n_planes):
             c = next((c for c in present if c.plane == p), None)
-            planes.append(None if c is None else self._plane_vertex(mapper, p, c.position, bp.tpc if bp else None))
+            if bp is None:
+                planes.append(None if c is None else self._plane_vertex(mapper, p, c.position, None))
+                continue
+            proj = mapper.project(bp.position_cm, p)  # one drift time for every view: the 3D point's
+            if not np.isfinite(proj.global_drift):
+                planes.append(None if c is None else self._plane_vertex(mapper, p, c.position, bp.tpc))
+            elif c is None:
+                planes.append(self._plane_vertex(mapper, p, (proj.global_wire, proj.global_drift), bp.tpc,
+                                                 found=False))
+            else:
+                planes.append(self._plane_vertex(mapper, p, (c.position[0], proj.global_drift), bp.tpc))
         return Vertex(kind=kind, score=float(np.clip(np.mean([c.score for c in present]), 0, 1)), planes=tuple(planes),
                       position_cm=None if bp is None else np.asarray(bp.position_cm),
                       residual_cm=float("nan") if bp is None else float(bp.residual_cm),
@@ -450,37 +562,50 @@ class VertexFinder:
                       class_probabilities=tuple(float(x) for x in probs))
 
     @staticmethod
-    def _plane_vertex(mapper, p, position, tpc):
+    def _plane_vertex(mapper, p, position, tpc, found=True):
         gw, gd = float(position[0]), float(position[1])
         view = mapper.views[p]
         if tpc is None:
             tpcs = mapper.tpcs_at(view, int(math.floor(gw)), int(math.floor(gd)))
             tpc = tpcs[0] if tpcs else -1
         if tpc < 0:
-            return PlaneVertex(view, gw, gd)
+            return PlaneVertex(view, gw, gd, found=found)
         tp = mapper.tpc_plane(view, tpc)
         wire = gw - mapper.wire_offset(view, tpc)
         wi = int(math.floor(wire))
         channel = int(tp.channels[wi]) if 0 <= wi < tp.n_wires else -1
         tick = float(mapper.global_drift_to_tick(tpc, gd))
-        return PlaneVertex(view, gw, gd, int(tpc), float(wire), channel, tick)
+        return PlaneVertex(view, gw, gd, int(tpc), float(wire), channel, tick, found)
+
+    @staticmethod
+    def _collection_plane(mapper) -> int:
+        """View index of the collection plane, which every 3D match includes (it has no wrapped
+        wires, so it resolves the ghosts of wrapped induction planes); -1 without one."""
+        view = getattr(mapper.detector, "collection_view", None)
+        return mapper.view_index(view) if view is not None else -1
 
     def _primary_combo(self, clusters, mapper, n_planes):
         """(clusters per plane, BackProjection or None) of the best primary candidate, or None."""
         if not clusters:
             return None
         k = self.config.candidates_per_plane
-        per_plane = [[c for c in clusters if c.plane == p][:k] for p in range(n_planes)]
+        ranked = sorted(clusters, key=lambda c: -c.rank)
+        per_plane = [[c for c in ranked if c.plane == p][:k] for p in range(n_planes)]
+        anchor = self._collection_plane(mapper)
         best = None
-        for combo in itertools.product(*[opts + [None] for opts in per_plane]):
-            present = [c for c in combo if c is not None]
-            if len(present) < 2:
-                continue
-            fit = self._fit(combo, mapper)
-            if fit is not None and (best is None or fit[0] > best[0]):
-                best = (fit[0], combo, fit[1])
+        for required in ([anchor, -1] if anchor >= 0 else [-1]):  # with the collection plane if any match has it
+            for combo in itertools.product(*[opts + ([] if p == required else [None])
+                                             for p, opts in enumerate(per_plane)]):
+                present = [c for c in combo if c is not None]
+                if len(present) < 2:
+                    continue
+                fit = self._fit(combo, mapper)
+                if fit is not None and (best is None or fit[0] > best[0]):
+                    best = (fit[0], combo, fit[1])
+            if best is not None:
+                break
         if best is None:  # no two planes agree: the best single-plane answer, without a 3D point
-            top = max(clusters, key=lambda c: c.score)
+            top = max(clusters, key=lambda c: c.rank)
             return tuple(top if p == top.plane else None for p in range(n_planes)), None
         return best[1], best[2]
 

@@ -8,8 +8,8 @@ from .io.atomic import atomic_output
 
 __all__ = ["FIND_COLUMNS", "vertex_rows", "write_rows"]
 
-FIND_COLUMNS = ("run", "subrun", "event", "vertex", "kind", "score", "primary", "plane", "tpc", "wire", "channel",
-                "tick", "global_wire", "global_drift", "x_cm", "y_cm", "z_cm", "residual_cm")
+FIND_COLUMNS = ("run", "subrun", "event", "vertex", "kind", "score", "primary", "plane", "found", "tpc", "wire",
+                "channel", "tick", "global_wire", "global_drift", "x_cm", "y_cm", "z_cm", "residual_cm")
 
 
 def vertex_rows(event, vertices):
@@ -22,7 +22,8 @@ def vertex_rows(event, vertices):
                 continue
             rows.append({
                 "plane_id": p, "run": event.run, "subrun": event.subrun, "event": event.event, "vertex": i, "kind": v.kind,
-                "score": round(v.score, 5), "primary": int(v.primary), "plane": pv.view, "tpc": pv.tpc,
+                "score": round(v.score, 5), "primary": int(v.primary), "plane": pv.view, "found": int(pv.found),
+                "tpc": pv.tpc,
                 "wire": round(pv.wire, 3), "channel": pv.channel, "tick": round(pv.tick, 2),
                 "global_wire": round(pv.global_wire, 3), "global_drift": round(pv.global_drift, 3),
                 "x_cm": round(float(xyz[0]), 3), "y_cm": round(float(xyz[1]), 3), "z_cm": round(float(xyz[2]), 3),

@@ -3,7 +3,7 @@
 Every file or folder the package writes for a user (find tables, evaluation figures, ROOT dumps,
 SavedModel exports, training checkpoints) goes through :func:`atomic_output`. The temporary name
 sits beside the output (same file system, so the rename is atomic) and carries the writer's
-process id: ``.NAME.PID.RANDOM.tmp``. A writer killed before the rename leaves such a temporary;
+process id: ``.NAME.PID.RANDOM.tmp`` (plus an optional suffix). A writer killed before the rename leaves such a temporary;
 the next write of the same output removes the temporaries of processes that no longer run.
 """
 
@@ -49,10 +49,10 @@ def remove_stale_temporaries(output: str | Path) -> list[Path]:
         return removed
     for entry in entries:
         name = entry.name
-        if not (name.startswith(prefix) and name.endswith(".tmp")):
+        if not name.startswith(prefix):
             continue
-        parts = name[len(prefix) : -len(".tmp")].split(".")
-        if len(parts) != 2 or not parts[0].isdigit():
+        parts = name[len(prefix) :].split(".")  # PID, RANDOM, "tmp"[, the suffix]
+        if len(parts) < 3 or not parts[0].isdigit() or parts[2] != "tmp":
             continue
         if not pid_alive(int(parts[0])):
             _remove(entry)
@@ -61,13 +61,14 @@ def remove_stale_temporaries(output: str | Path) -> list[Path]:
 
 
 @contextmanager
-def atomic_output(output: str | Path, *, overwrite: bool = True):
+def atomic_output(output: str | Path, *, overwrite: bool = True, suffix: str = ""):
     """A temporary path beside ``output``, renamed onto it when the block ends without an error.
 
     The block writes a file or a folder at the yielded path. On success it replaces ``output``
     (an existing folder is removed first, which is not atomic; an existing file is replaced
     atomically); on any error, or an interrupt, the temporary is removed and ``output`` is left
-    as it was.
+    as it was. ``suffix`` ends the temporary's name (for writers that insist on one, like
+    ``.keras``).
 
     Raises:
         FileExistsError: ``output`` exists and ``overwrite`` is False.
@@ -79,7 +80,7 @@ def atomic_output(output: str | Path, *, overwrite: bool = True):
     if not output.parent.is_dir():
         raise FileNotFoundError(f"{output}: the folder {output.parent} does not exist")
     remove_stale_temporaries(output)
-    tmp = output.with_name(f".{output.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp{suffix}")
     try:
         yield tmp
         if tmp.is_dir() and output.is_dir():
