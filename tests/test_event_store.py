@@ -276,3 +276,245 @@ def test_truth_maps_with_many_vertices_round_trip(tmp_path, compression):
     with create(path, compression=compression) as w:
         w.append(rec)
     assert_same(rec, EventStore.open(path)[0])
+
+
+# -- the manifest protected: its digest, cross-checks against the data, old stores --------------------------------
+
+def write_store(path, *, n_events=40, chunk_events=20, compression="zlib", schema=2, seed=20, **kw):
+    """A store of ``n_events`` events; ``schema=1`` writes it in the format of schema-1 stores."""
+    rng = np.random.default_rng(seed)
+    recs = [make_record(rng, e, n_vertices=1 + e % 3, shape=(6, 5)) for e in range(n_events)]
+    if schema == 1:  # an empty store turned schema 1, then filled by appending (written in its own format)
+        with create(path, compression=compression, **kw):
+            pass
+        m = read_manifest(path)
+        m["schema_version"] = 1
+        del m["manifest_blake2b"]
+        write_manifest(path, m)
+        with EventStore.append(path, chunk_events=chunk_events) as w:
+            w.extend(recs)
+    else:
+        with create(path, chunk_events=chunk_events, compression=compression, **kw) as w:
+            w.extend(recs)
+    return recs
+
+
+def read_manifest(path):
+    return json.loads((path / "manifest.json").read_text())
+
+
+def write_manifest(path, m):
+    (path / "manifest.json").write_text(json.dumps(m, indent=1))
+
+
+def test_a_schema_1_store_opens_reads_and_appends_in_its_own_format(tmp_path):
+    from vertexfinder.store import PLANE_DTYPE_V1
+
+    path = tmp_path / "old.vfstore"
+    recs = write_store(path, schema=1, n_events=5, chunk_events=2)
+    store = EventStore.open(path)
+    assert store.info()["schema_version"] == 1 and "manifest_blake2b" not in read_manifest(path)
+    for r, got in zip(recs, store):
+        assert_same(r, got)
+    store.verify()
+    assert np.load(path / "chunk-000002.planes.npy").dtype == PLANE_DTYPE_V1
+
+
+# each edit: (name, function editing the manifest dict in place, text the cross-check error names)
+MANIFEST_EDITS = [
+    ("drift_window", lambda m: m.update(drift_window=7), None),
+    ("detector", lambda m: m.update(detector="dune-fd-1x2x6"), "detector_description"),
+    ("pooling", lambda m: m.update(pooling="mean"), None),
+    ("views", lambda m: m.update(views=["V", "U", "Z"]), "views"),
+    ("no chunks", lambda m: m.update(chunks=[]), "its chunks hold 0"),
+    ("duplicated chunk", lambda m: m["chunks"].__setitem__(1, m["chunks"][0]), "chunk 1 is named 'chunk-000000'"),
+    ("19 events", lambda m: (m["chunks"][0].update(events=19), m.update(events=39)), "19 events"),
+    ("21 events", lambda m: (m["chunks"][0].update(events=21), m.update(events=41)), "21 events"),
+    ("total events", lambda m: m.update(events=41), "says 41 events"),
+    ("foreign chunk", lambda m: m["chunks"].__setitem__(0, {
+        **m["chunks"][0], "name": "../other.vfstore/chunk-000000",
+        "files": {f"../other.vfstore/{k}": v for k, v in m["chunks"][0]["files"].items()}}), "foreign"),
+]
+
+
+@pytest.mark.parametrize("edit", MANIFEST_EDITS, ids=[e[0] for e in MANIFEST_EDITS])
+def test_an_edited_manifest_is_refused_on_open_and_by_verify(tmp_path, edit):
+    from vertexfinder.cli import main
+
+    _, change, _ = edit
+    path = tmp_path / "s.vfstore"
+    (tmp_path / "other.vfstore").mkdir()
+    write_store(path, detector_description={"name": "test-detector", "views": VIEWS})
+    for chunk in ("chunk-000000",):  # the foreign store: same files, same sizes and digests
+        for suffix in ("pixels", "events.npy", "planes.npy", "vertices.npy", "truth"):
+            (tmp_path / "other.vfstore" / f"{chunk}.{suffix}").write_bytes((path / f"{chunk}.{suffix}").read_bytes())
+    store = EventStore.open(path)
+    m = read_manifest(path)
+    change(m)
+    write_manifest(path, m)
+    with pytest.raises(StoreCorruptError, match=r"manifest\.json: manifest fails its checksum") as err:
+        EventStore.open(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(StoreCorruptError, match="manifest.json"):
+        store.verify()  # opened before the edit: verify looks at the store on disk
+    assert main(["info", "--verify", str(path)]) == 1
+    assert main(["info", str(path)]) == 1
+
+
+@pytest.mark.parametrize("edit", [e for e in MANIFEST_EDITS if e[2]], ids=[e[0] for e in MANIFEST_EDITS if e[2]])
+def test_the_manifest_is_cross_checked_against_the_data_in_schema_1_stores(tmp_path, edit):
+    _, change, problem = edit
+    path = tmp_path / "s.vfstore"
+    (tmp_path / "other.vfstore").mkdir()
+    write_store(path, schema=1, detector_description={"name": "test-detector", "views": VIEWS})
+    EventStore.open(path)
+    m = read_manifest(path)
+    change(m)
+    write_manifest(path, m)
+    with pytest.raises(StoreCorruptError) as err:
+        EventStore.open(path)
+    assert str(path) in str(err.value) and problem in str(err.value) and "\n" not in str(err.value)
+
+
+def test_index_files_that_do_not_match_the_manifest_are_refused(tmp_path):
+    path = tmp_path / "s.vfstore"
+    write_store(path, schema=1)
+    m = read_manifest(path)
+    # chunk 1's plane index under chunk 0's name, size and digest updated: intact, the right length, but not chunk 0's
+    (path / "chunk-000000.planes.npy").write_bytes((path / "chunk-000001.planes.npy").read_bytes())
+    m["chunks"][0]["files"]["chunk-000000.planes.npy"] = m["chunks"][1]["files"]["chunk-000001.planes.npy"]
+    write_manifest(path, m)
+    with pytest.raises(StoreCorruptError, match=r"chunk-000000\.(pixels|truth): the index spans bytes 0\.\.\d+, the chunk holds"):
+        EventStore.open(path)
+    # a plane index of a store with two views
+    m["chunks"][0]["files"]["chunk-000000.planes.npy"] = m["chunks"][0]["files"]["chunk-000000.events.npy"]
+    (path / "chunk-000000.planes.npy").write_bytes((path / "chunk-000000.events.npy").read_bytes())
+    write_manifest(path, m)
+    with pytest.raises(StoreCorruptError, match=r"chunk-000000\.planes\.npy: rows are not planes rows"):
+        EventStore.open(path)
+
+
+def test_views_that_are_not_the_detectors_are_refused_when_creating(tmp_path):
+    with pytest.raises(ValueError, match="views"):
+        EventStore.create(tmp_path / "s.vfstore", detector="test-detector", views=["Z", "U", "V"], drift_window=6,
+                          pooling="max")
+    with pytest.raises(ValueError, match="pooling"):
+        EventStore.create(tmp_path / "s.vfstore", detector="test-detector", views=VIEWS, drift_window=6,
+                          pooling="median")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_store_knows_the_mappers_poolings():
+    from vertexfinder.imaging import POOLINGS
+    from vertexfinder.store import _POOLINGS
+
+    assert _POOLINGS == POOLINGS
+
+
+def _same_store(a, b):
+    assert a.meta == b.meta and a._manifest["chunks"] == b._manifest["chunks"] and len(a) == len(b)
+    for i in (0, len(a) - 1):
+        assert_same(a[i], b[i])
+
+
+def test_random_bit_flips_of_the_manifest_never_open_a_different_store(tmp_path):
+    path = tmp_path / "s.vfstore"
+    write_store(path, n_events=6, chunk_events=3)
+    reference = EventStore.open(path)
+    original = (path / "manifest.json").read_bytes()
+    rng = np.random.default_rng(2024)
+    outcomes = {"refused": 0, "same": 0}
+    for _ in range(200):
+        data = bytearray(original)
+        data[rng.integers(len(data))] ^= 1 << int(rng.integers(8))
+        (path / "manifest.json").write_bytes(bytes(data))
+        try:
+            store = EventStore.open(path)
+        except StoreError as exc:  # anything else (KeyError, IndexError, TypeError...) fails the test
+            assert str(path) in str(exc) and "\n" not in str(exc)
+            outcomes["refused"] += 1
+        else:
+            _same_store(reference, store)
+            outcomes["same"] += 1
+    assert outcomes["refused"] >= 190
+
+
+def test_random_bit_flips_of_a_schema_1_manifest_raise_only_store_errors(tmp_path):
+    """Without a digest a flip may go unnoticed, but the cross-checks never let it crash elsewhere."""
+    path = tmp_path / "s.vfstore"
+    write_store(path, schema=1, n_events=6, chunk_events=3)
+    original = (path / "manifest.json").read_bytes()
+    rng = np.random.default_rng(2025)
+    for _ in range(200):
+        data = bytearray(original)
+        data[rng.integers(len(data))] ^= 1 << int(rng.integers(8))
+        (path / "manifest.json").write_bytes(bytes(data))
+        try:
+            store = EventStore.open(path)
+            store[0], store[len(store) - 1]
+        except StoreError as exc:
+            assert str(path) in str(exc)
+
+
+def test_flipped_truth_bytes_fail_on_read_naming_store_event_and_truth(tmp_path, compression):
+    path = tmp_path / "s.vfstore"
+    recs = write_store(path, n_events=10, chunk_events=10, compression=compression)
+    planes = np.load(path / "chunk-000000.planes.npy")
+    f = path / "chunk-000000.truth"
+    original = f.read_bytes()
+    rng = np.random.default_rng(77)
+    for _ in range(25):
+        data = bytearray(original)
+        at = int(rng.integers(len(data)))
+        data[at] ^= 1 << int(rng.integers(8))
+        f.write_bytes(bytes(data))
+        row = int(np.flatnonzero((planes["truth_start"] <= at) & (at < planes["truth_start"] + planes["truth_bytes"]))[0])
+        event, view = row // 3, VIEWS[row % 3]
+        store = EventStore.open(path)  # truth is not read when opening
+        with pytest.raises(StoreCorruptError, match=rf"chunk-000000\.truth: event {event} plane {view}: truth map"):
+            store[event]
+        assert_same(recs[(event + 1) % 10], store[(event + 1) % 10])
+
+
+def test_creating_a_store_removes_partial_folders_of_dead_writers_only(tmp_path, capsys):
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = tmp_path / "s.vfstore"
+    repo = Path(__file__).resolve().parents[1]
+    # a writer killed while writing: two chunks committed in its partial folder
+    killed = subprocess.run(
+        [sys.executable, "-c",
+         "import os, signal, sys, numpy as np\n"
+         "sys.path.insert(0, os.environ['TESTS'])\n"
+         "from test_event_store import create, make_record\n"
+         "w = create(sys.argv[1], chunk_events=2)\n"
+         "w.extend(make_record(np.random.default_rng(0), e) for e in range(5))\n"
+         "os.kill(os.getpid(), signal.SIGKILL)\n", str(path)],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(repo), "TESTS": str(repo / "tests")}, capture_output=True)
+    assert killed.returncode == -9, killed.stderr.decode()
+    (dead,) = tmp_path.glob("s.vfstore.partial-*")
+    assert len(read_manifest(dead)["chunks"]) == 2
+    live_writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        live = tmp_path / f"s.vfstore.partial-{live_writer.pid}"
+        live.mkdir()
+        finished = subprocess.Popen([sys.executable, "-c", "pass"])
+        finished.wait()
+        elsewhere = tmp_path / f"s.vfstore.partial-{finished.pid}"
+        elsewhere.mkdir()  # a dead PID here, but the writer runs on another machine sharing the folder
+        (elsewhere / ".writer.json").write_text(json.dumps({"host": socket.gethostname() + "-other", "pid": 1}))
+        unrelated = tmp_path / "t.vfstore.partial-999999999"
+        unrelated.mkdir()
+        with create(path) as w:
+            w.append(make_record(np.random.default_rng(1), 1))
+        assert not dead.exists()
+        assert live.is_dir() and elsewhere.is_dir() and unrelated.is_dir()
+        assert capsys.readouterr() == ("", "")
+        assert sorted(p.name for p in path.iterdir()) == sorted(
+            ["manifest.json"] + [f"chunk-000000.{s}" for s in ("pixels", "events.npy", "planes.npy", "vertices.npy", "truth")])
+    finally:
+        live_writer.kill()
+        live_writer.wait()

@@ -2,12 +2,14 @@
 
 On disk a store is a directory (conventionally ``*.vfstore``)::
 
-    manifest.json                 the single source of truth (format, version, metadata, chunks)
+    manifest.json                 the single source of truth (format, version, metadata, chunks),
+                                  with the BLAKE2b digest of its own canonical content
     chunk-000000.pixels           every plane crop of the chunk's events back to back: uint8 pixels in
                                   C order, each crop compressed on its own (zlib, level 1) unless the
                                   store was created with compression="none"
     chunk-000000.events.npy       one row per event: ids, neutrino info, vertex range
     chunk-000000.planes.npy       one row per event and plane: byte offset, shape, origin, crc32, truth range
+                                  and the truth's crc32
     chunk-000000.vertices.npy     one row per truth vertex: event, kind, flags, parent, pdg, position, projections
     chunk-000000.truth            per-pixel truth of each crop that has it: with zlib a dense map
                                   (vertex + 1 per pixel, 0 none; one byte, two above 254 vertices)
@@ -19,7 +21,9 @@ fsynced, renamed, and only then is ``manifest.json`` replaced (write
 ``manifest.json.tmp``, fsync, ``os.replace``). A crash leaves the store as of
 its last committed chunk; files the manifest does not list are ignored. A new
 store is built in a sibling ``<path>.partial-<pid>`` directory and renamed
-onto ``path`` when complete, so it never opens as valid but half written.
+onto ``path`` when complete, so it never opens as valid but half written;
+creating a store removes the partial directories that writers killed before
+finishing left behind (those of processes no longer running on this host).
 
 Compression: the pixels are one byte each (ADC, see :mod:`vertexfinder.encoding`);
 LArTPC crops are mostly empty, so each crop is deflated on its own: about 27x
@@ -27,16 +31,26 @@ smaller for DUNE events at ~1 ms per event to inflate, and any event is still
 read alone (O(1)). ``compression="none"`` stores raw bytes that are sliced
 straight from the memory map.
 
-Reading: the manifest lists every file with its size and BLAKE2b digest. Opening
-checks the sizes of all files and the digests of the small index files; each
-crop's CRC-32 is checked when it is read; :meth:`EventStore.verify` checks
-every digest. Pixel files are memory-mapped, so resident memory stays small
-however large the store; event ``i`` is found with a binary search over the
-chunks' event counts and read without touching other events.
+Reading: the manifest lists every file with its size and BLAKE2b digest, and
+carries the digest of its own content (``manifest_blake2b``: BLAKE2b-128 of the
+manifest without that key, as JSON with sorted keys and no spaces), so an edited
+or damaged manifest never opens. Opening then cross-checks the manifest against
+the data, cheaply (file sizes, index headers and their last rows, never the
+pixels): chunk names, event and vertex counts, index shapes and dtypes, the
+views against the detector. It checks the digests of the index files; each
+crop's and each truth map's CRC-32 is checked when it is read;
+:meth:`EventStore.verify` re-reads the manifest and checks every digest. Pixel
+files are memory-mapped, so resident memory stays small however large the
+store; event ``i`` is found with a binary search over the chunks' event counts
+and read without touching other events.
 
-Per-event overhead: 33 bytes per event + 49 per plane (+ the truth maps)
-+ (45 + 16 x planes) per truth vertex, i.e. 180 bytes for a 3-plane event without
-truth and 273 with one vertex: 1M events cost about 0.27 GB of index beside the
+Versions: schema 2 added the manifest digest and the truth maps' CRC-32.
+Schema 1 stores still open and read (with every cross-check, without those two
+checks), and chunks appended to them are written in schema 1.
+
+Per-event overhead: 33 bytes per event + 53 per plane (+ the truth maps)
++ (45 + 16 x planes) per truth vertex, i.e. 192 bytes for a 3-plane event without
+truth and 285 with one vertex: 1M events cost about 0.29 GB of index beside the
 pixels (``benchmarks/bench_store.py`` measures it).
 """
 
@@ -45,7 +59,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
+import socket
 import zlib
 from pathlib import Path
 
@@ -58,18 +74,29 @@ from .records import VERTEX_KINDS, EventRecord, PlaneImage, TruthVertex
 __all__ = ["SCHEMA_VERSION", "EventStore", "StoreWriter"]
 
 FORMAT = "vertexfinder-event-store"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: versions this code reads (and appends to, in their own format)
+READABLE_VERSIONS = (1, 2)
 _INTERACTIONS = ("CC", "NC", "")
 COMPRESSIONS = ("zlib", "none")
+# imaging.POOLINGS, spelled out: importing vertexfinder.imaging loads Numba
+_POOLINGS = ("max", "mean", "mean-around-max")
+_DIGEST_KEY = "manifest_blake2b"
+_CHUNK_SUFFIXES = ("pixels", "events.npy", "planes.npy", "vertices.npy", "truth")
+_HEX32 = re.compile(r"[0-9a-f]{32}")
+# written in a partial store while it is built, so a later writer can tell a dead writer's leftovers
+_WRITER_FILE = ".writer.json"
 
 EVENT_DTYPE = np.dtype([
     ("run", "<u4"), ("subrun", "<u4"), ("event", "<u4"), ("nu_pdg", "<i4"), ("interaction", "u1"),
     ("energy_gev", "<f4"), ("tpc", "<i4"), ("vertex_start", "<u4"), ("n_vertices", "<u4"),
 ])
-PLANE_DTYPE = np.dtype([
+PLANE_DTYPE_V1 = np.dtype([
     ("offset", "<u8"), ("stored", "<u8"), ("wires", "<u4"), ("drift", "<u4"), ("origin_wire", "<i4"), ("origin_drift", "<i4"),
     ("crc32", "<u4"), ("truth_code", "u1"), ("truth_start", "<u8"), ("truth_bytes", "<u4"),
 ])
+# schema 2: + CRC-32 of the stored truth blob
+PLANE_DTYPE = np.dtype(PLANE_DTYPE_V1.descr + [("truth_crc32", "<u4")])
 TRUTH_DTYPE = np.dtype([("pixel", "<u4"), ("vertex", "<i2")])
 # how a crop's truth is stored: none, sparse (pixel, vertex) pairs, deflated dense uint8 (v + 1), deflated dense int16 (v)
 TRUTH_NONE, TRUTH_SPARSE, TRUTH_DENSE_U8, TRUTH_DENSE_I16 = 0, 1, 2, 3
@@ -87,12 +114,24 @@ def _encode_truth(truth: np.ndarray, deflate: bool) -> tuple[int, bytes]:
     return TRUTH_DENSE_I16, zlib.compress(truth.astype("<i2").tobytes(), 1)
 
 
-def _decode_truth(code: int, blob: bytes, shape) -> np.ndarray:
+def _plane_dtype(version: int) -> np.dtype:
+    return PLANE_DTYPE_V1 if version == 1 else PLANE_DTYPE
+
+
+def _decode_truth(code: int, blob: bytes, shape, n_vertices: int | None = None) -> np.ndarray:
+    """The truth map of one crop; with ``n_vertices`` (blobs without a CRC) sparse pairs are sanity-checked."""
     if code == TRUTH_SPARSE:
         t = np.frombuffer(blob, dtype=TRUTH_DTYPE)
+        pixel = t["pixel"].astype(np.int64)
+        # the writer stores increasing pixels of the event's vertices
+        if n_vertices is not None and t.size and (pixel[-1] >= shape[0] * shape[1] or np.any(np.diff(pixel) <= 0)
+                                                  or t["vertex"].min() < 0 or t["vertex"].max() >= n_vertices):
+            raise ValueError("pixel or vertex out of range")
         out = np.full(shape, -1, dtype=np.int16)
-        out.ravel()[t["pixel"].astype(np.int64)] = t["vertex"]
+        out.ravel()[pixel] = t["vertex"]
         return out
+    if code not in (TRUTH_DENSE_U8, TRUTH_DENSE_I16):
+        raise ValueError(f"unknown truth code {code}")
     raw = zlib.decompress(blob)
     if code == TRUTH_DENSE_U8:
         return (np.frombuffer(raw, dtype=np.uint8).astype(np.int16) - 1).reshape(shape)
@@ -112,6 +151,13 @@ def _digest(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 22), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def _manifest_digest(manifest: dict) -> str:
+    """BLAKE2b-128 of the manifest's canonical content (sorted keys, no spaces), its own digest left out."""
+    body = {k: v for k, v in manifest.items() if k != _DIGEST_KEY}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 def _fsync_write(path: Path, write) -> None:
@@ -222,7 +268,8 @@ class StoreWriter:
                     code, tblob = _encode_truth(p.truth, deflate)
                     truths.append(tblob)
                 planes[i * n_p + k] = (offset, len(blob), pix.shape[0], pix.shape[1], p.origin[0], p.origin[1],
-                                       zlib.crc32(pix.tobytes()) & 0xFFFFFFFF, code, truth_at, len(tblob))
+                                       zlib.crc32(pix.tobytes()) & 0xFFFFFFFF, code, truth_at, len(tblob),
+                                       zlib.crc32(tblob) & 0xFFFFFFFF)
                 offset += len(blob)
                 n_pixels += pix.size
                 truth_at += len(tblob)
@@ -237,6 +284,11 @@ class StoreWriter:
 
         write("pixels", lambda f: [f.write(c) for c in crops])
         write("events.npy", lambda f: np.save(f, events))
+        if m["schema_version"] == 1:  # appending to a schema-1 store keeps its format
+            old = np.zeros(len(planes), dtype=PLANE_DTYPE_V1)
+            for field in PLANE_DTYPE_V1.names:
+                old[field] = planes[field]
+            planes = old
         write("planes.npy", lambda f: np.save(f, planes))
         write("vertices.npy", lambda f: np.save(f, vertices))
         write("truth", lambda f: [f.write(t) for t in truths])
@@ -254,6 +306,7 @@ class StoreWriter:
         self._closed = True
         if self._final is not None:
             _write_manifest(self._dir, self._manifest)
+            (self._dir / _WRITER_FILE).unlink(missing_ok=True)
             old = None
             if self._final.exists():
                 if not self._replace:
@@ -285,10 +338,157 @@ class StoreWriter:
 
 
 def _write_manifest(directory: Path, manifest: dict) -> None:
+    if manifest["schema_version"] >= 2:
+        manifest[_DIGEST_KEY] = _manifest_digest(manifest)
     tmp = directory / "manifest.json.tmp"
     _fsync_write(tmp, lambda f: f.write(json.dumps(manifest, indent=1).encode()))
     os.replace(tmp, directory / "manifest.json")
     _fsync_dir(directory)
+
+
+def _short(value, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _is_count(value, low: int = 0) -> bool:
+    return type(value) is int and value >= low
+
+
+def _check_views(m: dict, bad) -> None:
+    """The views must be the detector's: from the stored description, else from the built-in detector."""
+    desc = m.get("detector_description")
+    if desc is not None:
+        if not isinstance(desc, dict):
+            raise bad(f"detector_description must be an object or null; found {_short(desc)}")
+        if desc.get("name") != m["detector"]:
+            raise bad(f"detector {m['detector']!r}, but detector_description describes {_short(desc.get('name'))}")
+        expected, source = desc.get("views"), "its detector_description"
+    else:
+        from .detectors import get_detector, list_detectors
+
+        if m["detector"] not in list_detectors():
+            return  # a user's detector known only by name: nothing to compare with
+        expected, source = list(get_detector(m["detector"]).views), f"built-in detector {m['detector']!r}"
+    if m["views"] != expected:
+        raise bad(f"views {m['views']} differ from {source}'s {_short(expected)}")
+
+
+def _check_manifest(m: dict, where, error=StoreCorruptError) -> None:
+    """Types, ranges and internal consistency of a manifest; raises ``error("<where>: <problem>")``."""
+
+    def bad(problem: str):
+        return error(f"{where}: {problem}")
+
+    if not isinstance(m.get("detector"), str) or not m["detector"]:
+        raise bad(f"detector must be a name; found {_short(m.get('detector'))}")
+    views = m.get("views")
+    if (not isinstance(views, list) or not views or not all(isinstance(v, str) and v for v in views)
+            or len(set(views)) != len(views)):
+        raise bad(f"views must be a list of distinct plane names; found {_short(views)}")
+    if not _is_count(m.get("drift_window"), 1):
+        raise bad(f"drift_window must be an integer >= 1; found {_short(m.get('drift_window'))}")
+    if m.get("pooling") not in _POOLINGS:
+        raise bad(f"pooling must be one of {_POOLINGS}; found {_short(m.get('pooling'))}")
+    if m.get("compression", "none") not in COMPRESSIONS:  # early schema-1 stores have no compression key
+        raise bad(f"unknown compression {_short(m.get('compression'))}")
+    pixel_cm = m.get("pixel_cm")
+    if pixel_cm is not None and not (isinstance(pixel_cm, list)
+                                     and all(type(v) in (int, float) and v > 0 for v in pixel_cm)):
+        raise bad(f"pixel_cm must be null or a list of positive numbers; found {_short(pixel_cm)}")
+    _check_views(m, bad)
+    chunks = m.get("chunks")
+    if not isinstance(chunks, list):
+        raise bad(f"chunks must be a list; found {_short(chunks)}")
+    total = 0
+    for i, c in enumerate(chunks):
+        name = f"chunk-{i:06d}"
+        if not isinstance(c, dict):
+            raise bad(f"chunk {i} must be an object; found {_short(c)}")
+        if c.get("name") != name:
+            raise bad(f"chunk {i} is named {_short(c.get('name'))}, expected {name!r} "
+                      "(a duplicated, reordered, removed or foreign chunk)")
+        for key, low in (("events", 1), ("vertices", 0), ("pixels", 0), ("stored_bytes", 0)):
+            if not _is_count(c.get(key), low):
+                raise bad(f"{name}: {key} must be an integer >= {low}; found {_short(c.get(key))}")
+        files = c.get("files")
+        expected = sorted(f"{name}.{suffix}" for suffix in _CHUNK_SUFFIXES)
+        if not isinstance(files, dict) or sorted(files) != expected:
+            found = sorted(files) if isinstance(files, dict) else files
+            raise bad(f"{name}: files must be {expected}; found {_short(found)}")
+        for fname, meta in files.items():
+            if (not isinstance(meta, dict) or not _is_count(meta.get("bytes"))
+                    or not isinstance(meta.get("blake2b"), str) or not _HEX32.fullmatch(meta["blake2b"])):
+                raise bad(f"{fname}: size and digest entry must be {{bytes, blake2b}}; found {_short(meta)}")
+        if files[f"{name}.pixels"]["bytes"] != c["stored_bytes"]:
+            raise bad(f"{name}: stored_bytes {c['stored_bytes']} differs from its pixels file's "
+                      f"{files[name + '.pixels']['bytes']} bytes")
+        total += c["events"]
+    if m.get("events") != total or not _is_count(m.get("events")):
+        raise bad(f"says {_short(m.get('events'))} events, its chunks hold {total}")
+
+
+def _load_manifest(root: Path) -> dict:
+    """The manifest of the store at ``root``, its digest and consistency checked."""
+    mpath = root / "manifest.json"
+    if not root.is_dir():
+        raise StoreError(f"{root}: no such event store")
+    if not mpath.is_file():
+        raise StoreError(f"{root}: not an event store (no manifest.json)")
+    try:
+        m = json.loads(mpath.read_bytes().decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise StoreCorruptError(f"{mpath}: corrupt manifest ({exc})") from None
+    if not isinstance(m, dict) or m.get("format") != FORMAT:
+        raise StoreCorruptError(f"{mpath}: not a vertexfinder event store manifest")
+    version = m.get("schema_version")
+    if type(version) is not int or version not in READABLE_VERSIONS:
+        raise StoreVersionError(
+            f"{mpath}: store schema version {_short(version)}, this vertexfinder reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}"
+        )
+    digest = m.get(_DIGEST_KEY)
+    if digest is not None or version >= 2:  # schema 1 had no digest; a schema-1 manifest carrying one is checked
+        if digest is None:
+            raise StoreCorruptError(f"{mpath}: manifest has no {_DIGEST_KEY} (edited or damaged)")
+        if digest != _manifest_digest(m):
+            raise StoreCorruptError(f"{mpath}: manifest fails its checksum (edited or damaged)")
+    _check_manifest(m, mpath)
+    return m
+
+
+def _pid_alive(pid: int) -> bool:
+    if os.name != "posix" or pid <= 0:
+        return True  # cannot tell: keep
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: someone else's live process
+        return True
+    return True
+
+
+def _remove_stale_partials(path: Path) -> None:
+    """Remove ``<path>.partial-<pid>`` folders left by writers no longer running on this host."""
+    prefix = path.name + ".partial-"
+    host = socket.gethostname()
+    try:
+        entries = list(path.parent.iterdir())
+    except OSError:  # a folder we may write in but not list: nothing to clean
+        return
+    for p in entries:
+        pid = p.name[len(prefix):]
+        if not p.name.startswith(prefix) or not pid.isdigit() or int(pid) == os.getpid() or not p.is_dir():
+            continue
+        try:
+            writer = json.loads((p / _WRITER_FILE).read_text())
+        except (OSError, ValueError):
+            writer = {}  # written before writers left their host, or already removed by the rename
+        if isinstance(writer, dict) and writer.get("host", host) != host:
+            continue  # a writer on another machine sharing this folder: its PID means nothing here
+        if not _pid_alive(int(pid)):
+            shutil.rmtree(p, ignore_errors=True)
 
 
 class EventStore:
@@ -310,9 +510,6 @@ class EventStore:
             raise StoreError(f"{path}: exists (pass overwrite=True to replace it)")
         if not path.parent.exists():
             raise StoreError(f"{path}: the folder {path.parent} does not exist")
-        partial = path.with_name(path.name + f".partial-{os.getpid()}")
-        shutil.rmtree(partial, ignore_errors=True)
-        partial.mkdir()
         manifest = {
             "format": FORMAT, "schema_version": SCHEMA_VERSION, "created_by": f"vertexfinder {__version__}",
             "detector": str(detector), "detector_description": detector_description, "views": list(views),
@@ -320,6 +517,12 @@ class EventStore:
             "pixel_cm": None if pixel_cm is None else [float(v) for v in pixel_cm],
             "compression": compression, "events": 0, "chunks": [],
         }
+        _check_manifest(manifest, path, ValueError)  # what would not open is not written
+        _remove_stale_partials(path)
+        partial = path.with_name(path.name + f".partial-{os.getpid()}")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir()
+        (partial / _WRITER_FILE).write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid()}))
         _write_manifest(partial, manifest)
         return StoreWriter(partial, manifest, chunk_events=chunk_events, final_path=path, replace=overwrite)
 
@@ -339,56 +542,78 @@ class EventStore:
     def __init__(self, path, *, verify_crops: bool = True):
         self.path = Path(path)
         self.verify_crops = verify_crops
-        mpath = self.path / "manifest.json"
-        if not self.path.is_dir():
-            raise StoreError(f"{self.path}: no such event store")
-        if not mpath.is_file():
-            raise StoreError(f"{self.path}: not an event store (no manifest.json)")
-        try:
-            m = json.loads(mpath.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise StoreCorruptError(f"{mpath}: corrupt manifest ({exc})") from None
-        if not isinstance(m, dict) or m.get("format") != FORMAT:
-            raise StoreCorruptError(f"{mpath}: not a vertexfinder event store manifest")
-        if m.get("compression", "none") not in COMPRESSIONS and m.get("schema_version") == SCHEMA_VERSION:
-            raise StoreCorruptError(f"{mpath}: unknown compression {m.get('compression')!r}")
-        if m.get("schema_version") != SCHEMA_VERSION:
-            raise StoreVersionError(
-                f"{self.path}: store schema version {m.get('schema_version')!r}, this vertexfinder reads version {SCHEMA_VERSION}"
-            )
+        m = _load_manifest(self.path)
         self._manifest = m
+        self._version = m["schema_version"]
         self._n_planes = len(m["views"])
-        self._chunks = []
-        for c in m["chunks"]:
-            for fname, meta in c["files"].items():
-                f = self.path / fname
-                if not f.is_file():
-                    raise StoreCorruptError(f"{f}: missing (listed in the manifest)")
-                size = f.stat().st_size
-                if size != meta["bytes"]:
-                    raise StoreCorruptError(f"{f}: {size} bytes, the manifest says {meta['bytes']} (truncated or overwritten)")
-                if not fname.endswith((".pixels", ".truth")) and _digest(f) != meta["blake2b"]:
-                    raise StoreCorruptError(f"{f}: checksum mismatch (corrupt index file)")
-            name = c["name"]
-            try:
-                arrays = {k: np.load(self.path / f"{name}.{k}.npy", mmap_mode="r", allow_pickle=False)
-                          for k in ("events", "planes", "vertices")}
-            except ValueError as exc:
-                raise StoreCorruptError(f"{self.path / name}: unreadable index ({exc})") from None
-            pixels_path = self.path / f"{name}.pixels"
-            pixels = (np.memmap(pixels_path, dtype=np.uint8, mode="r") if pixels_path.stat().st_size > 0
-                      else np.zeros(0, dtype=np.uint8))
-            truth_path = self.path / f"{name}.truth"
-            arrays["truth"] = (np.memmap(truth_path, dtype=np.uint8, mode="r") if truth_path.stat().st_size > 0
-                               else np.zeros(0, dtype=np.uint8))
-            self._chunks.append((name, arrays, pixels))
+        self._chunks = [self._open_chunk(c) for c in m["chunks"]]
         counts = [c["events"] for c in m["chunks"]]
         self._starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+    def _open_chunk(self, c: dict):
+        """Memory-map one chunk after cheap checks against the manifest (sizes, index headers, last rows)."""
+        for fname, meta in c["files"].items():
+            f = self.path / fname
+            if not f.is_file():
+                raise StoreCorruptError(f"{f}: missing (listed in the manifest)")
+            size = f.stat().st_size
+            if size != meta["bytes"]:
+                raise StoreCorruptError(f"{f}: {size} bytes, the manifest says {meta['bytes']} (truncated or overwritten)")
+            if not fname.endswith((".pixels", ".truth")) and _digest(f) != meta["blake2b"]:
+                raise StoreCorruptError(f"{f}: checksum mismatch (corrupt index file)")
+        name, n_events = c["name"], c["events"]
+        layouts = {
+            "events": (n_events, EVENT_DTYPE, f"the manifest says {name} holds {n_events} events"),
+            "planes": (n_events * self._n_planes, _plane_dtype(self._version),
+                       f"{n_events} events x {self._n_planes} views need {n_events * self._n_planes}"),
+            "vertices": (c["vertices"], _vertex_dtype(self._n_planes), f"the manifest says {c['vertices']}"),
+        }
+        arrays = {}
+        for key, (rows, dtype, expected) in layouts.items():
+            f = self.path / f"{name}.{key}.npy"
+            try:
+                a = np.load(f, mmap_mode="r", allow_pickle=False)
+            except (ValueError, OSError) as exc:
+                raise StoreCorruptError(f"{f}: unreadable index ({exc})") from None
+            if a.dtype != dtype:
+                raise StoreCorruptError(f"{f}: rows are not {key} rows of a schema-{self._version} store "
+                                        f"with {self._n_planes} views")
+            if a.shape != (rows,):
+                raise StoreCorruptError(f"{f}: {a.shape[0] if a.ndim == 1 else a.shape} rows, {expected}")
+            arrays[key] = a
+        # the index must end exactly where the data files end (one row read each)
+        events, planes = arrays["events"], arrays["planes"]
+        first_e, last_e, first_p, last_p = events[0], events[-1], planes[0], planes[-1]
+        ends = {
+            "events.npy": (int(first_e["vertex_start"]), int(last_e["vertex_start"]) + int(last_e["n_vertices"]),
+                           c["vertices"], "vertex"),
+            "pixels": (int(first_p["offset"]), int(last_p["offset"]) + int(last_p["stored"]),
+                       c["stored_bytes"], "byte"),
+            "truth": (int(first_p["truth_start"]), int(last_p["truth_start"]) + int(last_p["truth_bytes"]),
+                      c["files"][f"{name}.truth"]["bytes"], "byte"),
+        }
+        for suffix, (first, end, size, unit) in ends.items():
+            if first != 0 or end != size:
+                raise StoreCorruptError(f"{self.path / (name + '.' + suffix)}: the index spans {unit}s {first}..{end}, "
+                                        f"the chunk holds {size}")
+        if self._manifest.get("compression", "none") == "none":
+            for row in (first_p, last_p):
+                stored, wires, drift = int(row["stored"]), int(row["wires"]), int(row["drift"])
+                if stored != wires * drift:
+                    raise StoreCorruptError(f"{self.path / (name + '.pixels')}: crops are not stored uncompressed "
+                                            f"({stored} bytes for {wires}x{drift} pixels)")
+        pixels_path = self.path / f"{name}.pixels"
+        pixels = (np.memmap(pixels_path, dtype=np.uint8, mode="r") if c["stored_bytes"] > 0
+                  else np.zeros(0, dtype=np.uint8))
+        truth_path = self.path / f"{name}.truth"
+        arrays["truth"] = (np.memmap(truth_path, dtype=np.uint8, mode="r") if truth_path.stat().st_size > 0
+                           else np.zeros(0, dtype=np.uint8))
+        return name, arrays, pixels
 
     # -- metadata ----------------------------------------------------------------------------
     @property
     def meta(self) -> dict:
-        return {k: v for k, v in self._manifest.items() if k != "chunks"}
+        return {k: v for k, v in self._manifest.items() if k not in ("chunks", _DIGEST_KEY)}
 
     detector = property(lambda self: self._manifest["detector"])
     views = property(lambda self: list(self._manifest["views"]))
@@ -416,26 +641,45 @@ class EventStore:
         row = arrays["planes"][j * self._n_planes + k]
         shape = (int(row["wires"]), int(row["drift"]))
         off, stored = int(row["offset"]), int(row["stored"])
-        where = f"{self.path / (name + '.pixels')}: event {gi} plane {self.views[k]}"
+
+        def corrupt(suffix: str, problem: str) -> StoreCorruptError:  # messages built only when needed
+            return StoreCorruptError(f"{self.path / (name + suffix)}: event {gi} plane {self.views[k]}: {problem}")
+
+        if off + stored > len(pixels):
+            raise corrupt(".pixels", f"crop at bytes {off}..{off + stored} lies beyond the file's {len(pixels)}")
         if self._manifest.get("compression", "none") == "zlib":
             try:
                 raw = zlib.decompress(pixels[off : off + stored])
             except zlib.error as exc:
-                raise StoreCorruptError(f"{where}: crop does not inflate ({exc})") from None
+                raise corrupt(".pixels", f"crop does not inflate ({exc})") from None
             if len(raw) != shape[0] * shape[1]:
-                raise StoreCorruptError(f"{where}: crop inflates to {len(raw)} bytes, expected {shape[0] * shape[1]}")
+                raise corrupt(".pixels", f"crop inflates to {len(raw)} bytes, expected {shape[0] * shape[1]}")
             pix = np.frombuffer(raw, dtype=np.uint8).reshape(shape).copy()
         else:
+            if stored != shape[0] * shape[1]:
+                raise corrupt(".pixels", f"crop of {stored} bytes, its shape {shape} needs {shape[0] * shape[1]}")
             pix = np.array(pixels[off : off + stored]).reshape(shape)
         if self.verify_crops and (zlib.crc32(pix.tobytes()) & 0xFFFFFFFF) != int(row["crc32"]):
-            raise StoreCorruptError(f"{where}: crop fails its CRC-32 check")
+            raise corrupt(".pixels", "crop fails its CRC-32 check")
         truth = None
-        if row["truth_code"] != TRUTH_NONE:
+        code = int(row["truth_code"])
+        if code != TRUTH_NONE:
             t0, tn = int(row["truth_start"]), int(row["truth_bytes"])
+            if t0 + tn > len(arrays["truth"]):
+                raise corrupt(".truth", f"truth map at bytes {t0}..{t0 + tn} lies beyond the file's "
+                                        f"{len(arrays['truth'])}")
+            blob = bytes(arrays["truth"][t0 : t0 + tn])
+            # checked whatever verify_crops says: uncompressed truth has no other protection and costs little
+            if self._version >= 2:
+                if (zlib.crc32(blob) & 0xFFFFFFFF) != int(row["truth_crc32"]):
+                    raise corrupt(".truth", "truth map fails its CRC-32 check")
+                n_vertices = None
+            else:  # no CRC: check what can be checked
+                n_vertices = int(arrays["events"][j]["n_vertices"])
             try:
-                truth = _decode_truth(int(row["truth_code"]), bytes(arrays["truth"][t0 : t0 + tn]), shape)
-            except (zlib.error, ValueError) as exc:
-                raise StoreCorruptError(f"{where}: truth map does not decode ({exc})") from None
+                truth = _decode_truth(code, blob, shape, n_vertices)
+            except (zlib.error, ValueError, IndexError) as exc:
+                raise corrupt(".truth", f"truth map does not decode ({exc})") from None
         return PlaneImage(self.views[k], pix, (int(row["origin_wire"]), int(row["origin_drift"])), truth)
 
     def plane(self, i: int, p: int) -> PlaneImage:
@@ -487,8 +731,17 @@ class EventStore:
         }
 
     def verify(self) -> None:
-        """Check every file's digest, pixels included (reads everything once)."""
-        for c in self._manifest["chunks"]:
+        """Check the store on disk now: the manifest (its digest, its cross-checks) and every file's digest,
+        pixels included (reads everything once)."""
+        fresh = EventStore(self.path, verify_crops=False)
+        m = fresh._manifest
+        fresh.close()
+        fixed = lambda man: {k: v for k, v in man.items() if k not in ("events", "chunks", _DIGEST_KEY)}  # noqa: E731
+        opened = self._manifest["chunks"]
+        if fixed(m) != fixed(self._manifest) or m["chunks"][: len(opened)] != opened:
+            raise StoreCorruptError(f"{self.path / 'manifest.json'}: changed since the store was opened "
+                                    "(other than by appended chunks)")
+        for c in m["chunks"]:
             for fname, meta in c["files"].items():
                 if _digest(self.path / fname) != meta["blake2b"]:
                     raise StoreCorruptError(f"{self.path / fname}: checksum mismatch")
