@@ -34,14 +34,13 @@ from pathlib import Path
 import numpy as np
 
 from .errors import BadEventError, GeometryError
-from .modelconfig import ModelConfig, default_model_path
+from .modelconfig import ModelConfig, default_model_path, resolve_model
 from .records import VERTEX_KINDS, EventRecord
 
 __all__ = ["FinderConfig", "PlaneVertex", "Vertex", "FindResult", "VertexFinder", "default_model_path", "load_model",
            "MODES"]
 
 MODES = ("primary", "all")
-_MODEL_FILES = ("walker.keras", "final.keras", "best.keras", "last.keras")
 
 
 @dataclass(frozen=True)
@@ -233,7 +232,7 @@ class VertexFinder:
 
         import models  # noqa: F401 - registers the walker's classes for deserialisation
 
-        model_file, cfg_file = _resolve_model(path)
+        model_file, cfg_file = resolve_model(path)
         model_config = ModelConfig.read(cfg_file)
         try:
             model = keras.saving.load_model(model_file, safe_mode=True, compile=False)
@@ -650,19 +649,3 @@ class VertexFinder:
 def load_model(path: str | Path | None = None):
     """The walker (a Keras model) of a model file or folder, the bundled default for None (safe mode)."""
     return VertexFinder.load(path).model
-
-
-def _resolve_model(path) -> tuple[Path, Path]:
-    p = default_model_path() if path is None else Path(path)
-    if p.is_dir():
-        model_file = next((p / n for n in _MODEL_FILES if (p / n).is_file()), None)
-        if model_file is None:
-            raise FileNotFoundError(f"{p}: no model file (looked for {', '.join(_MODEL_FILES)})")
-    elif p.is_file():
-        model_file = p
-    else:
-        raise FileNotFoundError(f"{p}: no such model file or folder")
-    cfg_file = model_file.parent / "config.json"
-    if not cfg_file.is_file():
-        raise FileNotFoundError(f"{cfg_file}: missing (the training configuration the model needs)")
-    return model_file, cfg_file

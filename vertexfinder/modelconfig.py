@@ -17,7 +17,10 @@ from pathlib import Path
 from generators.glimpses import PYRAMID_POOLINGS
 from generators.walks import CLASS_NAMES
 
-__all__ = ["ModelConfig", "default_model_path", "LEGACY_KEYS"]
+__all__ = ["ModelConfig", "default_model_path", "resolve_model", "MODEL_FILES", "LEGACY_KEYS"]
+
+#: Model files looked for in a folder, in this order (the bundled model, then a run's).
+MODEL_FILES = ("walker.keras", "final.keras", "best.keras", "last.keras")
 
 #: Keys of configurations written before a rename, and their names now.
 LEGACY_KEYS = {"pooling": "pyramid_pooling"}
@@ -31,6 +34,27 @@ def default_model_path() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError("the package 'models' (the bundled default model) is not installed")
     return Path(next(iter(spec.submodule_search_locations))).resolve() / "default"
+
+
+def resolve_model(path) -> tuple[Path, Path]:
+    """(model file, its config.json) of a ``.keras`` file, a model or run folder, or None (the bundled model).
+
+    Raises:
+        FileNotFoundError: no such file or folder, no model file in the folder, or no config.json beside it.
+    """
+    p = default_model_path() if path is None else Path(path)
+    if p.is_dir():
+        model_file = next((p / n for n in MODEL_FILES if (p / n).is_file()), None)
+        if model_file is None:
+            raise FileNotFoundError(f"{p}: no model file (looked for {', '.join(MODEL_FILES)})")
+    elif p.is_file():
+        model_file = p
+    else:
+        raise FileNotFoundError(f"{p}: no such model file or folder")
+    cfg_file = model_file.parent / "config.json"
+    if not cfg_file.is_file():
+        raise FileNotFoundError(f"{cfg_file}: missing (the configuration the model needs)")
+    return model_file, cfg_file
 
 
 def _renamed(data: dict) -> dict:

@@ -35,7 +35,7 @@ import numpy as np
 from .detectors import DEFAULT_DETECTOR
 from .modelconfig import ModelConfig
 
-__all__ = ["TrainConfig", "train", "validation_metrics", "refresh_policy", "build_walker", "compile_walker", "make_dataset", "config_from_toml"]
+__all__ = ["TrainConfig", "RunFinishedError", "run_history", "train", "validation_metrics", "refresh_policy", "build_walker", "compile_walker", "make_dataset", "config_from_toml"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,9 @@ class TrainConfig(ModelConfig):
     policy_events: int = 24
     policy_walks: int = 3072
     distribute: str = "none"
+    # warm start: the weights of this model file or run folder start the run (same model
+    # description); the run has its own schedule, and its history continues the other's
+    init_from: str = ""
 
     _options = "training"
 
@@ -286,6 +289,8 @@ def train(config: TrainConfig, run_dir: str | Path, *, verbose: int = 1, callbac
     """
     import keras
 
+    from .io.atomic import atomic_output
+
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg_path = run_dir / "config.json"
@@ -293,8 +298,13 @@ def train(config: TrainConfig, run_dir: str | Path, *, verbose: int = 1, callbac
         saved = TrainConfig.from_dict(json.loads(cfg_path.read_text()))
         if saved != config:
             raise ValueError(f"{run_dir} holds a run with another configuration ({cfg_path}); use a new run folder")
+        if (run_dir / "final.keras").is_file():
+            raise RunFinishedError(f"{run_dir}: this run is finished (final.keras); to train further, start a new "
+                                   f"run folder with init_from = '{run_dir}'")
     else:
-        cfg_path.write_text(json.dumps(config.to_dict(), indent=1))
+        _init_weights_file(config)  # a bad init_from fails before anything is written
+        with atomic_output(cfg_path) as tmp:
+            tmp.write_text(json.dumps(config.to_dict(), indent=1))
     keras.utils.set_random_seed(config.seed)
     train_source, validation = _sources(config)
     train_ds = make_dataset(config, train_source)
@@ -306,6 +316,9 @@ def train(config: TrainConfig, run_dir: str | Path, *, verbose: int = 1, callbac
             model = compile_walker(config)
     else:
         model = compile_walker(config)
+    init = _init_weights_file(config)
+    if init is not None:  # a backup of this run, if any, replaces these weights when fit starts
+        model.set_weights(keras.saving.load_model(init, compile=False).get_weights())
     cbs = _callbacks(config, run_dir, model, train_ds, validation)
     try:
         model.fit(train_ds, epochs=config.epochs, callbacks=cbs + list(callbacks), verbose=verbose)
@@ -315,5 +328,60 @@ def train(config: TrainConfig, run_dir: str | Path, *, verbose: int = 1, callbac
             f = getattr(cb, "csv_file", None)
             if f is not None and not f.closed:
                 f.close()
-    model.save(run_dir / "final.keras")
+    with atomic_output(run_dir / "final.keras", suffix=".keras") as tmp:
+        model.save(tmp)
     return model
+
+
+class RunFinishedError(ValueError):
+    """A training run folder whose run has finished."""
+
+
+def _init_weights_file(config: TrainConfig):
+    """The model file of ``config.init_from`` (None without one), checked against the model description."""
+    from .modelconfig import ModelConfig, resolve_model
+
+    if not config.init_from:
+        return None
+    model_file, cfg_file = resolve_model(config.init_from)
+    other = ModelConfig.read(cfg_file)
+    if other != config.model_config():
+        diff = {k: (getattr(other, k), getattr(config, k)) for k in ModelConfig.model_fields()
+                if getattr(other, k) != getattr(config, k)}
+        raise ValueError(f"init_from {model_file}: its model differs from this run's ({diff}); warm starts keep the "
+                         "model description")
+    return model_file
+
+
+def run_history(run_dir) -> list[dict]:
+    """Per-epoch history of a run and of the runs it was warm-started from, oldest first.
+
+    Each row is a row of a ``history.csv`` with ``run`` (the run folder) and ``epoch_total``
+    (epochs since the first run began) added.
+    """
+    import csv
+
+    chain, seen = [], set()
+    d = Path(run_dir)
+    while d is not None and d.resolve() not in seen:
+        seen.add(d.resolve())
+        chain.append(d)
+        cfg = d / "config.json"
+        init = json.loads(cfg.read_text()).get("init_from", "") if cfg.is_file() else ""
+        if not init:
+            break
+        p = Path(init)
+        d = p if p.is_dir() else p.parent
+    rows, total = [], 0
+    for d in reversed(chain):
+        path = d / "history.csv"
+        if not path.is_file():
+            continue
+        with open(path, newline="") as f:
+            for row in csv.DictReader(f):
+                out = {k: (float(v) if v not in ("", None) else float("nan")) for k, v in row.items()}
+                out["run"] = str(d)
+                out["epoch_total"] = total
+                total += 1
+                rows.append(out)
+    return rows
