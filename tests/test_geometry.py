@@ -15,7 +15,7 @@ from vertexfinder.mapper import ImageMapper
 
 ROOT = Path(__file__).resolve().parents[1]
 SBND = ROOT / "docs" / "detectors" / "sbnd.toml"
-BUILTIN = ["dune-fd-1x2x6", "protodune-sp", "microboone", "test-detector"]
+BUILTIN = ["dune-fd-1x2x6", "protodune-sp", "microboone", "sbnd", "test-detector"]
 
 
 # -- detectors -----------------------------------------------------------------------------------
@@ -28,12 +28,12 @@ def test_builtin_detectors_are_listed():
 def test_dune_fd_1x2x6_numbers():
     d = get_detector("dune-fd-1x2x6")
     assert len(d.tpcs) == 24 and d.n_channels == 12 * 2560
-    an = d.spec.anode
-    assert [an.channels_of(p) for p in an.planes] == [800, 800, 960]
+    chan_plane = d.channel_plane(np.arange(d.n_channels))
+    assert np.bincount(chan_plane).tolist() == [12 * 800, 12 * 800, 12 * 960]
     assert all(t.plane_for_view("Z").n_wires == 480 for t in d.tpcs)
+    assert all([p.n_wires for p in t.planes] == [1149, 1148, 480] for t in d.tpcs)  # LArSoft's, per face
     seg = d.segment_table()
     per_channel = np.bincount(seg["channel"], minlength=d.n_channels)
-    chan_plane = d.channel_plane(np.arange(d.n_channels))
     assert set(per_channel[chan_plane < 2]) == {2, 3}  # wrapped U/V: 2-3 segments
     assert set(per_channel[chan_plane == 2]) == {1}  # collection: unambiguous
     # a wrapped channel's segments alternate between the two faces of its APA
@@ -42,19 +42,45 @@ def test_dune_fd_1x2x6_numbers():
         sides = [d.tpcs[t].side for t, _, _ in segs]
         assert {d.tpcs[t].anode for t, _, _ in segs} == {0}
         assert set(sides) == {-1, 1}
+    # the wire planes sit at LArSoft's x, not at one anode face: U, V, Z at 39.5, 34.8, 30.0 mm
+    for t in d.tpcs:
+        np.testing.assert_allclose([p.x_cm * t.side for p in t.planes], [3.95355, 3.47755, 3.00155], atol=1e-6)
+        assert t.anode_x_cm == t.planes[0].x_cm
 
 
 def test_other_builtin_numbers():
     pd = get_detector("protodune-sp")
     assert pd.n_channels == 15360 and len(pd.tpcs) == 6
+    assert all(abs(t.cathode_x_cm) < 0.2 for t in pd.tpcs)  # inner faces only, drifting to the central cathode
     ub = get_detector("microboone")
-    assert len(ub.tpcs) == 1
+    assert len(ub.tpcs) == 1 and ub.n_channels == 8256
     assert [p.n_wires for p in ub.tpcs[0].planes] == [2400, 2400, 3456]
+    sb = get_detector("sbnd")
+    assert sb.n_channels == 11264 and len(sb.tpcs) == 2
+    assert [p.n_wires for p in sb.tpcs[0].planes] == [1984, 1984, 1664]
+    assert sorted(t.side for t in sb.tpcs) == [-1, 1] and sb.trigger_offset_ticks == 400
+
+
+def test_wrapped_dune_channel_is_one_wire_around_the_apa():
+    """The segments of a wrapped channel join, end to end, at the APA's edges, changing face there."""
+    d = get_detector("dune-fd-1x2x6")
+    for ch in range(0, d.n_channels, 37):
+        if d.channel_plane(ch) == 2:
+            continue
+        ends = [d.tpcs[t].plane_for_view(v).endpoints[w] for t, v, w in d.channel_segments(ch)]
+        links = 0
+        for i in range(len(ends)):
+            for j in range(i):
+                if np.sign(ends[i][0, 0]) == np.sign(ends[j][0, 0]):
+                    continue  # same face
+                gap = np.abs(ends[i][:, None, 1:] - ends[j][None, :, 1:])  # (y, z) between all end pairs
+                links += bool(np.any((gap[..., 0] < 1.5) & (gap[..., 1] < 0.1)))
+        assert links == len(ends) - 1, ch  # one wire: every segment joins the next around the edge
 
 
 def test_wrapped_channel_map_follows_the_physical_helix():
-    """Walk a U wire physically around the APA and find the (tpc, wire) it lies on at every height."""
-    d = get_detector("dune-fd-1x2x6")
+    """Walk a U wire of the parametric test detector around its APA and find the (tpc, wire) it lies on."""
+    d = get_detector("test-detector")
     an = d.spec.anode
     pu = an.planes[0]
     n = pu.channels
@@ -63,7 +89,7 @@ def test_wrapped_channel_map_follows_the_physical_helix():
     xc, yc, zc = d.spec.anodes[0].center_cm
     z_lo, y_top = zc - wp / 2, yc + an.height_cm / 2
     tpc_of_side = {t.side: t for t in d.tpcs if t.anode == 0}
-    for ch in (3, 250, 401, 777):
+    for ch in (3, 25, 40, 77):
         visited = set()
         for y in np.linspace(y_top - 0.01, y_top - an.height_cm + 0.01, 4000):
             u = ((ch + 0.5) * 2 * wp / n + (y_top - y) * math.tan(a)) % (2 * wp)
@@ -80,15 +106,17 @@ def test_wrapped_channel_map_follows_the_physical_helix():
         assert visited == expected
 
 
-def test_segments_lie_on_their_face_one_pitch_apart():
-    d = get_detector("dune-fd-1x2x6")
+@pytest.mark.parametrize("name", BUILTIN)
+def test_segments_lie_on_their_plane_one_pitch_apart(name):
+    d = get_detector(name)
     for t in d.tpcs[:4]:
         for p in t.planes:
+            np.testing.assert_allclose(p.endpoints[:, :, 0], p.x_cm, atol=1e-9)
+            c = p.endpoints.mean(axis=1)
+            mid = p.wire_coordinate(c[:, 1], c[:, 2])
+            np.testing.assert_allclose(mid, np.arange(p.n_wires) + 0.5, atol=0.01 / p.pitch_cm)  # 0.1 mm
             y0, y1, z0, z1 = p.segments.T
-            assert np.all(y0 >= t.box[2] - 1e-6) and np.all(y1 <= t.box[3] + 1e-6)
-            assert np.all(z0 >= t.box[4] - 1e-6) and np.all(z1 <= t.box[5] + 1e-6)
-            mid = p.wire_coordinate(0.5 * (y0 + y1), 0.5 * (z0 + z1))
-            np.testing.assert_allclose(mid, np.arange(p.n_wires) + 0.5, atol=1e-6)
+            assert np.all(y0 <= y1) and np.all(z0 <= z1)
 
 
 def test_detector_from_file_and_dict_round_trip(tmp_path):
@@ -102,13 +130,20 @@ def test_detector_from_file_and_dict_round_trip(tmp_path):
                 np.testing.assert_array_equal(p.channels, q.channels)
 
 
-def test_sbnd_example_file():
+def test_sbnd_example_file_is_the_builtin_sbnd():
     d = get_detector(str(SBND))
+    ref = get_detector("sbnd")
     assert d.name == "sbnd-example" and len(d.tpcs) == 2 and d.views == ("U", "V", "Z")
+    for a, b in zip(d.tpcs, ref.tpcs):
+        assert a.box == b.box
+        for p, q in zip(a.planes, b.planes):
+            np.testing.assert_array_equal(p.channels, q.channels)
+            np.testing.assert_array_equal(p.endpoints, q.endpoints)
     minus = next(t for t in d.tpcs if t.side < 0)
     assert minus.planes[0].plane == "U" and minus.planes[0].view == "V"
     m = ImageMapper(d)
     assert m.drift_block(minus.index)[2]  # the -x facing TPC is flipped in drift
+    assert m.wire_flipped("Z", minus.index) != m.wire_flipped("Z", 1 - minus.index)
 
 
 def test_unknown_detector_names_the_builtins_and_suggests():
@@ -128,7 +163,7 @@ def test_unknown_detector_names_the_builtins_and_suggests():
     (lambda d: d.update(views=["U", "V", "W"]), "view"),
 ])
 def test_schema_errors_name_the_problem(edit, match):
-    data = get_detector("dune-fd-1x2x6").spec.to_dict()
+    data = get_detector("test-detector").spec.to_dict()
     edit(data)
     with pytest.raises(DetectorSchemaError, match=match):
         detector_from_dict(data)
@@ -139,19 +174,43 @@ def test_schema_errors_name_the_problem(edit, match):
 
 def test_dune_global_image_sizes_at_drift_window_6():
     m = ImageMapper("dune-fd-1x2x6", drift_window=6)
-    assert m.shape("U") == (3938, 1519) and m.shape("V") == (3938, 1519) and m.shape("Z") == (2905, 1519)
-    # independently from the geometry: two readout blocks and the APA gap in drift, six APAs along z
-    px = 0.1606 * 0.5 * 6
-    assert m.shape("Z")[1] == 2 * math.ceil(4492 / 6) + round(10.1 / px)
-    assert m.shape("Z")[0] == 5 * round(232.3 / 0.479) + 480
-    # the historical hand-tuned constants, now derived: 404 U/V and 485 Z wires per APA, 21 px APA gap
+    assert m.shape("U") == (3922, 1514) and m.shape("V") == (3922, 1514) and m.shape("Z") == (2906, 1514)
     d = m.detector
+    px = 0.1606 * 0.5 * 6
+    n = math.ceil(4492 / 6)
+    # six APAs along z: the collection wires of APA k start ~485 wires (232.39 cm / 0.479 cm) after APA k-1's
+    first_z = [t.planes[2].endpoints[:, :, 2].min() for t in d.tpcs if t.side > 0 and t.anode % 2 == 0]
+    assert m.shape("Z")[0] == round((first_z[-1] - first_z[0]) / 0.479) + 480
+    # the historical hand-tuned constants, now derived: 404 U and 485 Z wires per APA along z
     t_next = next(t for t in d.tpcs if t.anode == 2 and t.side == 1)  # same height, next APA along z
     assert m.wire_offset("U", t_next.index) - m.wire_offset("U", 1) == 404
     assert m.wire_offset("Z", t_next.index) - m.wire_offset("Z", 1) == 485
-    s0, n0, f0 = m.drift_block(0)
-    s1, n1, f1 = m.drift_block(1)
-    assert f0 and not f1 and s1 - (s0 + n0) == 21
+    # in drift: two readout blocks, the -x one flipped, and between them the distance between the
+    # two faces' wire planes of that view (U 7.4, V 7.9 cm: the other face's planes; Z 6.0 cm)
+    for view in m.views:
+        s0, n0, f0 = m.drift_block(0, view)
+        s1, n1, f1 = m.drift_block(1, view)
+        assert f0 and not f1 and n0 == n1 == n
+        gap_cm = m.tpc_plane(view, 1).x_cm - m.tpc_plane(view, 0).x_cm
+        assert abs((s1 - (s0 + n0)) - gap_cm / px) <= 1.0
+    assert m.shape("Z")[1] == max(m.drift_block(1, v)[0] for v in m.views) + n
+
+
+def test_views_collect_parallel_wires_and_flip_reversed_planes():
+    """On the global wire axis of a view, a 3D line along the view's wires stays on one global wire."""
+    for name in ("dune-fd-1x2x6", "protodune-sp", "sbnd"):
+        m = ImageMapper(name)
+        d = m.detector
+        for v in m.views:
+            a = d.view_angle_rad(v)
+            along = np.array([0.0, math.cos(a), -math.sin(a)])  # wire direction of the view, (x, y, z)
+            for t in d.tpcs:
+                c = np.array([sum(t.box[:2]) / 2, sum(t.box[2:4]) / 2, sum(t.box[4:]) / 2])
+                g = m.project_points(np.stack([c - 20 * along, c, c + 20 * along]))[:, m.view_index(v), 0]
+                np.testing.assert_allclose(g, g[1], atol=2e-3)  # planes' fitted angles differ by < 0.01 deg
+                # and one wire pitch across it is one global wire more
+                across = np.array([0.0, math.sin(a), math.cos(a)]) * d.view_pitch_cm(v)
+                assert m.project_points(c + across)[0, m.view_index(v), 0] - g[1] == pytest.approx(1.0, abs=5e-3)  # actual wire spacings vary by 0.2%
 
 
 @settings(max_examples=60, deadline=None)
@@ -182,8 +241,14 @@ def test_project_then_backproject(name, data):
                     t.box[4] + f[2] * (t.box[5] - t.box[4])])
     pr = {v: m.project(xyz, v) for v in m.views}
     assert all(p.tpc == t.index for p in pr.values())
-    ticks = {round(p.tick, 9) for p in pr.values()}
-    assert len(ticks) == 1 and math.isclose(pr["Z"].tick, float(d.drift_ticks(t.index, xyz[0])))
+    # each plane reads the charge after drifting to its own wires; the global drift is shared
+    for v, p in pr.items():
+        plane = m.tpc_plane(v, t.index)
+        dist = (xyz[0] - plane.x_cm) * t.side
+        assert math.isclose(p.tick, d.trigger_offset_ticks + dist / d.cm_per_tick, rel_tol=1e-12, abs_tol=1e-9)
+    assert math.isclose(pr["Z"].tick, float(d.drift_ticks(t.index, xyz[0])))
+    drifts = [p.global_drift for p in pr.values()]
+    assert max(drifts) - min(drifts) <= 1.0
     for v, p in pr.items():
         if p.channel >= 0:
             assert (t.index, v, int(math.floor(p.wire))) in d.channel_segments(p.channel)

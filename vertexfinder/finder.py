@@ -570,10 +570,10 @@ class VertexFinder:
         if tpc < 0:
             return PlaneVertex(view, gw, gd, found=found)
         tp = mapper.tpc_plane(view, tpc)
-        wire = gw - mapper.wire_offset(view, tpc)
+        wire = float(mapper.global_to_wire(view, tpc, gw))
         wi = int(math.floor(wire))
         channel = int(tp.channels[wi]) if 0 <= wi < tp.n_wires else -1
-        tick = float(mapper.global_drift_to_tick(tpc, gd))
+        tick = float(mapper.global_drift_to_tick(tpc, gd, view))
         return PlaneVertex(view, gw, gd, int(tpc), float(wire), channel, tick, found)
 
     @staticmethod

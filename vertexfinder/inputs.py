@@ -104,15 +104,16 @@ def frame_from_event(event: EventRecord, mapper: ImageMapper | None = None):
         for t in det.tpcs:
             tp = mapper.tpc_plane(v, t.index)
             off = mapper.wire_offset(v, t.index)
-            start, n_block, flip = mapper.drift_block(t.index)
-            lo_w, hi_w = max(w0 - off, 0), min(w1 - off, tp.n_wires)
+            start, n_block, flip = mapper.drift_block(t.index, v)
+            lo_g, hi_g = max(w0, off), min(w1, off + tp.n_wires)  # global wires of this plane in the crop
             lo_d, hi_d = max(d0, start), min(d1, start + n_block)
-            if lo_w >= hi_w or lo_d >= hi_d:
+            if lo_g >= hi_g or lo_d >= hi_d:
                 continue
-            block = plane.pixels[lo_w + off - w0 : hi_w + off - w0, lo_d - d0 : hi_d - d0].astype(np.float32)
+            block = plane.pixels[lo_g - w0 : hi_g - w0, lo_d - d0 : hi_d - d0].astype(np.float32)
             j = np.arange(lo_d, hi_d) - start
             j = (n_block - 1 - j) if flip else j
-            for i, wire in enumerate(range(lo_w, hi_w)):
+            local = mapper.to_local(v, np.arange(lo_g, hi_g), np.full(hi_g - lo_g, start), t.index)[0]
+            for i, wire in enumerate(local):
                 c = int(tp.channels[wire])
                 if c in waves or not block[i].any():
                     continue

@@ -3,23 +3,31 @@
 A multi-TPC detector is shown as one image per view (U, V, Z): axis 0 the
 global wire, axis 1 the global drift pixel (``drift_window`` ticks each).
 
-Wire axis. A view collects, from every TPC, the readout plane whose wires have
-the view's angle in 3D (on a DUNE APA's -x face that is the readout V plane
-for the U view). Its wire coordinate ``zeta = z cos(a) + y sin(a)`` is one
-linear function over the whole detector, so each TPC's local wires sit at the
-offset ``round((zeta0_tpc - min zeta0) / pitch)``. Top and bottom APAs overlap
-where their projections overlap, as a true projection of 3D charge does.
+Wire axis. A view collects, from every TPC, the readout plane whose wires run
+in the view's 3D direction (on a DUNE APA's other face that is the other
+induction plane). The view's wire coordinate grows along one pitch direction
+over the whole detector (``Detector.view_angle_rad``); a TPC plane whose wire
+numbers grow the other way (the -x faces of DUNE APAs, one SBND TPC) is
+flipped, so global wire ``offset + n - 1 - w`` holds its local wire ``w``.
+Each TPC's plane sits at the offset ``round((zeta0 - min zeta0) / pitch)`` of
+its lower edge, so top and bottom APAs overlap where their projections
+overlap, as a true projection of 3D charge does.
 
-Drift axis. Each TPC owns a block of ``ceil(ticks_per_readout / drift_window)``
-pixels. Blocks are laid out in increasing x, each oriented so the drift pixel
-grows with x (the -x side of an anode is flipped, so both drift volumes of an
-APA have the anode in the middle), separated by the physical gap between them
-(the APA thickness between the two faces of an anode; nothing between volumes
-that meet at a cathode). TPCs at the same x share a block.
+Drift axis. Each TPC owns, in every view, a block of
+``ceil(ticks_per_readout / drift_window)`` pixels oriented so that the drift
+pixel grows with x (the -x side of an anode is flipped, so both drift volumes
+of an APA have the anode in the middle). TPCs whose planes sit at the same x
+and drift the same way share blocks. The blocks of one such column are placed
+so that a point has the same global drift pixel (to rounding) in every view,
+although each plane reads it at its own tick (planes at different x); columns
+follow each other in x, separated by the physical distance between their wire
+planes where the volumes are apart (the APA between its two faces) and
+packed without a gap where the readout windows would overlap (volumes that
+meet at a cathode).
 
 Float coordinates: global wire ``g`` spans [g, g+1) with its centre at g+0.5;
 drift pixel ``d`` spans [d, d+1). Everything here is derived from the detector
-description; there are no tuned constants.
+geometry; there are no tuned constants.
 """
 
 from __future__ import annotations
@@ -97,55 +105,65 @@ class ImageMapper:
         det = self.detector
         self.views = det.views
         self.n_drift_block = math.ceil(det.ticks_per_readout / self.drift_window)
+        self._plane_of = np.array([[next(i for i, p in enumerate(t.planes) if p.view == view) for t in det.tpcs]
+                                   for view in self.views], dtype=np.int64)
         self._layout_drift()
         self._layout_wires()
 
     # -- layout -------------------------------------------------------------------------
     def _layout_drift(self) -> None:
         det = self.detector
-        px_cm = self.drift_pixel_cm
-        columns: dict[tuple[float, int], list[int]] = {}
+        px = self.drift_pixel_cm
+        n = self.n_drift_block
+        n_views = len(self.views)
+        columns: dict[tuple, list[int]] = {}
         for t in det.tpcs:
-            columns.setdefault((round(t.anode_x_cm, 6), t.side), []).append(t.index)
+            key = (tuple(round(t.planes[self._plane_of[v, t.index]].x_cm, 4) for v in range(n_views)), t.side)
+            columns.setdefault(key, []).append(t.index)
 
-        def extent(key):  # physical x range of the column's volume
-            x_face, side = key
-            drift = det.tpcs[columns[key][0]].drift_cm
-            return (x_face, x_face + drift) if side > 0 else (x_face - drift, x_face)
+        def block_lo(key):  # x of each view's block's low edge (blocks run from the planes away from the anode)
+            xs, side = key
+            return np.array([x if side > 0 else x - n * px for x in xs])
 
-        order = sorted(columns, key=lambda k: sum(extent(k)))
-        self._block_start = np.zeros(len(det.tpcs), dtype=np.int64)
+        def centre(key):
+            t = det.tpcs[columns[key][0]]
+            return t.anode_x_cm + t.side * t.drift_cm / 2
+
+        self._block_start = np.zeros((n_views, len(det.tpcs)), dtype=np.int64)
         self._flip = np.array([t.side < 0 for t in det.tpcs])
-        cursor, prev_end = 0, None
-        for key in order:
-            x_lo, x_hi = extent(key)
-            gap = 0 if prev_end is None else max(0, round((x_lo - prev_end) / px_cm))
-            start = cursor + gap
-            self._block_start[columns[key]] = start
-            cursor, prev_end = start + self.n_drift_block, x_hi
-        self._n_drift = cursor
+        end = np.full(n_views, -(10**12), dtype=np.int64)  # first free pixel of each view
+        origin = None  # (pixel, x) of the previous column's frame
+        for key in sorted(columns, key=centre):
+            lo = block_lo(key)
+            x0 = lo.min()
+            shift = np.rint((lo - x0) / px).astype(np.int64)  # aligns the views of the column in x
+            p0 = 0 if origin is None else origin[0] + int(round((x0 - origin[1]) / px))
+            p0 = max(p0, int(np.max(end - shift)))  # never overlap the blocks already placed
+            self._block_start[:, columns[key]] = (p0 + shift)[:, None]
+            end = np.maximum(end, p0 + shift + n)
+            origin = (p0, x0)
+        self._block_start -= self._block_start.min()
+        self._n_drift = int(self._block_start.max() + n)
 
     def _layout_wires(self) -> None:
         det = self.detector
-        self._plane_of = np.zeros((len(self.views), len(det.tpcs)), dtype=np.int64)
-        self._wire_offset = np.zeros((len(self.views), len(det.tpcs)), dtype=np.int64)
-        self._n_wires = np.zeros(len(self.views), dtype=np.int64)
-        for v, view in enumerate(self.views):
-            members = []
+        n_views, n_tpcs = len(self.views), len(det.tpcs)
+        self._wire_offset = np.zeros((n_views, n_tpcs), dtype=np.int64)
+        self._wire_flip = np.zeros((n_views, n_tpcs), dtype=bool)
+        self._tpc_wires = np.zeros((n_views, n_tpcs), dtype=np.int64)
+        self._n_wires = np.zeros(n_views, dtype=np.int64)
+        for v in range(n_views):
+            a_view = det.view_angle_rad(v)
+            pitch = det.view_pitch_cm(v)
+            lower = np.zeros(n_tpcs)  # the plane's lower edge in the view's wire coordinate
             for t in det.tpcs:
-                k = next(i for i, p in enumerate(t.planes) if p.view == view)
-                self._plane_of[v, t.index] = k
-                members.append(t.planes[k])
-            pitches = {round(p.pitch_cm, 9) for p in members}
-            if len(pitches) > 1:
-                raise GeometryError(f"{det.name}: view {view} mixes wire pitches {sorted(pitches)}")
-            pitch = members[0].pitch_cm
-            zmin = min(p.zeta0_cm for p in members)
-            for t, p in zip(det.tpcs, members):
-                self._wire_offset[v, t.index] = round((p.zeta0_cm - zmin) / pitch)
-            self._n_wires[v] = max(self._wire_offset[v, t.index] + p.n_wires for t, p in zip(det.tpcs, members))
-        self._tpc_wires = np.array([[self.tpc_plane(v, t.index).n_wires for t in det.tpcs] for v in range(len(self.views))],
-                                   dtype=np.int64)
+                p = self.tpc_plane(v, t.index)
+                flip = math.cos(p.angle_rad - a_view) < 0
+                self._wire_flip[v, t.index] = flip
+                self._tpc_wires[v, t.index] = p.n_wires
+                lower[t.index] = -(p.zeta0_cm + p.n_wires * p.pitch_cm) if flip else p.zeta0_cm
+            self._wire_offset[v] = np.rint((lower - lower.min()) / pitch).astype(np.int64)
+            self._n_wires[v] = int(np.max(self._wire_offset[v] + self._tpc_wires[v]))
 
     # -- basic facts ------------------------------------------------------------------------
     @property
@@ -154,6 +172,10 @@ class ImageMapper:
 
     def view_index(self, view: str | int) -> int:
         return self.detector.view_index(view)
+
+    def _view(self, view) -> int:
+        """View index; None means the collection view (the default of the drift-axis methods)."""
+        return self.view_index(self.detector.collection_view if view is None else view)
 
     def shape(self, view: str | int) -> tuple[int, int]:
         """(global wires, global drift pixels) of a view's global image."""
@@ -168,12 +190,25 @@ class ImageMapper:
         v = self.view_index(view)
         return self.detector.tpcs[tpc].planes[self._plane_of[v, tpc]]
 
+    def plane_index(self, view: str | int, tpc):
+        """Readout plane index (in ``Detector.tpcs[tpc].planes``) of ``view`` in ``tpc`` (vectorised over tpc)."""
+        return self._plane_of[self.view_index(view), self._check_tpc(tpc)]
+
     def wire_offset(self, view: str | int, tpc: int) -> int:
+        """First global wire of the TPC's plane in ``view``: its wires occupy [offset, offset + n_wires).
+
+        Local wire ``w`` is at global wire ``offset + w``, or ``offset + n_wires - 1 - w`` where the
+        plane is flipped (:meth:`wire_flipped`); :meth:`wire_to_global` does either.
+        """
         return int(self._wire_offset[self.view_index(view), tpc])
 
-    def drift_block(self, tpc: int) -> tuple[int, int, bool]:
-        """(first global drift pixel, pixels, flipped) of a TPC's drift block."""
-        return int(self._block_start[tpc]), self.n_drift_block, bool(self._flip[tpc])
+    def wire_flipped(self, view: str | int, tpc: int) -> bool:
+        """Whether the TPC's plane in ``view`` has its local wire numbers running against the global wires."""
+        return bool(self._wire_flip[self.view_index(view), tpc])
+
+    def drift_block(self, tpc: int, view: str | int | None = None) -> tuple[int, int, bool]:
+        """(first global drift pixel, pixels, flipped) of a TPC's drift block in ``view`` (default: collection)."""
+        return int(self._block_start[self._view(view), tpc]), self.n_drift_block, bool(self._flip[tpc])
 
     def _check_tpc(self, tpc) -> np.ndarray:
         tpc = np.asarray(tpc, dtype=np.int64)
@@ -189,7 +224,7 @@ class ImageMapper:
         tpc = self._check_tpc(tpc)
         wire = np.asarray(wire, dtype=np.int64)
         tick = np.asarray(tick, dtype=np.int64)
-        n_w = np.array([p.n_wires for p in (self.tpc_plane(v, t) for t in range(len(self.detector.tpcs)))])[tpc]
+        n_w = self._tpc_wires[v, tpc]
         if np.any((wire < 0) | (wire >= n_w)):
             raise GeometryError(f"{self.detector.name} view {self.views[v]}: wire out of range in {wire!r}")
         if np.any((tick < 0) | (tick >= self.detector.ticks_per_readout)):
@@ -197,8 +232,10 @@ class ImageMapper:
                 f"{self.detector.name}: tick out of range 0..{self.detector.ticks_per_readout - 1} in {tick!r}"
             )
         j = tick // self.drift_window
-        gd = np.where(self._flip[tpc], self._block_start[tpc] + self.n_drift_block - 1 - j, self._block_start[tpc] + j)
-        return self._wire_offset[v, tpc] + wire, gd
+        start = self._block_start[v, tpc]
+        gd = np.where(self._flip[tpc], start + self.n_drift_block - 1 - j, start + j)
+        gw = self._wire_offset[v, tpc] + np.where(self._wire_flip[v, tpc], n_w - 1 - wire, wire)
+        return gw, gd
 
     def to_local(self, view, global_wire, global_drift, tpc):
         """(global wire, global drift pixel) -> (local wire, first tick of the pixel) in ``tpc``."""
@@ -206,10 +243,12 @@ class ImageMapper:
         tpc = self._check_tpc(tpc)
         gw = np.asarray(global_wire, dtype=np.int64)
         gd = np.asarray(global_drift, dtype=np.int64)
-        wire = gw - self._wire_offset[v, tpc]
-        n_w = np.array([self.tpc_plane(v, t).n_wires for t in range(len(self.detector.tpcs))])[tpc]
-        j = np.where(self._flip[tpc], self._block_start[tpc] + self.n_drift_block - 1 - gd, gd - self._block_start[tpc])
-        if np.any((wire < 0) | (wire >= n_w) | (j < 0) | (j >= self.n_drift_block)):
+        n_w = self._tpc_wires[v, tpc]
+        k = gw - self._wire_offset[v, tpc]
+        wire = np.where(self._wire_flip[v, tpc], n_w - 1 - k, k)
+        start = self._block_start[v, tpc]
+        j = np.where(self._flip[tpc], start + self.n_drift_block - 1 - gd, gd - start)
+        if np.any((k < 0) | (k >= n_w) | (j < 0) | (j >= self.n_drift_block)):
             raise GeometryError(
                 f"{self.detector.name} view {self.views[v]}: pixel ({global_wire}, {global_drift}) is not in TPC {tpc}"
             )
@@ -218,46 +257,62 @@ class ImageMapper:
     def tpcs_at(self, view, global_wire: int, global_drift: int) -> list[int]:
         """TPCs whose plane in ``view`` covers a global pixel (several where TPCs overlap in projection)."""
         v = self.view_index(view)
-        out = []
-        for t in self.detector.tpcs:
-            w = global_wire - self._wire_offset[v, t.index]
-            s = self._block_start[t.index]
-            if 0 <= w < self.tpc_plane(v, t.index).n_wires and s <= global_drift < s + self.n_drift_block:
-                out.append(t.index)
-        return out
+        k = global_wire - self._wire_offset[v]
+        s = self._block_start[v]
+        inside = (k >= 0) & (k < self._tpc_wires[v]) & (s <= global_drift) & (global_drift < s + self.n_drift_block)
+        return [int(t) for t in np.flatnonzero(inside)]
 
     # -- continuous coordinates --------------------------------------------------------------------
-    def tick_to_global_drift(self, tpc, tick):
-        """Continuous tick -> continuous global drift coordinate."""
+    def wire_to_global(self, view, tpc, wire):
+        """Continuous local wire coordinate of ``tpc``'s plane in ``view`` -> continuous global wire."""
+        v = self.view_index(view)
+        tpc = self._check_tpc(tpc)
+        w = np.asarray(wire, dtype=np.float64)
+        return self._wire_offset[v, tpc] + np.where(self._wire_flip[v, tpc], self._tpc_wires[v, tpc] - w, w)
+
+    def global_to_wire(self, view, tpc, global_wire):
+        """Inverse of wire_to_global."""
+        v = self.view_index(view)
+        tpc = self._check_tpc(tpc)
+        k = np.asarray(global_wire, dtype=np.float64) - self._wire_offset[v, tpc]
+        return np.where(self._wire_flip[v, tpc], self._tpc_wires[v, tpc] - k, k)
+
+    def tick_to_global_drift(self, tpc, tick, view=None):
+        """Continuous tick of ``tpc``'s plane in ``view`` (default: collection) -> continuous global drift."""
         tpc = np.asarray(tpc, dtype=np.int64)
         u = np.asarray(tick, dtype=np.float64) / self.drift_window
-        start = self._block_start[tpc]
+        start = self._block_start[self._view(view), tpc]
         return np.where(self._flip[tpc], start + self.n_drift_block - u, start + u)
 
-    def global_drift_to_tick(self, tpc, global_drift):
+    def global_drift_to_tick(self, tpc, global_drift, view=None):
+        """Inverse of tick_to_global_drift."""
         tpc = np.asarray(tpc, dtype=np.int64)
         gd = np.asarray(global_drift, dtype=np.float64)
-        start = self._block_start[tpc]
+        start = self._block_start[self._view(view), tpc]
         u = np.where(self._flip[tpc], start + self.n_drift_block - gd, gd - start)
         return u * self.drift_window
 
     def project(self, xyz, view) -> Projection:
-        """Project one 3D point (cm) onto a view. Outside every TPC: tpc = -1 and NaN coordinates."""
+        """Project one 3D point (cm) onto a view. Outside every TPC: tpc = -1 and NaN coordinates.
+
+        The tick is the one of the view's plane in that TPC (its own drift distance).
+        """
         xyz = np.asarray(xyz, dtype=np.float64).reshape(3)
         v = self.view_index(view)
         tpc = int(self.detector.tpc_of(xyz))
         if tpc < 0:
             nan = float("nan")
             return Projection(self.views[v], -1, "", nan, -1, nan, nan, nan)
-        plane = self.tpc_plane(v, tpc)
+        k = int(self._plane_of[v, tpc])
+        plane = self.detector.tpcs[tpc].planes[k]
         wire = float(plane.wire_coordinate(xyz[1], xyz[2]))
         wi = int(math.floor(wire))
         channel = int(plane.channels[wi]) if 0 <= wi < plane.n_wires else -1
-        tick = float(self.detector.drift_ticks(tpc, xyz[0]))
+        tick = float(self.detector.drift_ticks(tpc, xyz[0], plane=k))
         return Projection(
             view=self.views[v], tpc=tpc, plane=plane.plane, wire=wire, channel=channel, tick=tick,
-            global_wire=float(self._wire_offset[v, tpc] + wire),
-            global_drift=float(self.tick_to_global_drift(tpc, tick)),
+            global_wire=float(self.wire_to_global(v, tpc, wire)),
+            global_drift=float(self.tick_to_global_drift(tpc, tick, v)),
         )
 
     def project_points(self, xyz) -> np.ndarray:
@@ -267,11 +322,11 @@ class ImageMapper:
         tpc = self.detector.tpc_of(xyz)
         for t in np.unique(tpc[tpc >= 0]):
             sel = tpc == t
-            gd = self.tick_to_global_drift(t, self.detector.drift_ticks(t, xyz[sel, 0]))
             for v in range(len(self.views)):
-                plane = self.tpc_plane(v, t)
-                out[sel, v, 0] = self._wire_offset[v, t] + plane.wire_coordinate(xyz[sel, 1], xyz[sel, 2])
-                out[sel, v, 1] = gd
+                k = int(self._plane_of[v, t])
+                plane = self.detector.tpcs[t].planes[k]
+                out[sel, v, 0] = self.wire_to_global(v, t, plane.wire_coordinate(xyz[sel, 1], xyz[sel, 2]))
+                out[sel, v, 1] = self.tick_to_global_drift(t, self.detector.drift_ticks(t, xyz[sel, 0], plane=k), v)
         return out
 
     def backproject(self, points: dict) -> BackProjection:
@@ -279,8 +334,8 @@ class ImageMapper:
 
         Args:
             points: {view: (global_wire, global_drift)} for at least two views with different wire
-                angles. The drift coordinate is shared (the same tick on every plane); x is fitted
-                as the mean of the views' drift, (y, z) by least squares of the wire coordinates.
+                angles. Each view's drift gives an x through its own plane's position; x is fitted
+                as the mean of the views' x, (y, z) by least squares of the wire coordinates.
 
         Returns:
             The candidate TPC solution with the smallest residual, preferring solutions inside
@@ -296,18 +351,29 @@ class ImageMapper:
         w_arr = np.array([w for _, w, _ in items])[:, None]
         d_arr = np.array([d for _, _, d in items])[:, None]
         lw = w_arr - self._wire_offset[vi]
-        s = self._block_start[None, :]
+        s = self._block_start[vi]
         covered = ((s - 1 <= d_arr) & (d_arr <= s + self.n_drift_block + 1) & (lw >= -1)
                    & (lw <= self._tpc_wires[vi] + 1)).all(axis=0)
         for t in (self.detector.tpcs[i] for i in np.flatnonzero(covered)):
-            xs = np.array([self.detector.tick_to_x(t.index, self.global_drift_to_tick(t.index, d)) for _, _, d in items])
-            rows, rhs = [], []
-            for v, w, _ in items:
-                p = self.tpc_plane(v, t.index)
+            xs, rows, rhs, planes, wires = [], [], [], [], []
+            for v, w, d in items:
+                k = int(self._plane_of[v, t.index])
+                p = t.planes[k]
+                xs.append(float(self.detector.tick_to_x(t.index, self.global_drift_to_tick(t.index, d, v), plane=k)))
                 rows.append([math.cos(p.angle_rad), math.sin(p.angle_rad)])  # coefficients of (z, y)
-                rhs.append(p.zeta0_cm + (w - self._wire_offset[v, t.index]) * p.pitch_cm)
-            a, b = np.array(rows), np.array(rhs)
+                wires.append(float(self.global_to_wire(v, t.index, w)))
+                rhs.append(float(p.wire_to_zeta(wires[-1])))
+                planes.append(p)
+            a, b, xs = np.array(rows), np.array(rhs), np.array(xs)
             (z, y), *_ = np.linalg.lstsq(a, b, rcond=None)
+            for _ in range(4):  # wires-file planes: each wire's own line, not only the mean lattice
+                miss = np.array([w - float(p.wire_coordinate(y, z)) for p, w in zip(planes, wires)])
+                if np.all(np.abs(miss) < 1e-12):
+                    break
+                b = a @ np.array([z, y]) + miss * np.array([p.pitch_cm for p in planes])
+                (z, y), *_ = np.linalg.lstsq(a, b, rcond=None)
+            b = np.array([float(p.wire_to_zeta(w)) for p, w in zip(planes, wires)]) + (
+                a @ np.array([z, y]) - np.array([float(p.wire_to_zeta(p.wire_coordinate(y, z))) for p in planes]))
             x = float(xs.mean())
             res = np.concatenate([a @ np.array([z, y]) - b, xs - x])
             residual = float(np.sqrt(np.mean(res**2)))
@@ -321,9 +387,10 @@ class ImageMapper:
 
     # -- building global images ------------------------------------------------------------------------
     def _place(self, image, v, tpc, wires, pooled):
-        start, n, flip = self.drift_block(tpc)
+        start, n, flip = self.drift_block(tpc, v)
         block = pooled[:, ::-1] if flip else pooled
-        image[self._wire_offset[v, tpc] + wires, start : start + n] += block
+        gw = self._wire_offset[v, tpc] + (self._tpc_wires[v, tpc] - 1 - wires if self._wire_flip[v, tpc] else wires)
+        image[gw, start : start + n] += block
 
     def _pool(self, waveforms, tick_us, start_tick):
         det = self.detector
@@ -367,8 +434,9 @@ class ImageMapper:
                 ``tick_us`` (default: the detector's tick), sample 0 at detector tick ``start_tick``.
             channels: int array (rows,): the readout channel of each row.
             disambiguate: keep a wrapped segment's charge only at drift pixels where the
-                collection plane of the same TPC has a pixel above ``threshold_adc`` within
-                the segment's z span (needs the collection channels in the frame).
+                collection plane of the same TPC has a pixel above ``threshold_adc`` on a
+                collection wire the segment crosses, at the drift pixel(s) where the collection
+                plane reads the same x (needs the collection channels in the frame).
         Returns:
             list of float32 arrays, one per view, each of ``shape(view)``.
         """
@@ -400,11 +468,9 @@ class ImageMapper:
             for t in np.unique(s_tpc):
                 sel = (s_tpc == t) & (np.array([det.tpcs[t].planes[k].collection for k in s_plane]) if len(s_plane) else False)
                 plane = self.tpc_plane(cv, t)
-                active = np.zeros((plane.n_wires, self.n_drift_block), dtype=np.int32)
+                active = np.zeros((plane.n_wires, self.n_drift_block), dtype=bool)
                 active[s_wire[sel]] = pooled[row[sel]] > threshold_adc
-                cum = np.zeros((plane.n_wires + 1, self.n_drift_block), dtype=np.int32)
-                np.cumsum(active, axis=0, out=cum[1:])
-                coll[int(t)] = (plane, cum)
+                coll[int(t)] = (plane, active)
         for t in np.unique(s_tpc):
             t = int(t)
             tpc = det.tpcs[t]
@@ -414,15 +480,27 @@ class ImageMapper:
                     continue
                 v = self.view_index(plane.view)
                 wires, values = s_wire[sel], pooled[row[sel]]
-                if disambiguate and det.spec.anode.planes[k].wrapped:
+                if disambiguate and plane.wrapped:
                     if t not in coll:
                         raise BadEventError(
                             f"disambiguation needs the collection channels of TPC {t} in the frame"
                         )
-                    cplane, cum = coll[t]
-                    zr = plane.segments[wires][:, 2:4]
-                    lo_w = np.clip(np.floor((zr[:, 0] - cplane.zeta0_cm) / cplane.pitch_cm), 0, cplane.n_wires).astype(int)
-                    hi_w = np.clip(np.floor((zr[:, 1] - cplane.zeta0_cm) / cplane.pitch_cm) + 1, 0, cplane.n_wires).astype(int)
+                    cplane, active = coll[t]
+                    # the collection plane reads the same charge later or earlier by the drift
+                    # between the two planes: look at the (one or two) pixels it lands in
+                    lag = (plane.x_cm - cplane.x_cm) * tpc.side / det.cm_per_tick / self.drift_window
+                    shifted = np.zeros_like(active)
+                    for sh in {math.floor(lag), math.ceil(lag)}:
+                        if sh >= 0:
+                            shifted[:, : active.shape[1] - sh] |= active[:, sh:]
+                        else:
+                            shifted[:, -sh:] |= active[:, : active.shape[1] + sh]
+                    cum = np.zeros((cplane.n_wires + 1, self.n_drift_block), dtype=np.int32)
+                    np.cumsum(shifted, axis=0, out=cum[1:])
+                    ends = plane.endpoints[wires]  # the collection wires the segment crosses
+                    cw = cplane.wire_coordinate(ends[:, :, 1], ends[:, :, 2])
+                    lo_w = np.clip(np.floor(cw.min(axis=1)), 0, cplane.n_wires).astype(int)
+                    hi_w = np.clip(np.floor(cw.max(axis=1)) + 1, 0, cplane.n_wires).astype(int)
                     seen = (cum[hi_w] - cum[lo_w]) > 0
                     values = values * seen
                 self._place(images[v], v, t, wires, values)

@@ -38,6 +38,36 @@ built-in detectors are files of this same schema in ``builtin/``. Schema::
     z_cm = [115.795, 348.095]
     drift_cm = [359.4, 359.4]
 
+A detector can instead come from a Wire-Cell wires file (the exact LArSoft wire
+layout: every wire segment, channel and plane position), plus the few numbers
+the file does not hold::
+
+    name = "sbnd"
+    title = "..."                         # optional
+    wires = "sbnd-wires-geometry-v0200.json.bz2"   # path, relative to this file
+    wires_sha256 = "9e664a23..."          # optional: the file must have this SHA-256
+    planes = ["U", "V", "Z"]              # names of the file's plane idents 0, 1, 2, ...
+                                          # (default U, V, Z); the first plane is the one the
+                                          # drifting charge meets first
+    collection = "Z"                      # the collection plane (default: the last)
+    views = ["U", "V", "Z"]               # global-image order (default: planes)
+    tick_us = 0.5
+    drift_velocity_cm_per_us = 0.1563
+    ticks_per_readout = 3400
+    trigger_offset_ticks = 400            # tick of charge deposited at the anode at trigger time
+    cathode_x_cm = [-0.45, 0.45]          # x of the cathode planes (or cathode surfaces)
+
+Each face of the file looks away from its anode (the drift direction is the
+one from its last plane to its first plane, the plane charge meets first) and its
+drift volume ends at the nearest listed cathode in that direction; a face with
+no cathode on its side (ProtoDUNE's faces against the cryostat wall) reads no
+drift volume and makes no TPC. TPCs are numbered over the file's anodes in
+order, lower x first within an anode. The drift volume spans x from the
+face's first wire plane to the cathode and (y, z) where every plane has wires.
+A global view collects, from every TPC, the plane whose wires run like the
+view's plane on the file's first face (anode 0's first face): on a DUNE APA's
+other face that is the other induction plane.
+
 Coordinates: x is the drift direction, y vertical, z along the beam, in cm.
 A plane whose angle is ``a`` on the +x face appears with ``-a`` on the -x face;
 a global-image view collects, from every TPC, the readout plane whose wires
@@ -52,11 +82,14 @@ import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 from ..errors import DetectorSchemaError
 
-__all__ = ["PlaneSpec", "AnodeSpec", "AnodePlacement", "DetectorSpec", "parse_detector", "load_detector_file"]
+__all__ = [
+    "PlaneSpec", "AnodeSpec", "AnodePlacement", "DetectorSpec", "WiresDetectorSpec", "parse_detector",
+    "load_detector_file",
+]
 
 
 def _require(table: dict, key: str, kind, where: str):
@@ -172,8 +205,7 @@ class DetectorSpec:
         if not self.name:
             raise DetectorSchemaError("detector: 'name' must be a non-empty string")
         where = f"detector {self.name!r}"
-        if self.tick_us <= 0 or self.drift_velocity_cm_per_us <= 0 or self.ticks_per_readout <= 0:
-            raise DetectorSchemaError(f"{where}: tick_us, drift_velocity_cm_per_us and ticks_per_readout must be > 0")
+        _check_readout(where, self.tick_us, self.drift_velocity_cm_per_us, self.ticks_per_readout)
         plane_names = {p.name for p in self.anode.planes}
         for v in self.views:
             if v not in plane_names:
@@ -233,6 +265,129 @@ class DetectorSpec:
         }
 
 
+def _check_readout(where: str, tick_us: float, velocity: float, ticks: int) -> None:
+    if tick_us <= 0 or velocity <= 0 or ticks <= 0:
+        raise DetectorSchemaError(
+            f"{where}: tick_us, drift_velocity_cm_per_us and ticks_per_readout must be > 0; "
+            f"Received: tick_us={tick_us}, drift_velocity_cm_per_us={velocity}, ticks_per_readout={ticks}"
+        )
+
+
+@dataclass(frozen=True)
+class WiresDetectorSpec:
+    """A detector whose wires come from a Wire-Cell wires file (schema in the module docstring).
+
+    Attributes:
+        wires: absolute path of the wires file.
+        wires_sha256: expected SHA-256 of the file ("" : not checked).
+        planes: names of the file's plane idents 0, 1, ...
+        collection: name of the collection plane.
+        cathode_x_cm: x of the cathode planes that end the drift volumes.
+    """
+
+    name: str
+    wires: str
+    views: tuple[str, ...]
+    planes: tuple[str, ...]
+    collection: str
+    tick_us: float
+    drift_velocity_cm_per_us: float
+    ticks_per_readout: int
+    cathode_x_cm: tuple[float, ...]
+    trigger_offset_ticks: int = 0
+    wires_sha256: str = ""
+    title: str = ""
+    source: str = field(default="", compare=False)
+
+    def __post_init__(self):
+        if not self.name:
+            raise DetectorSchemaError("detector: 'name' must be a non-empty string")
+        where = f"detector {self.name!r} ({self.source or 'dict'})"
+        _check_readout(where, self.tick_us, self.drift_velocity_cm_per_us, self.ticks_per_readout)
+        if len(set(self.planes)) != len(self.planes) or not self.planes or not all(self.planes):
+            raise DetectorSchemaError(f"{where}: 'planes' must be unique non-empty names; Received: {list(self.planes)}")
+        if self.collection not in self.planes:
+            raise DetectorSchemaError(
+                f"{where}: collection plane {self.collection!r} is not one of the planes {list(self.planes)}"
+            )
+        if sorted(self.views) != sorted(self.planes):
+            raise DetectorSchemaError(
+                f"{where}: 'views' must list every plane once; Received: views={list(self.views)}, "
+                f"planes={list(self.planes)}"
+            )
+        if not self.cathode_x_cm:
+            raise DetectorSchemaError(f"{where}: 'cathode_x_cm' needs at least one cathode x")
+        if self.wires_sha256 and (len(self.wires_sha256) != 64 or any(c not in "0123456789abcdef" for c in self.wires_sha256)):
+            raise DetectorSchemaError(
+                f"{where}: 'wires_sha256' must be 64 lowercase hex digits; Received: {self.wires_sha256!r}"
+            )
+
+    @property
+    def pixel_drift_cm_per_tick(self) -> float:
+        return self.drift_velocity_cm_per_us * self.tick_us
+
+    def to_dict(self) -> dict[str, Any]:
+        """The description as plain data (the wires file by absolute path)."""
+        out = {
+            "name": self.name, "title": self.title, "wires": self.wires, "planes": list(self.planes),
+            "collection": self.collection, "views": list(self.views), "tick_us": self.tick_us,
+            "drift_velocity_cm_per_us": self.drift_velocity_cm_per_us, "ticks_per_readout": self.ticks_per_readout,
+            "trigger_offset_ticks": self.trigger_offset_ticks, "cathode_x_cm": list(self.cathode_x_cm),
+        }
+        if self.wires_sha256:
+            out["wires_sha256"] = self.wires_sha256
+        return out
+
+
+AnySpec = Union[DetectorSpec, WiresDetectorSpec]
+
+_WIRES_KEYS = {
+    "name", "title", "wires", "wires_sha256", "planes", "collection", "views", "tick_us", "drift_velocity_cm_per_us",
+    "ticks_per_readout", "trigger_offset_ticks", "cathode_x_cm",
+}
+
+
+def _parse_wires_detector(data: dict[str, Any], source: str, base_dir: Path | None) -> WiresDetectorSpec:
+    where = f"detector description {source}"
+    _unknown_keys(data, _WIRES_KEYS, where)
+    wires = Path(_require(data, "wires", str, where))
+    if not wires.is_absolute():
+        wires = (base_dir or Path.cwd()) / wires
+    wires = wires.resolve()
+    if not wires.is_file():
+        raise DetectorSchemaError(f"{where}: wires file {str(wires)!r} does not exist (from wires={data['wires']!r})")
+    planes = data.get("planes", ["U", "V", "Z"])
+    if not isinstance(planes, list) or not all(isinstance(p, str) for p in planes):
+        raise DetectorSchemaError(f"{where}: 'planes' must be a list of names; Received: planes={planes!r}")
+    views = data.get("views", planes)
+    if not isinstance(views, list) or not all(isinstance(v, str) for v in views):
+        raise DetectorSchemaError(f"{where}: 'views' must be a list of plane names; Received: views={views!r}")
+    collection = data.get("collection", planes[-1] if planes else "")
+    if not isinstance(collection, str):
+        raise DetectorSchemaError(f"{where}: 'collection' must be a plane name; Received: collection={collection!r}")
+    trigger = data.get("trigger_offset_ticks", 0)
+    if isinstance(trigger, bool) or not isinstance(trigger, int):
+        raise DetectorSchemaError(f"{where}: 'trigger_offset_ticks' must be int; Received: trigger_offset_ticks={trigger!r}")
+    sha = data.get("wires_sha256", "")
+    if not isinstance(sha, str):
+        raise DetectorSchemaError(f"{where}: 'wires_sha256' must be a string; Received: {sha!r}")
+    return WiresDetectorSpec(
+        name=_require(data, "name", str, where),
+        title=str(data.get("title", "")),
+        wires=str(wires),
+        wires_sha256=sha.lower(),
+        planes=tuple(planes),
+        collection=collection,
+        views=tuple(views),
+        tick_us=_require(data, "tick_us", float, where),
+        drift_velocity_cm_per_us=_require(data, "drift_velocity_cm_per_us", float, where),
+        ticks_per_readout=_require(data, "ticks_per_readout", int, where),
+        trigger_offset_ticks=trigger,
+        cathode_x_cm=_float_list(data, "cathode_x_cm", None, where),
+        source=source,
+    )
+
+
 _TOP_KEYS = {
     "name", "title", "views", "tick_us", "drift_velocity_cm_per_us", "ticks_per_readout",
     "trigger_offset_ticks", "anode", "anodes", "anode_grid",
@@ -253,11 +408,17 @@ def _float_list(table: dict, key: str, n: int | None, where: str) -> tuple[float
     return out
 
 
-def parse_detector(data: dict[str, Any], *, source: str = "<dict>") -> DetectorSpec:
-    """Validate a detector description given as plain data (see module docstring)."""
+def parse_detector(data: dict[str, Any], *, source: str = "<dict>", base_dir: str | Path | None = None) -> AnySpec:
+    """Validate a detector description given as plain data (see module docstring).
+
+    Args:
+        base_dir: folder that a relative ``wires`` path is relative to (default: the working directory).
+    """
     where = f"detector description {source}"
     if not isinstance(data, dict):
         raise DetectorSchemaError(f"{where}: expected a table/object at the top level")
+    if "wires" in data:
+        return _parse_wires_detector(data, source, None if base_dir is None else Path(base_dir))
     _unknown_keys(data, _TOP_KEYS, where)
     anode_t = _require(data, "anode", dict, where)
     _unknown_keys(anode_t, {"height_cm", "width_cm", "thickness_cm", "faces", "planes"}, f"{where} [anode]")
@@ -318,7 +479,7 @@ def parse_detector(data: dict[str, Any], *, source: str = "<dict>") -> DetectorS
     )
 
 
-def load_detector_file(path: str | Path) -> DetectorSpec:
+def load_detector_file(path: str | Path) -> AnySpec:
     """Read a detector description from a ``.toml`` or ``.json`` file."""
     path = Path(path)
     try:
@@ -332,4 +493,4 @@ def load_detector_file(path: str | Path) -> DetectorSpec:
             data = tomllib.loads(text)
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
         raise DetectorSchemaError(f"detector file {path} is not valid {path.suffix.lstrip('.').upper() or 'TOML'}: {exc}") from None
-    return parse_detector(data, source=str(path))
+    return parse_detector(data, source=str(path), base_dir=path.resolve().parent)

@@ -623,7 +623,7 @@ def _primary_from_2d(table, rows, tpc: int, nu_pdg: int, mapper) -> TruthVertex:
         if views[p] in points:
             raise _Bad(f"tree {NU2D_TREE!r} has several entries for plane {p}")
         wire, tick = float(table["fPosX"][r]), float(table["fPosY"][r])
-        points[views[p]] = (mapper.wire_offset(p, tpc) + wire, float(mapper.tick_to_global_drift(tpc, tick)))
+        points[views[p]] = (float(mapper.wire_to_global(p, tpc, wire)), float(mapper.tick_to_global_drift(tpc, tick, p)))
     try:
         bp = mapper.backproject(points)
     except GeometryError as exc:

@@ -2,8 +2,8 @@
 
 Chain, per deposit: ionization electrons ``dE / W`` times the Modified Box
 recombination survival at the deposit's dE/dx, attenuated by the electron
-lifetime over the drift time; read at tick ``trigger + t_deposit / tick +
-drift time / tick``; spread over wires by transverse diffusion and over ticks
+lifetime over the drift time; read on each plane at tick ``trigger +
+t_deposit / tick + drift time to that plane's wires / tick``; spread over wires by transverse diffusion and over ticks
 by longitudinal diffusion combined with the deconvolved signal's width. Charge
 is collected per readout channel (so a wrapped induction channel sums the
 charge of all its segments), pooled into drift pixels with the chosen pooling,
@@ -72,17 +72,22 @@ class ResponseConfig:
 
 
 def _charges(mapper: ImageMapper, cfg: ResponseConfig, xyz, de, dedx, time_ns):
+    """Per deposit inside a TPC: electrons reaching the anode, the tick on every readout plane
+    (array (deposits, planes): each plane reads the charge when it reaches that plane's wires),
+    and the longitudinal (ticks) and transverse (cm) spreads."""
     det = mapper.detector
     tpc = det.tpc_of(xyz)
     keep = tpc >= 0
     xyz, de, dedx, time_ns, tpc = xyz[keep], de[keep], dedx[keep], time_ns[keep], tpc[keep]
     anode_x = np.array([t.anode_x_cm for t in det.tpcs])[tpc]
     side = np.array([t.side for t in det.tpcs])[tpc]
+    plane_x = np.array([[p.x_cm for p in t.planes] for t in det.tpcs])[tpc]  # (deposits, planes)
     dist = np.clip((xyz[:, 0] - anode_x) * side, 0, None)
     t_drift_us = dist / det.drift_velocity_cm_per_us
     electrons = de / LAR.w_ion_mev * recombination_box(np.clip(dedx, 1.0, None), cfg.field_kv_cm)
     electrons *= np.exp(-t_drift_us / cfg.electron_lifetime_us)
-    tick = det.trigger_offset_ticks + (time_ns / 1000.0 + t_drift_us) / det.tick_us
+    plane_dist = dist[:, None] + (anode_x[:, None] - plane_x) * side[:, None]
+    tick = det.trigger_offset_ticks + (time_ns[:, None] / 1000.0 + plane_dist / det.drift_velocity_cm_per_us) / det.tick_us
     sig_l = np.sqrt(2 * cfg.diffusion_long_cm2_s * t_drift_us * 1e-6) / det.cm_per_tick
     sig_tick = np.sqrt(sig_l**2 + cfg.response_sigma_ticks**2)
     sig_t_cm = np.sqrt(2 * cfg.diffusion_trans_cm2_s * t_drift_us * 1e-6)
@@ -106,7 +111,7 @@ def respond(mapper: ImageMapper, deposits, vertex_positions, vertex_times_ns, rn
     xyz, de, dedx, time_ns, origin = deposits
     keep, xyz, tpc, electrons, tick, sig_tick, sig_t_cm = _charges(mapper, cfg, xyz, de, dedx, time_ns)
     origin = origin[keep]
-    inwin = (tick >= 0) & (tick < det.ticks_per_readout)
+    inwin = np.all((tick >= 0) & (tick < det.ticks_per_readout), axis=1)
     xyz, tpc, electrons, tick, sig_tick, sig_t_cm, origin = (a[inwin] for a in (xyz, tpc, electrons, tick, sig_tick, sig_t_cm, origin))
     n_views = len(mapper.views)
     N = mapper.drift_window
@@ -121,7 +126,7 @@ def respond(mapper: ImageMapper, deposits, vertex_positions, vertex_times_ns, rn
     n_t = t_hi - t_lo
 
     # -- rasterise per (tpc, readout plane), then sum rows into channels
-    n_planes = len(det.spec.anode.planes)
+    n_planes = len(det.plane_names)
     groups = []  # (tpc, k, w_lo, n_w)
     gw_all = np.zeros((len(xyz), n_planes))
     row_of = np.zeros((len(xyz), n_planes), dtype=np.int64)
@@ -146,8 +151,8 @@ def respond(mapper: ImageMapper, deposits, vertex_positions, vertex_times_ns, rn
     row_base = np.array(row_base, dtype=np.int64)
     n_wires = np.array(n_wires, dtype=np.int64)
     for k in range(n_planes):
-        pitch = det.spec.anode.planes[k].pitch_cm
-        kernels.rasterise(gw_all[:, k], tick - t_lo, electrons, np.maximum(sig_t_cm / pitch, 0.05), sig_tick,
+        pitch = np.array([t.planes[k].pitch_cm for t in det.tpcs])[tpc]
+        kernels.rasterise(gw_all[:, k], tick[:, k] - t_lo, electrons, np.maximum(sig_t_cm / pitch, 0.05), sig_tick,
                           row_of[:, k], n_wires, row_base, n_t, raster)
     chan_of_row = np.concatenate(
         [det.tpcs[t].planes[k].channels[w_lo : w_lo + n] for t, k, w_lo, n in groups]
@@ -173,7 +178,8 @@ def respond(mapper: ImageMapper, deposits, vertex_positions, vertex_times_ns, rn
     s_tpc, s_plane, s_wire = seg["tpc"][seg_idx], seg["plane"][seg_idx], seg["wire"][seg_idx]
     for v, view in enumerate(mapper.views):
         shape = mapper.shape(v)
-        gd = mapper.tick_to_global_drift(tpc, tick)
+        k_of = mapper.plane_index(v, tpc)  # each deposit's readout plane in this view
+        gd = mapper.tick_to_global_drift(tpc, tick[np.arange(len(tick)), k_of], v)
         gw = charge_px[:, v, 0]
         m = cfg.crop_margin_pixels
         w0 = max(int(np.floor(gw.min())) - m, 0)
@@ -186,11 +192,11 @@ def respond(mapper: ImageMapper, deposits, vertex_positions, vertex_times_ns, rn
                 sel = (s_tpc == t) & (s_plane == k)
                 if not sel.any() or det.tpcs[t].planes[k].view != view:
                     continue
-                gwire = mapper.wire_offset(v, t) + s_wire[sel] - w0
+                gwire = mapper.wire_to_global(v, t, s_wire[sel] + 0.5).astype(np.int64) - w0
                 ok = (gwire >= 0) & (gwire < img.shape[0])
                 if not ok.any():
                     continue
-                start, n_block, flip = mapper.drift_block(t)
+                start, n_block, flip = mapper.drift_block(t, v)
                 j = p0 + np.arange(pooled.shape[1])
                 gdr = (start + n_block - 1 - j) if flip else (start + j)
                 gdr = gdr - d0
@@ -265,9 +271,11 @@ def _project_vertices(mapper: ImageMapper, positions, times_ns):
     for i, t in enumerate(tpc):
         if t < 0:
             continue
-        tick = det.drift_ticks(t, pos[i, 0]) + times_ns[i] / 1000.0 / det.tick_us
-        if not 0 <= tick < det.ticks_per_readout:
-            out[i] = np.nan
-            continue
-        out[i, :, 1] = mapper.tick_to_global_drift(t, tick)
+        for v in range(len(mapper.views)):
+            k = int(mapper.plane_index(v, t))
+            tick = det.drift_ticks(t, pos[i, 0], plane=k) + times_ns[i] / 1000.0 / det.tick_us
+            if not 0 <= tick < det.ticks_per_readout:
+                out[i] = np.nan
+                break
+            out[i, v, 1] = mapper.tick_to_global_drift(t, tick, v)
     return out
