@@ -10,6 +10,10 @@ returns a dict with (fractions are of the events or vertices counted, distances 
   reasons; they count as not visible and as misses in ``primary_within_1cm_3d_all_events``;
 * ``primary_within_{1,2,5}cm_3d``; ``primary_within_{1,2,5}cm_2d``: per view;
 * ``primary_distance_cm``: percentiles (50, 68, 90, 95) of the 3D distance;
+* ``primary_wrong_vertex_rate``: the share of scored events whose primary vertex has a 3D point
+  more than 5 cm from the truth (a wrong candidate won);
+* ``by_flavour``: the primary figures (within 1/2/5 cm in 3D, wrong-vertex rate) for nu_mu CC,
+  nu_e CC and NC events apart; ``by_energy``: the same in bins of neutrino energy;
 * ``efficiency`` / ``purity``: per class and radius (1, 2 cm): the share of visible true vertices
   of a class with a found vertex of that class within the radius, and the share of found
   vertices of a class within the radius of a true vertex of that class;
@@ -59,7 +63,7 @@ def evaluate(finder, events, *, progress: bool = True, batch_events: int | None 
     n_kinds = len(VERTEX_KINDS)
     confusion = np.zeros((n_kinds, n_kinds), dtype=np.int64)
     views = None
-    d3, d2, d3_all = [], [], []
+    d3, d2, d3_all, meta = [], [], [], []
     not_visible, no_truth = 0, 0
     eff = {(k, r): [0, 0] for k in VERTEX_KINDS for r in (1.0, 2.0)}
     pur = {(k, r): [0, 0] for k in VERTEX_KINDS for r in (1.0, 2.0)}
@@ -86,6 +90,7 @@ def evaluate(finder, events, *, progress: bool = True, batch_events: int | None 
                 not_visible += 1
                 continue
             d3.append(dist)
+            meta.append((flavour(ev), float(ev.energy_gev), found is not None and found.position_cm is not None))
             row = []
             for p, view in enumerate(mapper.views):
                 pv = found.planes[p] if found is not None else None
@@ -113,6 +118,18 @@ def evaluate(finder, events, *, progress: bool = True, batch_events: int | None 
     for r in RADII_3D:
         out[f"primary_within_{r:g}cm_2d"] = {v: float(np.mean(d2[:, j] <= r)) if len(d2) else float("nan")
                                              for j, v in enumerate(views or [])}
+    found3d = np.array([m[2] for m in meta], dtype=bool)
+    out["primary_wrong_vertex_rate"] = float(np.mean(found3d & (d3 > 5.0))) if len(d3) else float("nan")
+    flav = np.array([m[0] for m in meta])
+    out["by_flavour"] = {}
+    for name in FLAVOURS:
+        sel = flav == name
+        out["by_flavour"][name] = _primary_figures(d3[sel], found3d[sel])
+    energy = np.array([m[1] for m in meta], dtype=float)
+    out["by_energy"] = []
+    for lo, hi in zip(ENERGY_BINS_GEV[:-1], ENERGY_BINS_GEV[1:]):
+        sel = (energy >= lo) & (energy < hi)
+        out["by_energy"].append({"energy_gev": [lo, hi], **_primary_figures(d3[sel], found3d[sel])})
     out["primary_within_1cm_3d_all_events"] = float(np.mean(d3_all <= 1.0)) if len(d3_all) else float("nan")
     finite = d3[np.isfinite(d3)]
     out["primary_found_3d"] = float(len(finite) / len(d3)) if len(d3) else float("nan")
@@ -124,6 +141,30 @@ def evaluate(finder, events, *, progress: bool = True, batch_events: int | None 
     out["confusion"] = {"classes": list(VERTEX_KINDS), "matrix": confusion.tolist()}
     out["class_accuracy"] = float(np.trace(confusion) / confusion.sum()) if confusion.sum() else float("nan")
     out["ms_per_event"] = 1000.0 * elapsed / max(len(events) - len(unusable), 1)
+    return out
+
+
+FLAVOURS = ("numu_cc", "nue_cc", "nc", "other")
+ENERGY_BINS_GEV = (0.0, 1.0, 2.0, 3.0, 5.0, float("inf"))
+
+
+def flavour(event) -> str:
+    """``numu_cc``, ``nue_cc``, ``nc`` or ``other`` (no neutrino truth) of an event."""
+    if event.interaction == "NC":
+        return "nc"
+    if event.interaction == "CC" and abs(event.nu_pdg) == 14:
+        return "numu_cc"
+    if event.interaction == "CC" and abs(event.nu_pdg) == 12:
+        return "nue_cc"
+    return "other"
+
+
+def _primary_figures(d3: np.ndarray, found3d: np.ndarray) -> dict:
+    n = len(d3)
+    out = {"events": int(n)}
+    for r in RADII_3D:
+        out[f"within_{r:g}cm_3d"] = float(np.mean(d3 <= r)) if n else float("nan")
+    out["wrong_vertex_rate"] = float(np.mean(found3d & (d3 > 5.0))) if n else float("nan")
     return out
 
 
@@ -166,6 +207,19 @@ def format_report(m: dict) -> str:
         lines.append(f"  2D {v:<16} " + "".join(f"{m[f'primary_within_{r:g}cm_2d'][v]:>8.3f} " for r in RADII_3D))
     pct = m["primary_distance_cm"]
     lines.append("primary 3D distance percentiles (cm): " + ", ".join(f"{q}%: {v:.2f}" for q, v in pct.items()))
+    lines.append(f"wrong vertex (3D point more than 5 cm away): {m['primary_wrong_vertex_rate']:.3f}")
+    lines.append("by flavour           events   1 cm     2 cm     5 cm   wrong")
+    for name, f in m["by_flavour"].items():
+        if f["events"]:
+            lines.append(f"  {name:<18} {f['events']:>6} " + "".join(f"{f[f'within_{r:g}cm_3d']:>8.3f} " for r in RADII_3D)
+                         + f"{f['wrong_vertex_rate']:>6.3f}")
+    lines.append("by neutrino energy   events   1 cm     2 cm     5 cm   wrong")
+    for f in m["by_energy"]:
+        if f["events"]:
+            lo, hi = f["energy_gev"]
+            label = f"{lo:g}-{hi:g} GeV" if np.isfinite(hi) else f">= {lo:g} GeV"
+            lines.append(f"  {label:<18} {f['events']:>6} " + "".join(f"{f[f'within_{r:g}cm_3d']:>8.3f} " for r in RADII_3D)
+                         + f"{f['wrong_vertex_rate']:>6.3f}")
     lines.append("class            efficiency 1cm/2cm   purity 1cm/2cm   (true vertices)")
     for k in m["efficiency"]:
         e, p = m["efficiency"][k], m["purity"][k]
