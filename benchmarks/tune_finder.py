@@ -29,7 +29,7 @@ def main(argv=None):
     ap.add_argument("--model", default=None, help="walker file or folder (default: the bundled model)")
     ap.add_argument("--refiner", default=None, help="refiner run folder, or none")
     ap.add_argument("--events", type=int, default=0, help="only the first N events")
-    args = ap.parse_args(argv)
+    args = ap.parse_intermixed_args(argv)
 
     import keras
 

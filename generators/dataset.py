@@ -36,6 +36,7 @@ import numpy as np
 from .composition import CompositionControl
 from .features import flip_batch, num_walk_features, walk_features
 from .glimpses import GlimpseSpec, Pyramid
+from .response import normalise, vary_response
 from .rollout import WalkBatch
 from .truth import NONE_CLASS, event_truth
 from .walks import WalkSpec, clip_norm, sample_walks
@@ -43,6 +44,31 @@ from .walks import WalkSpec, clip_norm, sample_walks
 __all__ = ["WalkDataset", "PolicyPool", "RefineDataset"]
 
 _Base = keras.utils.PyDataset
+
+
+def _cached_event(ds, i: int, build):
+    """The entry ``build(images, truth)`` of event ``i`` of a dataset's source, from its cache.
+
+    The images are the event's plane images seen with a varied response (``ds.response``, drawn
+    from the seed sequence ``(ds.seed, epoch, i)``: the same every run, new every epoch) and then
+    normalised in charge (``ds.normalise``: :func:`generators.response.normalise` to that reference).
+    """
+    key = (int(i), ds.epoch if ds.response is not None else 0)
+    hit = ds._cache.get(key)
+    if hit is not None:
+        ds._cache.move_to_end(key)
+        return hit
+    ev = ds.source[int(i)]
+    images = [plane.pixels for plane in ev.planes]
+    if ds.response is not None:
+        images = vary_response(images, np.random.default_rng([ds.seed, key[1], key[0], 0xD1]), ds.response)
+    if ds.normalise:
+        images = normalise(images, reference=ds.normalise)
+    entry = build(images, event_truth(ev))
+    ds._cache[key] = entry
+    if len(ds._cache) > ds.cache_events:
+        ds._cache.popitem(last=False)
+    return entry
 
 
 @dataclass
@@ -87,13 +113,18 @@ class WalkDataset(_Base):
         augment: mirror walks at random along wire and drift, and transpose them when glimpses are
             square with equal scales (the physics has no preferred orientation in the image).
         cache_events: pyramids of this many recent events are kept per worker.
+        response: a generators.response.ResponseSpec: events are seen with a response drawn from it
+            (a new draw every epoch); None: as stored.
+        normalise: rescale every event's charge scale to this value (0: leave the charge as stored);
+            the finder does the same.
         workers, use_multiprocessing, max_queue_size: passed to keras.utils.PyDataset.
     """
 
     def __init__(self, source, *, glimpse: GlimpseSpec = GlimpseSpec(), walk: WalkSpec = WalkSpec(),
                  batch_size: int = 64, batches_per_epoch: int = 100, seed: int = 0, events=None,
                  oversample: int = 2, composition: CompositionControl | None = None, augment: bool = True,
-                 cache_events: int = 32, workers: int = 1, use_multiprocessing: bool = False, max_queue_size: int = 10):
+                 cache_events: int = 32, response=None, normalise: float = 0.0, workers: int = 1,
+                 use_multiprocessing: bool = False, max_queue_size: int = 10):
         super().__init__(workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size)
         if batch_size < 1 or batches_per_epoch < 1 or oversample < 1:
             raise ValueError("batch_size, batches_per_epoch and oversample must be >= 1")
@@ -110,6 +141,8 @@ class WalkDataset(_Base):
         self.composition = composition or CompositionControl()
         self.augment = bool(augment)
         self.cache_events = int(cache_events)
+        self.response = response
+        self.normalise = float(normalise)
         self.epoch = 0
         self._cache: OrderedDict = OrderedDict()
         self.policy = None
@@ -129,20 +162,9 @@ class WalkDataset(_Base):
         self.epoch += 1
 
     def _event(self, i: int):
-        hit = self._cache.get(i)
-        if hit is not None:
-            self._cache.move_to_end(i)
-            return hit
-        ev = self.source[int(i)]
-        truth = event_truth(ev)
-        planes = [(Pyramid(plane.pixels, self.glimpse), verts, tmap)
-                  for plane, verts, tmap in zip(ev.planes, truth.vertices, truth.truth)]
-        kinds, primary = truth.kinds, truth.primary
-        entry = (planes, kinds, primary)
-        self._cache[i] = entry
-        if len(self._cache) > self.cache_events:
-            self._cache.popitem(last=False)
-        return entry
+        return _cached_event(self, i, lambda images, truth: (
+            [(Pyramid(im, self.glimpse), verts, tmap) for im, verts, tmap in zip(images, truth.vertices, truth.truth)],
+            truth.kinds, truth.primary))
 
     # -- on-policy walks ------------------------------------------------------------------------------
     def policy_starts(self, n_events: int, walks_per_plane: int, seed):
@@ -272,13 +294,15 @@ class RefineDataset(_Base):
     Args:
         source: event source (as for :class:`WalkDataset`).
         spec: a RefineSpec.
-        batch_size, batches_per_epoch, seed, events, augment, cache_events, workers: as for WalkDataset.
+        batch_size, batches_per_epoch, seed, events, augment, cache_events, response, normalise,
+            workers: as for WalkDataset.
         events_per_batch: events a batch draws its points from.
     """
 
     def __init__(self, source, *, spec=None, batch_size: int = 128, batches_per_epoch: int = 100, seed: int = 0,
                  events=None, augment: bool = True, cache_events: int = 64, events_per_batch: int = 8,
-                 workers: int = 1, use_multiprocessing: bool = False, max_queue_size: int = 10):
+                 response=None, normalise: float = 0.0, workers: int = 1, use_multiprocessing: bool = False,
+                 max_queue_size: int = 10):
         from .refine import RefineSpec
 
         super().__init__(workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size)
@@ -295,6 +319,8 @@ class RefineDataset(_Base):
         self.augment = bool(augment)
         self.cache_events = int(cache_events)
         self.events_per_batch = int(events_per_batch)
+        self.response = response
+        self.normalise = float(normalise)
         self.epoch = 0
         self._cache: OrderedDict = OrderedDict()
 
@@ -310,18 +336,9 @@ class RefineDataset(_Base):
         self.epoch += 1
 
     def _event(self, i: int):
-        hit = self._cache.get(i)
-        if hit is not None:
-            self._cache.move_to_end(i)
-            return hit
-        ev = self.source[int(i)]
-        truth = event_truth(ev)
-        entry = ([(Pyramid(plane.pixels, self.spec.glimpse), verts) for plane, verts in zip(ev.planes, truth.vertices)],
-                 truth.kinds, truth.primary)
-        self._cache[i] = entry
-        if len(self._cache) > self.cache_events:
-            self._cache.popitem(last=False)
-        return entry
+        return _cached_event(self, i, lambda images, truth: (
+            [(Pyramid(im, self.spec.glimpse), verts) for im, verts in zip(images, truth.vertices)],
+            truth.kinds, truth.primary))
 
     def generate(self, epoch: int, idx: int):
         """Inputs and targets of batch ``idx`` of ``epoch``."""

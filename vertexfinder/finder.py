@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from generators.response import REFERENCE_SCALE
+
 from .errors import BadEventError, GeometryError
 from .modelconfig import ModelConfig, default_model_path, resolve_model
 from .records import VERTEX_KINDS, EventRecord
@@ -70,6 +72,11 @@ class FinderConfig:
         refine_weight: weight of the refiner's primary probability in a candidate's score (the
             walks' share counts 1).
         all_refine_candidates: ``all``-mode candidates refined per plane (best first).
+        normalise: rescale every event's charge so its charge scale (:func:`generators.response.charge_scale`,
+            the median wire-pulse peak of its track-like wires) is ``charge_reference``, the simulation's:
+            the answer does not depend on the unit or the gain of the input.
+        charge_reference: the charge scale (bytes) events are rescaled to.
+        noise_threshold: after rescaling, pixels below this many bytes are set to zero (0: none).
     """
 
     seeds_per_plane: int = 16
@@ -91,6 +98,9 @@ class FinderConfig:
     refine_candidates: int = 4
     refine_weight: float = 1.0
     all_refine_candidates: int = 24
+    normalise: bool = True
+    charge_reference: float = REFERENCE_SCALE
+    noise_threshold: float = 0.0
 
     def __post_init__(self):
         for name in ("seeds_per_plane", "all_seeds_per_plane", "candidates_per_plane", "min_walks", "batch_events"):
@@ -339,11 +349,16 @@ class VertexFinder:
         from .imaging import resample_image
 
         mapper = self.check(event)
+        images = [plane.pixels for plane in event.planes]
+        if self.config.normalise:
+            from generators.response import normalise
+
+            images = normalise(images, reference=self.config.charge_reference, threshold=self.config.noise_threshold)
         prepared = []
         for v, plane in enumerate(event.planes):
             px = mapper.pixel_cm(v)
             factor = np.array([px[0] / self.cm_per_pixel, px[1] / self.cm_per_pixel])
-            img = plane.pixels
+            img = images[v]
             origin = np.asarray(plane.origin, dtype=np.int64)
             if not np.allclose(factor, 1.0, atol=self.config.pixel_tolerance) and img.size:
                 img = np.clip(np.rint(resample_image(img, from_cm=px, to_cm=(self.cm_per_pixel,) * 2)), 0, 255)

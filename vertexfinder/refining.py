@@ -53,6 +53,9 @@ class RefineConfig:
     uniform_fraction: float = 0.15
     none_fraction: float = 0.2
     primary_fraction: float = 0.5
+    # detector response (as in TrainConfig)
+    response_variation: float = 0.0
+    normalise_charge: bool = False
     # model
     filters: tuple = (32, 64, 96)
     units: int = 192
@@ -120,6 +123,7 @@ def build_refiner(config: RefineConfig, n_planes: int = 3):
 
 
 def _validation_points(config: RefineConfig, events, seed: int = 4321):
+    from .training import event_images
     from generators.features import walk_features
     from generators.glimpses import Pyramid
     from generators.refine import sample_refine_points
@@ -131,10 +135,9 @@ def _validation_points(config: RefineConfig, events, seed: int = 4321):
     g, f, off, lab, prim = [], [], [], [], []
     for ev in events:
         truth = event_truth(ev)
-        for p, plane in enumerate(ev.planes):
-            pyr = Pyramid(plane.pixels, spec.glimpse)
-            pts = sample_refine_points(plane.pixels, truth.vertices[p], truth.kinds, per, spec, rng,
-                                       primary=truth.primary)
+        for p, image in enumerate(event_images(ev, config)):
+            pyr = Pyramid(image, spec.glimpse)
+            pts = sample_refine_points(image, truth.vertices[p], truth.kinds, per, spec, rng, primary=truth.primary)
             g.append(pyr.extract(np.floor(pts.centres).astype(np.int64)))
             f.append(walk_features(pts.centres, p, len(ev.planes), spec.glimpse, 1.0))
             off.append(pts.offset)
@@ -172,6 +175,7 @@ def train_refiner(config: RefineConfig, run_dir, *, verbose: int = 1, callbacks=
 
     from .io.atomic import atomic_output
     from .simulation import SimulatedEvents, simulate
+    from .training import response_options
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -196,7 +200,8 @@ def train_refiner(config: RefineConfig, run_dir, *, verbose: int = 1, callbacks=
                                       seed=config.validation_seed) if e.primary is not None]
     val_inputs, val_targets = _validation_points(config, val_events)
     data = RefineDataset(source, spec=refine_spec(config), batch_size=config.batch_size,
-                         batches_per_epoch=config.steps_per_epoch, seed=config.seed, workers=config.workers)
+                         batches_per_epoch=config.steps_per_epoch, seed=config.seed, workers=config.workers,
+                         **response_options(config))
     model = build_refiner(config, len(val_events[0].planes))
     model.build()
     total = config.epochs * config.steps_per_epoch

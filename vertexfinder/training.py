@@ -56,6 +56,11 @@ class TrainConfig(ModelConfig):
     # walks (names shared with generators.WalkSpec)
     target: str = "mixed"
     origin_fraction: float = 0.5
+    # detector response: share of events seen with a varied response (gain, smearing, noise,
+    # threshold, dead wires: generators.response.ResponseSpec), and whether every event's charge is
+    # normalised as the finder does (generators.response.normalise)
+    response_variation: float = 0.0
+    normalise_charge: bool = False
     # optimisation
     batch_size: int = 64
     steps_per_epoch: int = 200
@@ -90,6 +95,8 @@ class TrainConfig(ModelConfig):
                 raise ValueError(f"{name} must be >= 1; Received: {name}={getattr(self, name)}")
         if self.learning_rate <= 0 or self.min_learning_rate < 0:
             raise ValueError("learning rates must be positive")
+        if not 0 <= self.response_variation <= 1:
+            raise ValueError(f"response_variation must be in [0, 1]; Received: {self.response_variation}")
         if not 0 <= self.policy_fraction < 1:
             raise ValueError(f"policy_fraction must be in [0, 1); Received: policy_fraction={self.policy_fraction}")
         if not 0 <= self.ema_momentum < 1:
@@ -172,12 +179,12 @@ def validation_metrics(model, events, config: TrainConfig, *, seed: int = 12345)
     batch = WalkBatch(len(events[0].planes))
     for ev in events:
         truth = event_truth(ev)
-        for p, plane in enumerate(ev.planes):
-            k = batch.add_pyramid(Pyramid(plane.pixels, spec))
+        for p, image in enumerate(event_images(ev, config)):
+            k = batch.add_pyramid(Pyramid(image, spec))
             for target in ("primary", "origin"):
                 wspec = dataclasses.replace(config.walk_spec(), target=target)
                 n = per // 2 if target == "primary" else per - per // 2
-                w = sample_walks(plane.pixels, truth.vertices[p], truth.kinds, n, wspec, rng, primary=truth.primary,
+                w = sample_walks(image, truth.vertices[p], truth.kinds, n, wspec, rng, primary=truth.primary,
                                  truth=truth.truth[p])
                 batch.add(k, w.positions[:, 0], plane=p, task=w.task, target=w.target, label=w.label)
     targets, labels, tasks = batch.tag("target"), batch.tag("label"), batch.tag("task")
@@ -262,7 +269,24 @@ def make_dataset(config: TrainConfig, source):
     from generators.dataset import WalkDataset
 
     return WalkDataset(source, glimpse=config.glimpse_spec(), walk=config.walk_spec(), batch_size=config.batch_size,
-                       batches_per_epoch=config.steps_per_epoch, seed=config.seed, workers=config.workers)
+                       batches_per_epoch=config.steps_per_epoch, seed=config.seed, workers=config.workers,
+                       **response_options(config))
+
+
+def event_images(event, config) -> list:
+    """An event's plane images as the datasets of ``config`` see them (charge normalised or not)."""
+    from generators.response import REFERENCE_SCALE, normalise
+
+    images = [plane.pixels for plane in event.planes]
+    return normalise(images, reference=REFERENCE_SCALE) if config.normalise_charge else images
+
+
+def response_options(config) -> dict:
+    """The ``response`` and ``normalise`` options of a dataset for a TrainConfig or RefineConfig."""
+    from generators.response import REFERENCE_SCALE, ResponseSpec
+
+    return {"response": ResponseSpec(probability=config.response_variation) if config.response_variation > 0 else None,
+            "normalise": REFERENCE_SCALE if config.normalise_charge else 0.0}
 
 
 def compile_walker(config: TrainConfig):
