@@ -72,6 +72,9 @@ class FinderConfig:
         refine_weight: weight of the refiner's primary probability in a candidate's score (the
             walks' share counts 1).
         all_refine_candidates: ``all``-mode candidates refined per plane (best first).
+        refine_3d: look at the primary vertex once more at its 3D point's projection on every
+            view (``refine_3d_steps`` refiner calls) and fit the 3D point again from all views;
+            kept when its residual is at most ``refine_3d_residual_cm`` or no worse than before.
         normalise: rescale every event's charge so its charge scale (:func:`generators.response.charge_scale`,
             the median wire-pulse peak of its track-like wires) is ``charge_reference``, the simulation's:
             the answer does not depend on the unit or the gain of the input.
@@ -98,6 +101,9 @@ class FinderConfig:
     refine_candidates: int = 4
     refine_weight: float = 1.0
     all_refine_candidates: int = 24
+    refine_3d: bool = True
+    refine_3d_steps: int = 2
+    refine_3d_residual_cm: float = 0.5
     normalise: bool = True
     charge_reference: float = REFERENCE_SCALE
     noise_threshold: float = 0.0
@@ -449,12 +455,15 @@ class VertexFinder:
                     m = sel & (tasks == task)
                     clusters[task] += self._cluster(p, ends[m] / factor + origin, dist[m], probs[m], m.sum())
             per_event.append((self.mapper(ev), clusters, walks, walk_tasks))
-        if self.refiner is not None and cfg.refine:
+        refine = self.refiner is not None and cfg.refine
+        if refine:
             self._refine(prepared, list(self._to_refine(per_event, mode)), n_planes)
+        bests = [self._primary_combo(clusters[1.0], mapper, n_planes) for mapper, clusters, _, _ in per_event]
+        if refine and cfg.refine_3d:
+            bests = self._refine_3d(prepared, per_event, bests, n_planes)
         out = []
-        for mapper, clusters, walks, walk_tasks in per_event:
+        for (mapper, clusters, walks, walk_tasks), best in zip(per_event, bests):
             primary = None
-            best = self._primary_combo(clusters[1.0], mapper, n_planes)
             if best is not None:
                 combo, bp = best
                 primary = self._vertex(combo, bp, mapper, n_planes, kind="interaction", primary=True)
@@ -462,6 +471,40 @@ class VertexFinder:
             if mode == "all":
                 vertices += self._match_all(clusters[0.0], mapper, n_planes, primary)
             out.append(FindResult(vertices, walks, walk_tasks))
+        return out
+
+    def _refine_3d(self, prepared, per_event, bests, n_planes):
+        """Look once more at the primary vertex on every view, at the projections of its 3D point,
+        and fit the 3D point again from the refined positions (all views, one drift time). The new
+        fit replaces the old one when its residual is no worse than ``refine_3d_residual_cm``."""
+        todo, where = [], []
+        for e, ((mapper, _, _, _), best) in enumerate(zip(per_event, bests)):
+            if best is None or best[1] is None:
+                continue
+            combo, bp = best
+            for p in range(n_planes):
+                proj = mapper.project(bp.position_cm, p)
+                if not (np.isfinite(proj.global_wire) and np.isfinite(proj.global_drift)):
+                    break
+                old = combo[p]
+                c = _Cluster(p, np.array([proj.global_wire, proj.global_drift]), old.score if old else 0.0,
+                             old.probs if old else np.zeros(4), old.size if old else 0)
+                todo.append((e, c))
+                where.append((e, p))
+        if not todo:
+            return bests
+        self._refine(prepared, todo, n_planes, steps=self.config.refine_3d_steps)
+        new = {}
+        for (e, p), (_, c) in zip(where, todo):
+            new.setdefault(e, [None] * n_planes)[p] = c
+        out = list(bests)
+        for e, combo in new.items():
+            if any(c is None for c in combo):
+                continue
+            mapper = per_event[e][0]
+            fit = self._fit(combo, mapper)
+            if fit is not None and fit[1].residual_cm <= max(self.config.refine_3d_residual_cm, bests[e][1].residual_cm):
+                out[e] = (tuple(combo), fit[1])
         return out
 
     def _to_refine(self, per_event, mode):
@@ -477,9 +520,9 @@ class VertexFinder:
                     for c in [c for c in group if c.plane == p][:k]:
                         yield e, c
 
-    def _refine(self, prepared, todo, n_planes):
-        """Move candidates onto their vertex with the refiner (``refine_steps`` batched calls) and
-        give them the refiner's class and primary probabilities."""
+    def _refine(self, prepared, todo, n_planes, steps=None):
+        """Move candidates onto their vertex with the refiner (``steps`` batched calls, default
+        ``refine_steps``) and give them the refiner's class and primary probabilities."""
         from generators.features import walk_features
         from generators.glimpses import Pyramid
 
@@ -500,7 +543,7 @@ class VertexFinder:
         glimpses = np.empty((len(todo), g.num_levels) + tuple(g.glimpse_size), dtype=np.uint8)
         features = np.empty((len(todo), self.refiner.num_features), dtype=np.float32)
         out = None
-        for _ in range(max(1, cfg.refine_steps)):
+        for _ in range(max(1, cfg.refine_steps if steps is None else steps)):
             centres = np.floor(pos).astype(np.int64)
             for (e, p), pyr in pyramids.items():
                 sel = (owners == e) & (plane == p)
