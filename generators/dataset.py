@@ -46,14 +46,15 @@ __all__ = ["WalkDataset", "PolicyPool", "RefineDataset"]
 _Base = keras.utils.PyDataset
 
 
-def _cached_event(ds, i: int, build):
+def _cached_event(ds, i: int, build, epoch: int | None = None):
     """The entry ``build(images, truth)`` of event ``i`` of a dataset's source, from its cache.
 
     The images are the event's plane images seen with a varied response (``ds.response``, drawn
-    from the seed sequence ``(ds.seed, epoch, i)``: the same every run, new every epoch) and then
+    from the seed sequence ``(ds.seed, epoch, i)``, ``epoch`` defaulting to the dataset's: the same
+    every run, new every epoch) and then
     normalised in charge (``ds.normalise``: :func:`generators.response.normalise` to that reference).
     """
-    key = (int(i), ds.epoch if ds.response is not None else 0)
+    key = (int(i), (ds.epoch if epoch is None else int(epoch)) if ds.response is not None else 0)
     hit = ds._cache.get(key)
     if hit is not None:
         ds._cache.move_to_end(key)
@@ -161,10 +162,10 @@ class WalkDataset(_Base):
         self.composition.log_epoch(self.epoch)
         self.epoch += 1
 
-    def _event(self, i: int):
+    def _event(self, i: int, epoch: int | None = None):
         return _cached_event(self, i, lambda images, truth: (
             [(Pyramid(im, self.glimpse), verts, tmap) for im, verts, tmap in zip(images, truth.vertices, truth.truth)],
-            truth.kinds, truth.primary))
+            truth.kinds, truth.primary), epoch)
 
     # -- on-policy walks ------------------------------------------------------------------------------
     def policy_starts(self, n_events: int, walks_per_plane: int, seed):
@@ -232,7 +233,7 @@ class WalkDataset(_Base):
         per[: n_cand % n_groups] += 1
         chunks = []
         for e, n in zip(ev_idx, per):
-            planes, kinds, primary = self._event(e)
+            planes, kinds, primary = self._event(e, epoch)
             p = int(rng.integers(len(planes)))
             pyr, verts, truth = planes[p]
             w = sample_walks(pyr.levels[0], verts, kinds, int(n), self.walk, rng, primary=primary, truth=truth)
@@ -335,10 +336,10 @@ class RefineDataset(_Base):
     def on_epoch_end(self):
         self.epoch += 1
 
-    def _event(self, i: int):
+    def _event(self, i: int, epoch: int | None = None):
         return _cached_event(self, i, lambda images, truth: (
             [(Pyramid(im, self.spec.glimpse), verts) for im, verts in zip(images, truth.vertices)],
-            truth.kinds, truth.primary))
+            truth.kinds, truth.primary), epoch)
 
     def generate(self, epoch: int, idx: int):
         """Inputs and targets of batch ``idx`` of ``epoch``."""
@@ -354,7 +355,7 @@ class RefineDataset(_Base):
         features, offset, kind, primary = [], [], [], []
         row = 0
         for e, n in zip(self.events[rng.integers(len(self.events), size=n_ev)], per):
-            planes, kinds, prim = self._event(e)
+            planes, kinds, prim = self._event(e, epoch)
             p = int(rng.integers(len(planes)))
             pyr, verts = planes[p]
             pts = sample_refine_points(pyr.levels[0], verts, kinds, int(n), spec, rng, primary=prim)

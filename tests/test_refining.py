@@ -136,9 +136,6 @@ def test_a_tiny_refiner_run_writes_its_model_config_and_history(refiner_run):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="train_refiner has no finished-run check (train() raises RunFinishedError): "
-                   "called again on a finished run folder it trains from epoch 0 again, overwrites refiner.keras and "
-                   "appends a second copy of the epochs to history.csv")
 def test_a_finished_refiner_run_is_not_trained_again(refiner_run, tmp_path):
     run, cfg, _ = refiner_run
     run = Path(shutil.copytree(run, tmp_path / "copy"))  # the finished run stays as it was for the other test

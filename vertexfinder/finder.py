@@ -483,7 +483,7 @@ class VertexFinder:
                 continue
             combo, bp = best
             for p in range(n_planes):
-                proj = mapper.project(bp.position_cm, p)
+                proj = self._project(mapper, bp, p)
                 if not (np.isfinite(proj.global_wire) and np.isfinite(proj.global_drift)):
                     break
                 old = combo[p]
@@ -604,7 +604,7 @@ class VertexFinder:
             if bp is None:
                 planes.append(None if c is None else self._plane_vertex(mapper, p, c.position, None))
                 continue
-            proj = mapper.project(bp.position_cm, p)  # one drift time for every view: the 3D point's
+            proj = self._project(mapper, bp, p)  # one drift time for every view: the 3D point's
             if not np.isfinite(proj.global_drift):
                 planes.append(None if c is None else self._plane_vertex(mapper, p, c.position, bp.tpc))
             elif c is None:
@@ -617,6 +617,19 @@ class VertexFinder:
                       residual_cm=float("nan") if bp is None else float(bp.residual_cm),
                       tpc=-1 if bp is None else int(bp.tpc), primary=primary,
                       class_probabilities=tuple(float(x) for x in probs))
+
+    @staticmethod
+    def _project(mapper, bp, p):
+        """The projection of a fitted 3D point on view ``p``; a point the fit let lie just outside
+        its TPC (within its tolerance) is projected from the nearest point of that TPC's volume."""
+        xyz = np.asarray(bp.position_cm, dtype=np.float64)
+        proj = mapper.project(xyz, p)
+        if proj.tpc < 0 and bp.tpc >= 0:
+            x0, x1, y0, y1, z0, z1 = mapper.detector.tpcs[bp.tpc].box
+            eps = 1e-6
+            inside = np.clip(xyz, [x0 + eps, y0 + eps, z0 + eps], [x1 - eps, y1 - eps, z1 - eps])
+            proj = mapper.project(inside, p)
+        return proj
 
     @staticmethod
     def _plane_vertex(mapper, p, position, tpc, found=True):

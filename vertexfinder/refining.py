@@ -185,6 +185,10 @@ def train_refiner(config: RefineConfig, run_dir, *, verbose: int = 1, callbacks=
         if saved != config:
             raise ValueError(f"{run_dir} holds a refiner run with another configuration ({cfg_path}); "
                              "use a new run folder")
+        if (run_dir / "refiner.keras").is_file():
+            from .training import RunFinishedError
+
+            raise RunFinishedError(f"{run_dir}: this refiner run is finished (refiner.keras); use a new run folder")
     else:
         with atomic_output(cfg_path) as tmp:
             tmp.write_text(json.dumps(config.to_dict(), indent=1))

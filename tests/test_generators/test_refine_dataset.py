@@ -131,9 +131,6 @@ def test_a_varied_response_is_redrawn_every_epoch(events):
     assert not np.array_equal(ds[0][0]["glimpses"], a[0]["glimpses"])
 
 
-@pytest.mark.xfail(strict=True, reason="generate(epoch, idx) draws the varied response from the dataset's current "
-                   "epoch (self.epoch, via _cached_event), not from its epoch argument: with a response, batch idx of "
-                   "epoch e does not come from (seed, e, idx) alone")
 def test_generate_with_a_response_depends_only_on_seed_epoch_and_index(events):
     ds = dataset(events, response=ResponseSpec(probability=1.0), augment=False)
     early = ds.generate(1, 0)  # asked for epoch 1 while the dataset is in epoch 0
