@@ -8,8 +8,8 @@ drift of every image row), and of those the median of the peaks at or above 0.3 
 percentile. Tracks crossing wires give peaks near the MIP charge; wires with only low-level noise
 give low peaks, below the cut, however many there are; all quantiles move with the gain. Only
 saturation (gains several times the simulation's, peaks at 255) pulls the estimate down. :func:`normalise` rescales every plane so that
-this number becomes ``reference`` (the value of the training simulation), then zeroes pixels below
-``threshold`` (low-level noise). The finder and the training datasets apply the same function, so
+this number becomes ``reference`` (the value of the training simulation); low-level noise spread
+over the crops (:func:`noise_rms`) can be cut first, and a threshold applied after. The finder and the training datasets apply the same function, so
 an event and the same event times 0.25 or 4 look alike to the network.
 
 **Varied response.** :func:`vary_response` draws a detector response unlike the simulation's:
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["charge_scale", "normalise", "ResponseSpec", "vary_response", "REFERENCE_SCALE"]
+__all__ = ["charge_scale", "noise_rms", "normalise", "ResponseSpec", "vary_response", "apply_response", "REFERENCE_SCALE"]
 
 #: charge_scale of simulated DUNE FD nu-mix events (median over events, bytes; 37 on the 150
 #: events of seed 99, with 10% of events below 30 and 10% above 48).
@@ -42,13 +42,29 @@ def charge_scale(images) -> float:
     return float(np.median(peaks[peaks >= cut]))
 
 
-def normalise(images, *, reference: float = REFERENCE_SCALE, threshold: float = 0.0, scale: float | None = None):
-    """Plane images rescaled so the event's :func:`charge_scale` becomes ``reference``, then
-    pixels below ``threshold`` (bytes, after rescaling) set to zero. Returns uint8 images.
+def noise_rms(image) -> float:
+    """RMS (bytes) of low-level noise spread over an image, from its 75th percentile: noise of RMS
+    ``s`` with negative values dropped has its 75th percentile at 0.674 ``s``; a zero-suppressed
+    image (charge only on and near tracks, most pixels 0) gives 0."""
+    image = np.asarray(image)
+    return float(np.percentile(image, 75)) / 0.674 if image.size else 0.0
 
-    ``scale``: the event's charge scale if already known (else measured on ``images``).
+
+def normalise(images, *, reference: float = REFERENCE_SCALE, threshold: float = 0.0, noise_sigmas: float = 0.0,
+              scale: float | None = None):
+    """Plane images rescaled so the event's :func:`charge_scale` becomes ``reference``. Returns uint8.
+
+    Before rescaling, pixels below ``noise_sigmas`` times each plane's :func:`noise_rms` are set
+    to zero (0: keep them); after it, pixels below ``threshold`` bytes. ``scale``: the event's
+    charge scale if already known (else measured on the images).
     """
     images = [np.asarray(im) for im in images]
+    if noise_sigmas > 0:
+        cleaned = []
+        for im in images:
+            cut = noise_sigmas * noise_rms(im)
+            cleaned.append(np.where(im < cut, 0, im).astype(np.uint8) if cut > 0 else im)
+        images = cleaned
     s = charge_scale(images) if scale is None else float(scale)
     factor = reference / s if np.isfinite(s) and s > 0 else 1.0
     out = []
@@ -98,25 +114,35 @@ class ResponseSpec:
 def vary_response(images, rng: np.random.Generator, spec: ResponseSpec = ResponseSpec()):
     """The plane images (uint8) of one event seen with a response drawn from ``spec`` (one draw
     per event, shared by its planes, as a real detector's would be). Returns new uint8 images."""
-    from scipy.ndimage import gaussian_filter
-
     images = [np.asarray(im) for im in images]
     if rng.random() >= spec.probability:
         return [im.copy() for im in images]
     gain = float(np.exp(rng.uniform(np.log(spec.gain[0]), np.log(spec.gain[1]))))
     sw, sd = rng.uniform(*spec.smear_px, size=2)
-    noise = rng.uniform(*spec.noise)
-    threshold = rng.uniform(*spec.threshold)
-    dead = rng.uniform(*spec.dead_fraction)
+    return apply_response(images, rng, gain=gain, smear_px=(sw, sd), noise=rng.uniform(*spec.noise),
+                          threshold=rng.uniform(*spec.threshold), dead_fraction=rng.uniform(*spec.dead_fraction))
+
+
+def apply_response(images, rng: np.random.Generator | None = None, *, gain: float = 1.0, smear_px=(0.0, 0.0),
+                   noise: float = 0.0, threshold: float = 0.0, dead_fraction: float = 0.0):
+    """Plane images (uint8) seen with a given response: times ``gain``, smeared by Gaussians of
+    ``smear_px`` (wire, drift) pixels (charge kept), plus low-level noise of RMS ``noise`` bytes on
+    every pixel (negative values dropped), pixels below ``threshold`` zeroed, a share
+    ``dead_fraction`` of wires (rows) read as zero, saturating at 255. ``rng`` draws the noise and
+    the dead wires."""
+    from scipy.ndimage import gaussian_filter
+
+    rng = rng if rng is not None else np.random.default_rng(0)
+    sw, sd = (float(smear_px), float(smear_px)) if np.isscalar(smear_px) else (float(v) for v in smear_px)
     out = []
-    for im in images:
+    for im in (np.asarray(im) for im in images):
         x = im.astype(np.float32) * gain
         if x.size and (sw > 0.05 or sd > 0.05):
             x = gaussian_filter(x, sigma=(sw, sd), mode="constant")
         if x.size and noise > 0:
             x += rng.normal(0.0, noise, size=x.shape).astype(np.float32)
         x[x < threshold] = 0
-        if x.size and dead > 0:
-            x[rng.random(x.shape[0]) < dead] = 0
+        if x.size and dead_fraction > 0:
+            x[rng.random(x.shape[0]) < dead_fraction] = 0
         out.append(np.clip(np.rint(x), 0, 255).astype(np.uint8))
     return out

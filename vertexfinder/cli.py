@@ -156,13 +156,19 @@ def _cmd_evaluate(args) -> int:
     from .evaluation import evaluate, format_report
     from .io.atomic import atomic_output
 
+    from .evaluation import parse_variation, vary_event
+
     finder = _load_finder(args)
     events = _events(args, args.store)
     if args.events:
         events = itertools.islice(events, args.events)
+    variation = parse_variation(args.variation or "")
+    if variation:
+        events = (vary_event(ev, variation) for ev in events)
     metrics = evaluate(finder, events, progress=not args.quiet)
     metrics["model"] = str(args.model or "default")
     metrics["input"] = str(args.store)
+    metrics["variation"] = variation
     print(format_report(metrics))
     if args.json:
         with atomic_output(args.json) as tmp:
@@ -302,6 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("store", help="event store or ROOT dump with truth")
     p.add_argument("--json", metavar="OUT.json", help="also write the figures as JSON")
     p.add_argument("--events", type=int, default=0, help="only the first N events (default all)")
+    p.add_argument("--variation", metavar="NAME=VALUE,...", help="see the events with another detector response: "
+                   "gain=F (charge x F), smear=PX (Gaussian, wire and drift), noise=RMS (bytes), threshold=BYTES, "
+                   "dead=FRACTION (wires)")
     add_input_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_evaluate)

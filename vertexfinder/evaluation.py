@@ -31,7 +31,16 @@ import numpy as np
 
 from .records import VERTEX_KINDS, EventRecord
 
-__all__ = ["evaluate", "vertex_visible", "format_report"]
+__all__ = ["evaluate", "vertex_visible", "format_report", "vary_event", "parse_variation", "VARIATIONS"]
+
+#: Response variations of :func:`vary_event` and what they mean.
+VARIATIONS = {
+    "gain": "charge times this factor (saturating at 255)",
+    "smear": "Gaussian smearing along wire and drift, RMS in pixels (charge kept)",
+    "noise": "low-level noise added to every pixel of the crops, RMS in bytes (negative values dropped)",
+    "threshold": "pixels below this many bytes set to zero",
+    "dead": "share of wires (image rows) read as zero",
+}
 
 RADII_3D = (1.0, 2.0, 5.0)
 
@@ -230,3 +239,43 @@ def format_report(m: dict) -> str:
         lines.append(f"  {name:<14}" + "".join(f"{x:>8d}" for x in row))
     lines.append(f"class accuracy {m['class_accuracy']:.3f}; {m['ms_per_event']:.1f} ms per event")
     return "\n".join(lines)
+
+
+def parse_variation(text: str) -> dict:
+    """``"gain=0.5,smear=1"`` -> ``{"gain": 0.5, "smear": 1.0}`` (names of :data:`VARIATIONS`)."""
+    out = {}
+    for item in filter(None, (t.strip() for t in str(text).split(","))):
+        key, _, value = item.partition("=")
+        key = key.strip()
+        if key not in VARIATIONS:
+            raise ValueError(f"unknown variation {key!r} in {text!r}; known: {', '.join(VARIATIONS)}")
+        try:
+            v = float(value)
+        except ValueError:
+            raise ValueError(f"variation {key!r} needs a number; Received: {item!r}") from None
+        if not np.isfinite(v) or v < 0 or (key == "gain" and v == 0) or (key == "dead" and v > 1):
+            raise ValueError(f"variation {key!r} out of range; Received: {item!r}")
+        out[key] = v
+    return out
+
+
+def vary_event(event: EventRecord, variation: dict, seed: int = 0) -> EventRecord:
+    """The same event seen with another detector response (:data:`VARIATIONS`; the truth is kept).
+
+    The noise and dead wires are drawn from ``(seed, run, subrun, event)``, so a variation is
+    reproducible event by event.
+    """
+    import dataclasses
+
+    from generators.response import apply_response
+
+    from .records import PlaneImage
+
+    if not variation:
+        return event
+    rng = np.random.default_rng([int(seed), event.run, event.subrun, event.event])
+    images = apply_response([p.pixels for p in event.planes], rng, gain=variation.get("gain", 1.0),
+                            smear_px=variation.get("smear", 0.0), noise=variation.get("noise", 0.0),
+                            threshold=variation.get("threshold", 0.0), dead_fraction=variation.get("dead", 0.0))
+    planes = tuple(PlaneImage(p.view, im, p.origin, p.truth) for p, im in zip(event.planes, images))
+    return dataclasses.replace(event, planes=planes)

@@ -80,6 +80,8 @@ class FinderConfig:
             the answer does not depend on the unit or the gain of the input.
         charge_reference: the charge scale (bytes) events are rescaled to.
         noise_threshold: after rescaling, pixels below this many bytes are set to zero (0: none).
+        noise_sigmas: before rescaling, pixels below this many times the plane's low-level noise
+            RMS (:func:`generators.response.noise_rms`; 0 for zero-suppressed images) are set to zero.
     """
 
     seeds_per_plane: int = 16
@@ -107,6 +109,7 @@ class FinderConfig:
     normalise: bool = True
     charge_reference: float = REFERENCE_SCALE
     noise_threshold: float = 0.0
+    noise_sigmas: float = 3.0
 
     def __post_init__(self):
         for name in ("seeds_per_plane", "all_seeds_per_plane", "candidates_per_plane", "min_walks", "batch_events"):
@@ -359,7 +362,8 @@ class VertexFinder:
         if self.config.normalise:
             from generators.response import normalise
 
-            images = normalise(images, reference=self.config.charge_reference, threshold=self.config.noise_threshold)
+            images = normalise(images, reference=self.config.charge_reference, threshold=self.config.noise_threshold,
+                               noise_sigmas=self.config.noise_sigmas)
         prepared = []
         for v, plane in enumerate(event.planes):
             px = mapper.pixel_cm(v)
