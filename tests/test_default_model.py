@@ -61,3 +61,33 @@ def test_demo_prints_a_table_and_writes_a_picture(tmp_path, capsys):
     dist = np.array([float(r[-2]) for r in rows])
     assert np.nanmin(dist) < 5.0  # the demo's seeded events: 0.6, 0.7, 1.6 cm with the bundled model
     assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.fixture(scope="module")
+def unit_sample():
+    return [e for e in vf.simulate("dune-fd-1x2x6", "nu-mix", events=30, seed=4243)
+            if e.primary is not None and any(p.pixels.any() for p in e.planes)]
+
+
+@pytest.mark.parametrize("variation", ["gain=0.25", "gain=0.5", "gain=2", "gain=4", "noise=2.6"])
+def test_the_answer_does_not_depend_on_the_charge_unit_or_low_level_noise(finder, unit_sample, variation):
+    """The same events in other units (charge x0.25 ... x4, saturating at 255) or with low-level noise
+    over the whole crop: the finder normalises the charge and cuts the noise, so the primary vertex
+    moves by less than 1 cm in nearly every event and the share within 2 cm moves by at most one event."""
+    from vertexfinder.evaluation import parse_variation, vary_event
+
+    var = parse_variation(variation)
+    base = finder.find_many(unit_sample)
+    varied = finder.find_many([vary_event(e, var) for e in unit_sample])
+
+    def within(results, cut):
+        return sum(bool(r.vertices) and r.vertices[0].position_cm is not None
+                   and np.linalg.norm(r.vertices[0].position_cm - e.primary.position_cm) <= cut
+                   for e, r in zip(unit_sample, results))
+
+    moved = [np.linalg.norm(a.vertices[0].position_cm - b.vertices[0].position_cm)
+             for a, b in zip(base, varied) if a.vertices and b.vertices
+             and a.vertices[0].position_cm is not None and b.vertices[0].position_cm is not None]
+    assert len(moved) >= 0.9 * len(unit_sample)
+    assert np.mean(np.array(moved) < 1.0) >= 0.8
+    assert abs(within(varied, 2.0) - within(base, 2.0)) <= 1
