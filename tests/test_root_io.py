@@ -1,5 +1,7 @@
 """ROOT dumps in the historical layout: write -> read round trips, layout details, bad events, atomicity."""
 
+import re
+
 import numpy as np
 import pytest
 import uproot
@@ -66,6 +68,8 @@ def _rewrite(src, dst, *, directory="", drop=(), replace=None, branches=None):
                 continue
             if name in replace:
                 g[prefix + name] = replace[name]
+            elif cls == "TObjString":  # uproot writes strings, not the TObjStrings it reads
+                g[prefix + name] = str(d[name])
             elif cls == "TTree":
                 t = d[name]
                 keep = [b for b in t.keys() if branches is None or b in branches.get(name, t.keys())]
@@ -347,3 +351,130 @@ def test_write_rejects_records_the_format_cannot_hold(tmp_path, mapper):
     with pytest.raises(BadEventError, match="drift_window"):
         write_dump(path, [rec], mapper=ImageMapper("test-detector", drift_window=12))
     assert list(tmp_path.iterdir()) == []
+
+
+# -- a historical dump written without this package: nu vertex 2d with only fPlane, fPosX, fPosY ----------------
+def _historical_dump(path, mapper, n=4, seed=3, *, nu2d_rows=None):
+    """A dump as the framework's dump module wrote it, made here with uproot alone: TH2C per event and
+    plane in 'vertexdump', a 'nu vertex' tree (fRun, fEvent, fCryo, fTpc, fPdg, fInteraction) and a
+    'nu vertex 2d' tree of only fPlane, fPosX, fPosY (planes 2, 1, 0 per event, events in the order of
+    'nu vertex'). Returns the true vertices."""
+    rng = np.random.default_rng(seed)
+    det = mapper.detector
+    nu = {b: [] for b in ("fRun", "fEvent", "fCryo", "fTpc", "fPdg", "fInteraction")}
+    nu2d = {"fPlane": [], "fPosX": [], "fPosY": []}
+    truth = []
+    with uproot.recreate(path) as f:
+        for e in range(n):
+            tpc = det.tpcs[e % len(det.tpcs)]
+            xyz = _point_in(tpc, rng)
+            truth.append(xyz)
+            for p in range(3):
+                pix = rng.integers(-128, 127, size=(6, 8)).astype(np.int8)
+                w, d = mapper.project_points(xyz)[0, p].astype(int)
+                f[f"vertexdump/event_{100 + e}_run_5_subrun_0_plane_{p}_raw"] = _th2(pix, (w - 3, d - 4), np.int8)
+            for k, v in zip(nu, (5, 100 + e, 0, tpc.index, 14, e % 2)):
+                nu[k].append(v)
+            for p in (2, 1, 0):
+                # the vertex's wire and tick in that TPC's plane of this view, from the geometry alone
+                plane = tpc.plane_for_view(mapper.views[p])
+                nu2d["fPlane"].append(p)
+                nu2d["fPosX"].append(float(plane.wire_coordinate(xyz[1], xyz[2])))
+                nu2d["fPosY"].append(float(det.drift_ticks(tpc.index, xyz[0], plane=plane.index)))
+        f.mktree("vertexdump/nu vertex", {k: np.int32 for k in nu}).extend(
+            {k: np.asarray(v, np.int32) for k, v in nu.items()})
+        rows = slice(None) if nu2d_rows is None else nu2d_rows
+        f.mktree("vertexdump/nu vertex 2d", {"fPlane": np.int32, "fPosX": np.float64, "fPosY": np.float64}).extend(
+            {"fPlane": np.asarray(nu2d["fPlane"], np.int32)[rows], "fPosX": np.asarray(nu2d["fPosX"])[rows],
+             "fPosY": np.asarray(nu2d["fPosY"])[rows]})
+    return truth
+
+
+def test_historical_2d_tree_without_ids_converts(tmp_path, mapper):
+    from vertexfinder.io.events import convert
+    from vertexfinder.store import EventStore
+
+    path = tmp_path / "historical.root"
+    truth = _historical_dump(path, mapper)
+    with uproot.open(path) as f:
+        assert set(f["vertexdump/nu vertex 2d"].keys()) == {"fPlane", "fPosX", "fPosY"}
+    reports = []
+    summary = convert([path], tmp_path / "h.vfstore", detector="test-detector", progress=False,
+                      report=reports.append)
+    assert summary["converted"] == 4 and reports == []
+    store = EventStore.open(tmp_path / "h.vfstore")
+    for i, xyz in enumerate(truth):
+        rec = store[i]
+        assert rec.ids == (5, 0, 100 + i) and rec.interaction == ("CC", "NC")[i % 2]
+        np.testing.assert_allclose(rec.primary.position_cm, xyz, atol=0.05)
+
+
+def test_historical_2d_tree_of_the_wrong_length_is_refused(tmp_path, mapper):
+    path = tmp_path / "short.root"
+    _historical_dump(path, mapper, nu2d_rows=slice(0, 11))
+    with pytest.raises(RootFormatError, match=r"short\.root: tree 'nu vertex 2d' has no fRun/fEvent, so its entries "
+                                              r"are matched by position .* needs 12 entries, it has 11"):
+        read_dump(path, mapper=mapper)
+
+
+# -- values that are not what the layout allows -----------------------------------------------------------------
+@pytest.mark.parametrize("tree,branch,value,match", [
+    ("nu vertex", "fTpc", 999, r"fTpc=999, expected -1 \(unknown\) or a TPC of test-detector \(0\.\.3\)"),
+    ("nu vertex", "fInteraction", 7, r"fInteraction=7, expected 0 \(CC\), 1 \(NC\) or -1"),
+    ("nu vertex", "fCryo", 2, r"fCryo=2, expected 0"),
+    ("nu vertex", "fEnergy", np.inf, r"fEnergy=inf GeV"),
+    ("vertices", "fX", np.nan, r"tree 'vertices' has vertex 0 at \[nan, .*positions must be finite"),
+    ("vertices", "fY", 1e30, r"tree 'vertices' has vertex 0 at \[.*1e\+30.*\] cm, outside test-detector"),
+    ("vertices", "fZ", -500.0, r"outside test-detector"),
+    ("vertices", "fFlags", -3, r"vertex flags \[-3, .*expected 0\.\.32767"),
+])
+def test_bad_tree_values_make_the_event_bad(tmp_path, mapper, tree, branch, value, match):
+    records = _records(mapper, 3)
+    path, bad = tmp_path / "ok.root", tmp_path / "bad.root"
+    write_dump(path, records, mapper=mapper)
+    with uproot.open(path) as f:
+        t = f[f"vertexdump/{tree}"]
+        arrays = t.arrays(library="np")
+        types = {b: t[b].interpretation.numpy_dtype.newbyteorder("=") for b in t.keys()}
+    first = np.flatnonzero((arrays["fEvent"] == 11))[0]  # the second event's first entry
+    arrays[branch] = arrays[branch].astype(types[branch])
+    arrays[branch][first] = value
+    _rewrite(path, bad, directory="vertexdump", drop={tree})
+    with uproot.update(bad) as g:
+        g.mktree(f"vertexdump/{tree}", types).extend(arrays)
+    entries = _read_all(bad, mapper)
+    errors = _errors(entries)
+    assert list(errors) == [(7, 3, 11)], errors
+    assert re.search(match, errors[(7, 3, 11)]) and "bad.root" in errors[(7, 3, 11)]
+
+
+def test_fractional_ids_in_a_tree_are_refused(tmp_path, mapper):
+    path = tmp_path / "floaty.root"
+    write_dump(path, _records(mapper, 2), mapper=mapper)
+    bad = tmp_path / "bad.root"
+    _rewrite(path, bad, directory="vertexdump", drop={"nu vertex"})
+    with uproot.update(bad) as g:
+        g.mktree("vertexdump/nu vertex", {"fRun": np.float64, "fEvent": np.float64}).extend(
+            {"fRun": np.array([7.0, 7.0]), "fEvent": np.array([10.0, 11.5])})
+    with pytest.raises(RootFormatError, match=r"bad\.root: tree 'nu vertex' branch 'fEvent' entry 1 is 11\.5, "
+                                              r"expected a whole number"):
+        read_dump(bad, mapper=mapper)
+
+
+def test_convert_refuses_the_same_file_twice_and_skips_repeated_events(tmp_path, mapper):
+    from vertexfinder.errors import InputError
+    from vertexfinder.io.events import convert
+    from vertexfinder.store import EventStore
+
+    a = tmp_path / "a.root"
+    write_dump(a, _records(mapper, 20), mapper=mapper)
+    with pytest.raises(InputError, match=r"a\.root: given twice"):
+        convert([a, a], tmp_path / "x.vfstore", progress=False)
+    b = tmp_path / "b.root"
+    b.write_bytes(a.read_bytes())
+    reports = []
+    summary = convert([a, b], tmp_path / "ab.vfstore", progress=False, report=reports.append)
+    assert summary["converted"] == 20 and summary["skipped"] == 20 and len(reports) == 20
+    assert all("b.root" in r and "already converted from" in r and "a.root" in r for r in reports)
+    store = EventStore.open(tmp_path / "ab.vfstore")
+    assert len({store[i].ids for i in range(len(store))}) == len(store) == 20

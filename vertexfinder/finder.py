@@ -328,9 +328,10 @@ class VertexFinder:
     def mapper(self, event: EventRecord):
         from .mapper import ImageMapper
 
-        key = (event.detector, event.drift_window, event.pooling)
+        det = event.get_detector()  # the record's own Detector (a description file's), else the built-in one
+        key = (det, event.drift_window, event.pooling)
         if key not in self._mappers:
-            self._mappers[key] = ImageMapper(event.detector, drift_window=event.drift_window, pooling=event.pooling)
+            self._mappers[key] = ImageMapper(det, drift_window=event.drift_window, pooling=event.pooling)
         return self._mappers[key]
 
     def check(self, event: EventRecord):

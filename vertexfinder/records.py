@@ -9,7 +9,9 @@ from frames and hits through the mapper.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -37,6 +39,45 @@ __all__ = [
     "EventRecord",
     "kind_from_flags",
 ]
+
+def _is_description_file(value) -> bool:
+    path = Path(value)
+    return path.suffix.lower() in (".toml", ".json") and path.is_file()
+
+
+@dataclass(frozen=True)
+class _SpecOnly:
+    spec: object
+
+
+#: Detectors seen in records, by description: unpickled records get the same objects back.
+_DETECTORS: OrderedDict = OrderedDict()
+_DETECTORS_KEPT = 16
+
+
+def _remember(detector) -> None:
+    _DETECTORS[detector.spec] = _DETECTORS.pop(detector.spec, detector)
+    while len(_DETECTORS) > _DETECTORS_KEPT:
+        _DETECTORS.popitem(last=False)
+
+
+def detector_from_spec(spec):
+    """The Detector of a (hashable) description: one already in use for it (in a record, or the
+    built-in one), else a new one, built once."""
+    from .detectors import Detector, get_detector, list_detectors
+
+    if spec in _DETECTORS:
+        _DETECTORS.move_to_end(spec)
+        return _DETECTORS[spec]
+    det = None
+    if spec.name in list_detectors():
+        builtin = get_detector(spec.name)
+        if builtin.spec == spec:
+            det = builtin
+    det = det or Detector(spec)
+    _remember(det)
+    return det
+
 
 #: Vertex classes, in the order used for class ids everywhere (store, model heads): the model's
 #: classes without "none". The truth flags (FLAG_*) are those of the historical dumps' truth maps.
@@ -145,7 +186,8 @@ class EventRecord:
 
     Attributes:
         run, subrun, event: event ids.
-        detector: detector name.
+        detector: detector name. The constructor also takes a Detector or the path of a
+            description file (TOML/JSON): the name is kept here and the Detector in ``geometry``.
         drift_window: ticks pooled into one drift pixel.
         pooling: "max", "mean" or "mean-around-max".
         planes: one PlaneImage per global-image plane, in the detector's view order.
@@ -154,6 +196,10 @@ class EventRecord:
         interaction: "CC", "NC" or "" (unknown).
         energy_gev: neutrino energy in GeV (nan if unknown).
         tpc: TPC of the primary vertex (-1 if unknown).
+        geometry: the Detector the images were made with, when the record carries it (records
+            from description files, stores, dumps, frames, hits and the simulation do); None: the
+            built-in detector named ``detector``. :meth:`get_detector` gives either. Pickled as
+            its description, so records travel between processes cheaply.
     """
 
     run: int
@@ -168,8 +214,30 @@ class EventRecord:
     interaction: str = ""
     energy_gev: float = float("nan")
     tpc: int = -1
+    geometry: object = None
 
     def __post_init__(self):
+        from .detectors import Detector, get_detector
+
+        det = self.detector
+        if isinstance(det, (str, Path)) and _is_description_file(det):
+            det = get_detector(det)  # a description file: keep what it describes, not its path
+        if isinstance(det, Detector):
+            if self.geometry is not None and self.geometry is not det:
+                raise BadEventError(f"event {self.event}: detector {det.name!r} given twice, as two different "
+                                    f"Detectors (detector= and geometry=)")
+            object.__setattr__(self, "geometry", det)
+            det = det.name
+        if isinstance(det, Path) or not isinstance(det, str) or not det:
+            raise BadEventError(f"detector must be a name, a description file or a Detector; Received: {det!r}")
+        object.__setattr__(self, "detector", det)
+        if self.geometry is not None:
+            if not isinstance(self.geometry, Detector):
+                raise BadEventError(f"geometry must be a Detector or None; Received: {type(self.geometry).__name__}")
+            if self.geometry.name != det:
+                raise BadEventError(f"event {self.event}: detector {det!r} but geometry {self.geometry.name!r}")
+            if self.geometry.spec not in _DETECTORS:
+                _remember(self.geometry)
         object.__setattr__(self, "planes", tuple(self.planes))
         object.__setattr__(self, "vertices", tuple(self.vertices))
         for name in ("run", "subrun", "event"):
@@ -193,6 +261,29 @@ class EventRecord:
     @property
     def ids(self) -> tuple[int, int, int]:
         return self.run, self.subrun, self.event
+
+    def get_detector(self):
+        """The Detector of the record: ``geometry``, else the built-in detector named ``detector``.
+
+        Raises:
+            UnknownDetectorError: no geometry and no built-in detector of that name.
+        """
+        if self.geometry is not None:
+            return self.geometry
+        from .detectors import get_detector
+
+        return get_detector(self.detector)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        if state.get("geometry") is not None:  # the description, not the wire tables derived from it
+            state["geometry"] = _SpecOnly(state["geometry"].spec)
+        return state
+
+    def __setstate__(self, state):
+        if isinstance(state.get("geometry"), _SpecOnly):
+            state = dict(state, geometry=detector_from_spec(state["geometry"].spec))
+        self.__dict__.update(state)
 
     @property
     def primary(self) -> TruthVertex | None:

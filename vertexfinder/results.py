@@ -8,12 +8,20 @@ from .io.atomic import atomic_output
 
 __all__ = ["FIND_COLUMNS", "vertex_rows", "write_rows"]
 
-FIND_COLUMNS = ("run", "subrun", "event", "vertex", "kind", "score", "primary", "plane", "found", "tpc", "wire",
-                "channel", "tick", "global_wire", "global_drift", "x_cm", "y_cm", "z_cm", "residual_cm")
+FIND_COLUMNS = ("run", "subrun", "event", "vertex", "kind", "score", "primary", "plane", "found", "tpc",
+                "plane_index", "wire", "channel", "tick", "global_wire", "global_drift", "x_cm", "y_cm", "z_cm",
+                "residual_cm")
 
 
 def vertex_rows(event, vertices):
-    """The ``find`` output rows (dicts with FIND_COLUMNS) of one event: one per vertex and plane."""
+    """The ``find`` output rows (dicts with FIND_COLUMNS) of one event: one per vertex and plane.
+
+    ``plane`` is the global view (U, V, Z); ``plane_index`` the readout plane of TPC ``tpc`` that
+    holds it, numbered as LArSoft numbers the planes of a TPC (0, 1, 2 from the drift volume
+    inward; on a DUNE APA's -x face the global V view is read by plane 0, that face's U wires),
+    -1 where the TPC is unknown.
+    """
+    det = event.get_detector()
     rows = []
     for i, v in enumerate(vertices):
         xyz = v.position_cm if v.position_cm is not None else (float("nan"),) * 3
@@ -24,6 +32,7 @@ def vertex_rows(event, vertices):
                 "plane_id": p, "run": event.run, "subrun": event.subrun, "event": event.event, "vertex": i, "kind": v.kind,
                 "score": round(v.score, 5), "primary": int(v.primary), "plane": pv.view, "found": int(pv.found),
                 "tpc": pv.tpc,
+                "plane_index": det.tpcs[pv.tpc].plane_for_view(pv.view).index if pv.tpc >= 0 else -1,
                 "wire": round(pv.wire, 3), "channel": pv.channel, "tick": round(pv.tick, 2),
                 "global_wire": round(pv.global_wire, 3), "global_drift": round(pv.global_drift, 3),
                 "x_cm": round(float(xyz[0]), 3), "y_cm": round(float(xyz[1]), 3), "z_cm": round(float(xyz[2]), 3),

@@ -1,7 +1,7 @@
 """Reading and writing events and outputs.
 
-``vertexfinder.io.events`` reads events from any input (store, ROOT dump, frame or hit ``.npz``),
-writes them, and converts dumps into stores; ``vertexfinder.io.root`` reads and writes the
+``vertexfinder.io.events`` reads events from any input (store, ROOT dump, frame, hit or
+Wire-Cell frame ``.npz``), writes them, and converts dumps into stores; ``vertexfinder.io.root`` reads and writes the
 historical ROOT dump layout (TH2C plane images and the ``nu vertex`` trees) with uproot;
 ``vertexfinder.io.atomic`` makes every output appear only when complete. Names are loaded
 lazily so ``import vertexfinder.io`` does not import uproot.
@@ -19,6 +19,9 @@ _LAZY = {
     "write_events": ".events",
     "convert": ".events",
     "read_npz": ".events",
+    "npz_events": ".events",
+    "dump_mapper": ".events",
+    "dump_metadata": ".root",
     "atomic_output": ".atomic",
 }
 

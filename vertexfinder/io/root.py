@@ -32,6 +32,22 @@ tree ``nu vertex 2d``, one entry per event that has a primary vertex, and view
 tree ``vertices`` (extension), one entry per truth vertex
     fRun, fSubRun, fEvent, fIndex, fKind (index in ``records.VERTEX_KINDS``),
     fFlags, fParent, fPdg, fX, fY, fZ (cm).
+``vertexfinder`` (TObjString, extension): JSON ``{"format": "vertexfinder-dump", "version": 1,
+    "detector": <description>, "drift_window": N, "pooling": "..."}``, the detector the images
+    were made with (:func:`vertexfinder.store.detector_description`: the parametric description,
+    or the wires file by path and SHA-256), so the dump reopens without being told its detector
+    (:func:`dump_metadata`, :func:`vertexfinder.io.events.read_events`).
+
+Historical ``nu vertex 2d`` trees may hold only fPlane, fPosX, fPosY: one entry per event and
+plane, the planes of each event together (written 2, 1, 0), the events in the order of the
+``nu vertex`` entries. Such a tree is matched to ``nu vertex`` by position and must have one
+entry per view for each of its entries.
+
+Values are checked when read: ids and other integer branches must hold whole numbers; fTpc must
+be -1 or a TPC of the detector, fInteraction 0, 1 or -1, fCryo 0, fEnergy NaN (unknown) or a
+finite non-negative value; truth positions must be finite and inside the detector (1 cm
+tolerance); 2D positions finite. A bad value makes that event bad (skipped and reported), a
+malformed branch the whole file.
 
 Reading takes the truth from ``vertices`` when the tree exists (plane
 projections recomputed with ``mapper.project_points``); otherwise it rebuilds
@@ -42,6 +58,8 @@ trees without fSubRun are matched to histograms by (run, event).
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -56,10 +74,14 @@ from .atomic import atomic_output
 from ..errors import BadEventError, GeometryError, RootFormatError
 from ..records import FLAG_HADRONIC, FLAG_NU_PRIMARY, VERTEX_KINDS, EventRecord, PlaneImage, TruthVertex
 
-__all__ = ["DumpEntry", "read_dump", "write_dump", "DEFAULT_DIRECTORY"]
+__all__ = ["DumpEntry", "read_dump", "write_dump", "dump_metadata", "DEFAULT_DIRECTORY", "METADATA_NAME"]
 
 #: Directory of the dump module's objects (the framework names it after the module label).
 DEFAULT_DIRECTORY = "vertexdump"
+
+#: Name of the TObjString holding the dump's metadata (detector description, drift window, pooling).
+METADATA_NAME = "vertexfinder"
+_METADATA_FORMAT = "vertexfinder-dump"
 
 NU_TREE = "nu vertex"
 NU2D_TREE = "nu vertex 2d"
@@ -96,7 +118,7 @@ _BRANCHES = {NU_TREE: _NU_BRANCHES, NU2D_TREE: _NU2D_BRANCHES, VERTEX_TREE: _VER
 #: Branches a file must have to be read; the others have defaults (historical trees lack fSubRun, fEnergy).
 _REQUIRED = {
     NU_TREE: ("fRun", "fEvent"),
-    NU2D_TREE: ("fRun", "fEvent", "fPlane", "fPosX", "fPosY"),
+    NU2D_TREE: ("fPlane", "fPosX", "fPosY"),  # without fRun/fEvent: matched to NU_TREE by position
     VERTEX_TREE: ("fRun", "fEvent", "fIndex", "fKind", "fFlags", "fParent", "fX", "fY", "fZ"),
 }
 
@@ -150,8 +172,13 @@ def write_dump(path, records: Iterable[EventRecord], *, mapper, directory: str |
         BadEventError: a record that does not fit the mapper or the format (other detector,
             crop outside the global image, duplicate ids, truth index without vertex, ...).
     """
+    from ..store import detector_description
+
     prefix = f"{directory.strip('/')}/" if directory and directory.strip("/") else ""
+    meta = {"format": _METADATA_FORMAT, "version": 1, "detector": detector_description(mapper.detector),
+            "drift_window": mapper.drift_window, "pooling": mapper.pooling}
     with atomic_output(path) as tmp, uproot.recreate(tmp) as file:
+        file[prefix + METADATA_NAME] = json.dumps(meta, sort_keys=True)
         rows = {name: {b: [] for b in branches} for name, branches in _BRANCHES.items()}
         seen: set[tuple[int, int, int]] = set()
         n = 0
@@ -311,7 +338,8 @@ def read_dump(path, *, mapper, detector_name: str | None = None, directory: str 
     Args:
         path: the ROOT file.
         mapper: ImageMapper of the detector and drift window the dump was made with.
-        detector_name: ``EventRecord.detector`` of the records (default: the mapper's detector name).
+        detector_name: kept for callers that pass it; must be the mapper's detector name (the
+            records carry the mapper's Detector).
         directory: where the dump objects are; None looks in "vertexdump", then at the top
             level, then in the single top-level directory that holds dump objects.
 
@@ -319,7 +347,43 @@ def read_dump(path, *, mapper, detector_name: str | None = None, directory: str 
         RootFormatError: the file cannot be opened, is not ROOT, or holds no dump.
     """
     index = _scan(str(path), mapper, directory)
-    return _iter_entries(index, mapper, detector_name or mapper.detector.name)
+    if detector_name is not None and detector_name != mapper.detector.name:
+        raise ValueError(f"detector_name {detector_name!r} differs from the mapper's detector {mapper.detector.name!r}")
+    return _iter_entries(index, mapper)
+
+
+def dump_metadata(path, *, directory: str | None = None) -> dict | None:
+    """The metadata a dump written by this package records (module docstring), or None (a
+    historical dump, or one written before dumps recorded it).
+
+    Raises:
+        RootFormatError: the file is not a readable dump, or its metadata is malformed.
+    """
+    path = str(path)
+    with _open(path) as file:
+        try:
+            d, where, objects = _locate(path, file, directory)
+            found = [(n, c, cls) for n, c, cls in objects if n == METADATA_NAME]
+            if not found:
+                return None
+            name, cycle, cls = found[0]
+            if cls != "TObjString":
+                raise RootFormatError(f"{path}: {METADATA_NAME!r} is a {cls}, expected a TObjString")
+            _check_key(path, d, f"{name};{cycle}", f"{METADATA_NAME!r}", 2**20)
+            text = str(d[f"{name};{cycle}"])
+        except RootFormatError:
+            raise
+        except Exception as exc:
+            raise RootFormatError(f"{path}: cannot read {METADATA_NAME!r} ({_one_line(exc)})") from exc
+    try:
+        meta = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RootFormatError(f"{path}: {METADATA_NAME!r} is not JSON ({exc})") from None
+    if (not isinstance(meta, dict) or meta.get("format") != _METADATA_FORMAT or not isinstance(meta.get("detector"), dict)
+            or type(meta.get("drift_window")) is not int or meta["drift_window"] < 1
+            or not isinstance(meta.get("pooling"), str)):
+        raise RootFormatError(f"{path}: {METADATA_NAME!r} is not this package's dump metadata: {text[:120]!r}")
+    return meta
 
 
 def _open(path: str):
@@ -392,10 +456,56 @@ def _locate(path: str, file, directory: str | None):
     )
 
 
+#: The most bytes a tree object, or an uncompressed basket, may declare before it is read.
+_MAX_OBJECT_BYTES = 64 * 2**20
+#: The most entries a tree may declare (far more than events x views of any dump).
+_MAX_ENTRIES = 2**26
+#: zlib's largest compression ratio (1032:1), so the largest a compressed object can expand to.
+_MAX_EXPANSION = 1032
+
+
+def _file_size(path: str) -> int:
+    return Path(path).stat().st_size
+
+
+def _check_key(path: str, d, key: str, what: str, max_bytes: int) -> None:
+    """An object's key must point inside the file and declare no more than ``max_bytes`` (checked
+    before the object is read, so a damaged length never turns into a huge allocation)."""
+    k = d.key(key)
+    size = _file_size(path)
+    if not (0 <= k.fSeekKey and k.fNbytes > 0 and k.fSeekKey + k.fNbytes <= size):
+        raise RootFormatError(f"{path}: {what} lies at bytes {k.fSeekKey}..{k.fSeekKey + k.fNbytes}, outside the "
+                              f"file's {size} (damaged key)")
+    if not 0 <= k.fObjlen <= min(max_bytes, max(k.fNbytes, 1) * _MAX_EXPANSION):
+        raise RootFormatError(f"{path}: {what} declares {k.fObjlen} bytes ({k.fNbytes} stored), more than it can "
+                              f"hold (damaged key)")
+
+
+def _check_baskets(path: str, tree, name: str, branches) -> None:
+    """Every basket of the branches to read must lie inside the file and declare a sane size."""
+    size = _file_size(path)
+    if not 0 <= tree.num_entries <= _MAX_ENTRIES:
+        raise RootFormatError(f"{path}: tree {name!r} declares {tree.num_entries} entries (damaged tree)")
+    for b in branches:
+        br = tree[b]
+        n = br.num_baskets
+        nbytes = np.asarray(br.member("fBasketBytes"), dtype=np.int64)[:n]
+        seek = np.asarray(br.member("fBasketSeek"), dtype=np.int64)[:n]
+        if len(nbytes) < n or len(seek) < n or np.any(nbytes < 0) or np.any(seek < 0) or np.any(seek + nbytes > size):
+            raise RootFormatError(f"{path}: tree {name!r} branch {b!r} declares baskets outside the file's {size} "
+                                  f"bytes (damaged tree)")
+        for i in range(n):
+            k = br.basket_key(i)
+            if not 0 <= k.fObjlen <= min(_MAX_OBJECT_BYTES, max(k.fNbytes, 1) * _MAX_EXPANSION):
+                raise RootFormatError(f"{path}: tree {name!r} branch {b!r} basket {i} declares {k.fObjlen} bytes "
+                                      f"({k.fNbytes} stored; damaged tree)")
+
+
 def _read_table(path: str, d, name: str, cls: str) -> dict[str, np.ndarray]:
     if cls not in _TREE_CLASSES:
         raise RootFormatError(f"{path}: {name!r} is a {cls}, expected a TTree")
     try:
+        _check_key(path, d, name, f"tree {name!r}", _MAX_OBJECT_BYTES)
         tree = d[name]
         present = [b for b in _BRANCHES[name] if b in tree.keys()]
         missing = [b for b in _REQUIRED[name] if b not in present]
@@ -403,12 +513,30 @@ def _read_table(path: str, d, name: str, cls: str) -> dict[str, np.ndarray]:
             raise RootFormatError(
                 f"{path}: tree {name!r} lacks branches {missing}; it has {list(tree.keys())}"
             )
+        _check_baskets(path, tree, name, present)
         arrays = tree.arrays(present, library="np")
     except RootFormatError:
         raise
     except Exception as exc:
         raise RootFormatError(f"{path}: cannot read tree {name!r} ({_one_line(exc)})") from exc
-    return {b: np.asarray(arrays[b]) for b in present}
+    out = {}
+    for b in present:
+        a = np.asarray(arrays[b])
+        if a.ndim != 1 or a.dtype.kind not in "iuf":
+            raise RootFormatError(f"{path}: tree {name!r} branch {b!r} must hold one number per entry; "
+                                  f"it holds {a.dtype} with shape {a.shape}")
+        if np.dtype(_BRANCHES[name][b]).kind == "i" and a.dtype.kind == "f":
+            bad = ~np.isfinite(a) | (a != np.round(a)) | (np.abs(a) > _INT32_MAX)
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise RootFormatError(f"{path}: tree {name!r} branch {b!r} entry {i} is {float(a[i])!r}, "
+                                      f"expected a whole number")
+            a = a.astype(np.int64)
+        out[b] = a
+    lengths = {len(a) for a in out.values()}
+    if len(lengths) > 1:
+        raise RootFormatError(f"{path}: tree {name!r} branches have different lengths {sorted(lengths)}")
+    return out
 
 
 def _scan(path: str, mapper, directory: str | None) -> _Index:
@@ -430,6 +558,7 @@ def _scan(path: str, mapper, directory: str | None) -> _Index:
         e, r, s, p, what = int(m[1]), int(m[2]), int(m[3]), int(m[4]), m[5]
         ev = events.setdefault((r, s, e), _Event((r, s, e)))
         ev.hists[(what, p)] = (f"{name};{cycle}", cls)
+    _match_nu2d_by_position(path, tables, len(mapper.views))
     orphans = []
     by_run_event: dict[tuple[int, int], list] = {}
     for ids in events:
@@ -443,6 +572,31 @@ def _scan(path: str, mapper, directory: str | None) -> _Index:
             seen.add(ids)
             unique.append((ids, msg))
     return _Index(path, where, events, unique, tables)
+
+
+def _match_nu2d_by_position(path: str, tables: dict, n_views: int) -> None:
+    """Give a historical ``nu vertex 2d`` tree without ids the ids of the ``nu vertex`` entries: its
+    entries come in groups of one per view, in the order of the ``nu vertex`` entries."""
+    nu2d = tables.get(NU2D_TREE)
+    if nu2d is None or ("fRun" in nu2d and "fEvent" in nu2d):
+        return
+    if "fRun" in nu2d or "fEvent" in nu2d:
+        raise RootFormatError(f"{path}: tree {NU2D_TREE!r} has only one of fRun and fEvent; it needs both, or "
+                              f"neither (then its entries follow the {NU_TREE!r} entries, one per view)")
+    nu = tables.get(NU_TREE)
+    n = len(nu2d["fPlane"])
+    if nu is None:
+        raise RootFormatError(f"{path}: tree {NU2D_TREE!r} has no fRun/fEvent and there is no {NU_TREE!r} tree to "
+                              f"match its {n} entries with")
+    n_nu = len(nu["fRun"])
+    if n != n_views * n_nu:
+        raise RootFormatError(
+            f"{path}: tree {NU2D_TREE!r} has no fRun/fEvent, so its entries are matched by position with the "
+            f"{n_nu} entries of {NU_TREE!r}, one per view ({n_views}): that needs {n_views * n_nu} entries, it has {n}"
+        )
+    k = np.arange(n) // n_views
+    ids = {b: nu[b][k] for b in ("fRun", "fSubRun", "fEvent") if b in nu}
+    tables[NU2D_TREE] = {**nu2d, **ids}
 
 
 def _assign_rows(path, name, table, events, by_run_event) -> list:
@@ -471,13 +625,13 @@ def _assign_rows(path, name, table, events, by_run_event) -> list:
     return orphans
 
 
-def _iter_entries(index: _Index, mapper, detector_name: str) -> Iterator[DumpEntry]:
+def _iter_entries(index: _Index, mapper) -> Iterator[DumpEntry]:
     with _open(index.path) as file:
         d = file[index.directory] if index.directory else file
         for ids, ev in index.events.items():
             where = f"{index.path}: run {ids[0]} subrun {ids[1]} event {ids[2]}"
             try:
-                record = _build_record(d, ev, index, mapper, detector_name)
+                record = _build_record(d, ev, index, mapper)
             except (_Bad, BadEventError, GeometryError) as exc:
                 yield DumpEntry(*ids, record=None, error=f"{where}: {exc}")
             else:
@@ -486,9 +640,11 @@ def _iter_entries(index: _Index, mapper, detector_name: str) -> Iterator[DumpEnt
         yield DumpEntry(*ids, record=None, error=msg)
 
 
-def _build_record(d, ev: _Event, index: _Index, mapper, detector_name: str) -> EventRecord:
+def _build_record(d, ev: _Event, index: _Index, mapper) -> EventRecord:
     if ev.problems:
         raise _Bad("; ".join(ev.problems))
+    if max(ev.ids) > _INT32_MAX:
+        raise _Bad(f"ids {ev.ids} do not fit in a 32-bit ROOT Int_t (<= {_INT32_MAX})")
     views = mapper.views
     extra = sorted({p for _, p in ev.hists if p >= len(views)})
     if extra:
@@ -496,10 +652,24 @@ def _build_record(d, ev: _Event, index: _Index, mapper, detector_name: str) -> E
                    f"{len(views)} views ({', '.join(views)})")
     tables = index.tables
     nu = _one_row(tables, ev, NU_TREE)
-    tpc = int(tables[NU_TREE]["fTpc"][nu]) if nu is not None and "fTpc" in tables[NU_TREE] else -1
-    nu_pdg = int(tables[NU_TREE]["fPdg"][nu]) if nu is not None and "fPdg" in tables[NU_TREE] else 0
-    code = int(tables[NU_TREE]["fInteraction"][nu]) if nu is not None and "fInteraction" in tables[NU_TREE] else -1
-    energy = float(tables[NU_TREE]["fEnergy"][nu]) if nu is not None and "fEnergy" in tables[NU_TREE] else float("nan")
+    tpc, nu_pdg, code, energy, cryo = -1, 0, -1, float("nan"), 0
+    if nu is not None:
+        t = tables[NU_TREE]
+        tpc = int(t["fTpc"][nu]) if "fTpc" in t else -1
+        nu_pdg = int(t["fPdg"][nu]) if "fPdg" in t else 0
+        code = int(t["fInteraction"][nu]) if "fInteraction" in t else -1
+        energy = float(t["fEnergy"][nu]) if "fEnergy" in t else float("nan")
+        cryo = int(t["fCryo"][nu]) if "fCryo" in t else 0
+    n_tpc = len(mapper.detector.tpcs)
+    if not -1 <= tpc < n_tpc:
+        raise _Bad(f"tree {NU_TREE!r} has fTpc={tpc}, expected -1 (unknown) or a TPC of {mapper.detector.name} "
+                   f"(0..{n_tpc - 1})")
+    if code not in (-1, *_INTERACTION_NAME):
+        raise _Bad(f"tree {NU_TREE!r} has fInteraction={code}, expected 0 (CC), 1 (NC) or -1 (unknown)")
+    if cryo != 0:
+        raise _Bad(f"tree {NU_TREE!r} has fCryo={cryo}, expected 0 ({mapper.detector.name} has one cryostat)")
+    if not (math.isnan(energy) or (math.isfinite(energy) and energy >= 0)):
+        raise _Bad(f"tree {NU_TREE!r} has fEnergy={energy!r} GeV, expected a finite value >= 0 or NaN (unknown)")
 
     if VERTEX_TREE in tables:
         vertices = _vertices_from_tree(tables[VERTEX_TREE], ev.rows.get(VERTEX_TREE, []), mapper)
@@ -520,7 +690,7 @@ def _build_record(d, ev: _Event, index: _Index, mapper, detector_name: str) -> E
             truth = _decode_truth(values, vertices, p, view)
         planes.append(PlaneImage(view, pixels, origin, truth))
     return EventRecord(
-        run=ev.ids[0], subrun=ev.ids[1], event=ev.ids[2], detector=detector_name,
+        run=ev.ids[0], subrun=ev.ids[1], event=ev.ids[2], detector=mapper.detector,
         drift_window=mapper.drift_window, pooling=mapper.pooling, planes=planes, vertices=vertices,
         nu_pdg=nu_pdg, interaction=_INTERACTION_NAME.get(code, ""), energy_gev=energy, tpc=tpc,
     )
@@ -542,9 +712,14 @@ def _read_hist(d, ev: _Event, what: str, p: int, view: str, mapper):
     if cls != _HIST_CLASS[what]:
         raise _Bad(f"{name!r} is a {cls}, expected a {_HIST_CLASS[what]}")
     try:
+        # at most the whole view's bins (with under/overflow) as 4-byte values, plus the object's own fields
+        n_w, n_d = mapper.shape(p)
+        _check_key(str(d.file.file_path), d, key, f"histogram {name!r}", (n_w + 2) * (n_d + 2) * 4 + 2**16)
         h = d[key]
         values = np.asarray(h.values(flow=False))
         xedges, yedges = h.axis(0).edges(), h.axis(1).edges()
+    except RootFormatError as exc:  # a damaged key: this event only
+        raise _Bad(str(exc).split(": ", 1)[1]) from exc
     except Exception as exc:  # a damaged object: this event only
         raise _Bad(f"cannot read {name!r} ({type(exc).__name__}: {_one_line(exc)})") from exc
     w0 = _unit_axis(xedges, name, "x (global wire)")
@@ -600,6 +775,10 @@ def _vertices_from_tree(table, rows, mapper) -> tuple[TruthVertex, ...]:
         raise _Bad(f"tree {VERTEX_TREE!r} has vertex kinds {kinds.tolist()}, expected 0..{len(VERTEX_KINDS) - 1} "
                    f"({', '.join(VERTEX_KINDS)})")
     xyz = np.stack([table[b][rows].astype(np.float64) for b in ("fX", "fY", "fZ")], axis=1)
+    _check_positions(xyz, mapper.detector, f"tree {VERTEX_TREE!r}")
+    flags = table["fFlags"][rows].astype(np.int64)
+    if np.any((flags < 0) | (flags > _TRUTH_MAX_FLAGS)):
+        raise _Bad(f"tree {VERTEX_TREE!r} has vertex flags {flags.tolist()}, expected 0..{_TRUTH_MAX_FLAGS}")
     planes = mapper.project_points(xyz)
     pdg = table["fPdg"][rows] if "fPdg" in table else np.zeros(len(rows), dtype=np.int64)
     return tuple(
@@ -607,6 +786,24 @@ def _vertices_from_tree(table, rows, mapper) -> tuple[TruthVertex, ...]:
                     planes=planes[i], pdg=int(pdg[i]))
         for i, r in enumerate(rows)
     )
+
+
+#: How far outside the TPCs' bounding box a truth vertex may lie (rounding of positions at the walls).
+_POSITION_TOLERANCE_CM = 1.0
+
+
+def _check_positions(xyz: np.ndarray, det, what: str) -> None:
+    """Truth positions must be finite and inside the detector's bounding box."""
+    finite = np.isfinite(xyz).all(axis=1)
+    if not finite.all():
+        i = int(np.flatnonzero(~finite)[0])
+        raise _Bad(f"{what} has vertex {i} at {xyz[i].tolist()} cm; positions must be finite")
+    lo, hi = det.bounds_cm[:, 0] - _POSITION_TOLERANCE_CM, det.bounds_cm[:, 1] + _POSITION_TOLERANCE_CM
+    out = ((xyz < lo) | (xyz > hi)).any(axis=1)
+    if out.any():
+        i = int(np.flatnonzero(out)[0])
+        raise _Bad(f"{what} has vertex {i} at {xyz[i].tolist()} cm, outside {det.name} "
+                   f"(x {lo[0]:.1f}..{hi[0]:.1f}, y {lo[1]:.1f}..{hi[1]:.1f}, z {lo[2]:.1f}..{hi[2]:.1f} cm)")
 
 
 def _primary_from_2d(table, rows, tpc: int, nu_pdg: int, mapper) -> TruthVertex:
@@ -623,6 +820,11 @@ def _primary_from_2d(table, rows, tpc: int, nu_pdg: int, mapper) -> TruthVertex:
         if views[p] in points:
             raise _Bad(f"tree {NU2D_TREE!r} has several entries for plane {p}")
         wire, tick = float(table["fPosX"][r]), float(table["fPosY"][r])
+        n_wires = mapper.tpc_plane(p, tpc).n_wires
+        if not (math.isfinite(wire) and math.isfinite(tick) and -1 <= wire <= n_wires + 1
+                and -mapper.detector.ticks_per_readout <= tick <= 2 * mapper.detector.ticks_per_readout):
+            raise _Bad(f"tree {NU2D_TREE!r} has plane {p} position fPosX={wire!r}, fPosY={tick!r}: expected a wire "
+                       f"in 0..{n_wires} of TPC {tpc} and a tick near the readout window 0..{mapper.detector.ticks_per_readout}")
         points[views[p]] = (float(mapper.wire_to_global(p, tpc, wire)), float(mapper.tick_to_global_drift(tpc, tick, p)))
     try:
         bp = mapper.backproject(points)

@@ -103,7 +103,7 @@ def simulate_event(config: SimulationConfig, seed: int, index: int) -> EventReco
     ]
     tpc = int(det.tpc_of(interaction.position)) if interaction is not None else -1
     return EventRecord(
-        run=config.run, subrun=config.subrun, event=index, detector=det.name, drift_window=mapper.drift_window,
+        run=config.run, subrun=config.subrun, event=index, detector=det, drift_window=mapper.drift_window,
         pooling=mapper.pooling, planes=records_planes, vertices=truth, nu_pdg=nu_pdg, interaction=ccnc,
         energy_gev=energy, tpc=tpc,
     )
