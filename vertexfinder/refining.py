@@ -94,6 +94,13 @@ class RefineConfig:
         return cls(**data)
 
     @classmethod
+    def from_toml(cls, path, overrides=()) -> "RefineConfig":
+        """A RefineConfig from a TOML file (optional) and ``key=value`` overrides (TOML values)."""
+        from .training import read_toml_options
+
+        return cls.from_dict(read_toml_options(path, overrides, what="refiner config"))
+
+    @classmethod
     def read(cls, path) -> "RefineConfig":
         try:
             return cls.from_dict(json.loads(Path(path).read_text()))

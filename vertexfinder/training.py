@@ -111,8 +111,8 @@ class TrainConfig(ModelConfig):
                         origin_fraction=self.origin_fraction)
 
 
-def config_from_toml(path: str | Path | None, overrides: list[str] = ()) -> TrainConfig:
-    """A TrainConfig from a TOML file (optional) and ``key=value`` overrides (TOML values)."""
+def read_toml_options(path: str | Path | None, overrides=(), *, what: str = "training config") -> dict:
+    """Options from a TOML file (optional) and ``key=value`` overrides (TOML values, else strings)."""
     import tomllib
 
     data = {}
@@ -120,9 +120,9 @@ def config_from_toml(path: str | Path | None, overrides: list[str] = ()) -> Trai
         try:
             data = tomllib.loads(Path(path).read_text())
         except OSError as exc:
-            raise ValueError(f"cannot read training config {path}: {exc.strerror or exc}") from None
+            raise ValueError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
         except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"training config {path} is not valid TOML: {exc}") from None
+            raise ValueError(f"{what} {path} is not valid TOML: {exc}") from None
     for item in overrides:
         if "=" not in item:
             raise ValueError(f"--set expects key=value; Received: {item!r}")
@@ -131,7 +131,12 @@ def config_from_toml(path: str | Path | None, overrides: list[str] = ()) -> Trai
             data[key.strip()] = tomllib.loads(f"v = {value.strip()}")["v"]
         except tomllib.TOMLDecodeError:
             data[key.strip()] = value.strip()  # a bare string
-    return TrainConfig.from_dict(data)
+    return data
+
+
+def config_from_toml(path: str | Path | None, overrides: list[str] = ()) -> TrainConfig:
+    """A TrainConfig from a TOML file (optional) and ``key=value`` overrides (TOML values)."""
+    return TrainConfig.from_dict(read_toml_options(path, overrides))
 
 
 def build_walker(config: ModelConfig, n_planes: int = 3):

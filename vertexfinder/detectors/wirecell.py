@@ -335,7 +335,7 @@ def wire_lattice(tail_cm: np.ndarray, head_cm: np.ndarray, *, where: str = "plan
     else:
         pitch, s0 = 1.0, float(s[0])
     offsets = np.concatenate([tail_cm[:, 1:] @ normal, head_cm[:, 1:] @ normal])
-    lattice = s0 + np.empty(n)
+    lattice = np.empty(n)
     lattice[order] = s0 + np.arange(n) * pitch
     dev = float(np.max(np.abs(offsets - np.concatenate([lattice, lattice]))))
     if dev > 0.05 * pitch:
