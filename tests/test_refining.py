@@ -150,3 +150,17 @@ def test_a_finished_refiner_run_is_not_trained_again(refiner_run, tmp_path):
     except ValueError:
         pass  # refusing (like train's RunFinishedError) is fine too
     assert seen == [] and history_epochs(run) == ["0", "1"]
+
+
+def test_train_refiner_command_writes_a_refiner_and_refuses_to_train_it_again(tmp_path, capsys):
+    from vertexfinder.cli import main
+
+    run = tmp_path / "ref"
+    opts = {**TINY, "epochs": 1, "steps_per_epoch": 2, "validation_events": 2, "validation_points": 24}
+    toml = tmp_path / "ref.toml"
+    toml.write_text("\n".join(f"{k} = {json.dumps(list(v) if isinstance(v, tuple) else v)}" for k, v in opts.items()))
+    assert main(["train-refiner", "--config", str(toml), "--set", "seed=3", "-o", str(run), "-q"]) == 0
+    assert "refiner.keras" in capsys.readouterr().out
+    assert (run / "refiner.keras").is_file() and RefineConfig.read(run / "refiner.json").seed == 3
+    assert main(["train-refiner", "--config", str(toml), "--set", "seed=3", "-o", str(run), "-q"]) == 1
+    assert "finished" in capsys.readouterr().err

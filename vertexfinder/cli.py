@@ -100,6 +100,16 @@ def _cmd_train(args) -> int:
     return 0
 
 
+def _cmd_train_refiner(args) -> int:
+    from .refining import RefineConfig, train_refiner
+
+    config = RefineConfig.from_toml(args.config, args.set or [])
+    train_refiner(config, args.output, verbose=0 if args.quiet else 1)
+    print(f"trained; the refiner is {args.output}/refiner.keras with {args.output}/refiner.json; put both beside a "
+          "walker (its .keras and config.json) for the finder to use them")
+    return 0
+
+
 def _cmd_convert(args) -> int:
     from .io.events import convert
 
@@ -283,6 +293,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="RUN_DIR", help="run folder (checkpoints, logs)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser(
+        "train-refiner", help="train the refiner, the finder's last full-resolution look at each candidate",
+        description="Train the refiner on points drawn around the true vertices of an event store (store = PATH) "
+        "or of the simulation. Running the same command again resumes a stopped run. Options are the fields of "
+        "vertexfinder.refining.RefineConfig.",
+    )
+    p.add_argument("--config", metavar="CONFIG.toml", help="refiner configuration (TOML)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one option (TOML value), repeatable")
+    p.add_argument("-o", "--output", required=True, metavar="RUN_DIR", help="run folder (checkpoints, history)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train_refiner)
 
     def add_input_options(p):
         p.add_argument("--detector", default=DEFAULT_DETECTOR, help="detector of ROOT dumps, frames and hits "
