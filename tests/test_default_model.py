@@ -14,11 +14,13 @@ from vertexfinder.cli import main  # noqa: E402
 from vertexfinder.evaluation import evaluate  # noqa: E402
 from vertexfinder.finder import default_model_path  # noqa: E402
 
-#: floors on 40 seeded DUNE FD nu-mix events (seed 4242), where the bundled model measured 0.80 within
-#: 5 cm, 0.70 within 2 cm and class accuracy 0.84 (the model card has the 500-event test sample)
-MIN_PRIMARY_WITHIN_5CM_3D = 0.70
-MIN_PRIMARY_WITHIN_2CM_3D = 0.55
-MIN_CLASS_ACCURACY = 0.75
+#: floors on 40 seeded DUNE FD nu-mix events (seed 4242), where the bundled model (walker and refiner)
+#: measured 0.80 within 1 cm, 0.85 within 2 cm, 0.875 within 5 cm and class accuracy 0.92 (the model
+#: card has the 500-event test sample)
+MIN_PRIMARY_WITHIN_1CM_3D = 0.70
+MIN_PRIMARY_WITHIN_5CM_3D = 0.78
+MIN_PRIMARY_WITHIN_2CM_3D = 0.75
+MIN_CLASS_ACCURACY = 0.82
 
 
 @pytest.fixture(scope="module")
@@ -28,20 +30,26 @@ def finder():
 
 def test_default_model_files_and_safe_loading():
     d = default_model_path()
-    for name in ("walker.keras", "config.json", "train.toml", "history.csv", "MODEL_CARD.md"):
+    for name in ("walker.keras", "config.json", "train.toml", "history.csv", "MODEL_CARD.md", "refiner.keras",
+                 "refiner.json", "refiner.toml", "refiner_history.csv"):
         assert (d / name).is_file(), name
     assert (d / "walker.keras").stat().st_size < 5e6  # ships in the package
+    assert (d / "refiner.keras").stat().st_size < 10e6
     model = vf.load_model()
     from models import Walker
 
     assert isinstance(model, Walker)
     assert model.count_params() < 1_000_000
+    from models import Refiner
+
+    assert isinstance(vf.VertexFinder.load().refiner, Refiner)  # the refiner beside the walker is used
 
 
 def test_default_model_finds_primary_vertices_on_a_fixed_sample(finder):
     events = list(vf.simulate("dune-fd-1x2x6", "nu-mix", events=40, seed=4242))
     m = evaluate(finder, events, progress=False)
     assert m["events"] == 40
+    assert m["primary_within_1cm_3d"] >= MIN_PRIMARY_WITHIN_1CM_3D
     assert m["primary_within_5cm_3d"] >= MIN_PRIMARY_WITHIN_5CM_3D
     assert m["primary_within_2cm_3d"] >= MIN_PRIMARY_WITHIN_2CM_3D
     assert m["class_accuracy"] >= MIN_CLASS_ACCURACY
@@ -65,7 +73,7 @@ def test_demo_prints_a_table_and_writes_a_picture(tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def unit_sample():
-    return [e for e in vf.simulate("dune-fd-1x2x6", "nu-mix", events=30, seed=4243)
+    return [e for e in vf.simulate("dune-fd-1x2x6", "nu-mix", events=60, seed=4243)
             if e.primary is not None and any(p.pixels.any() for p in e.planes)]
 
 
@@ -73,7 +81,8 @@ def unit_sample():
 def test_the_answer_does_not_depend_on_the_charge_unit_or_low_level_noise(finder, unit_sample, variation):
     """The same events in other units (charge x0.25 ... x4, saturating at 255) or with low-level noise
     over the whole crop: the finder normalises the charge and cuts the noise, so the primary vertex
-    moves by less than 1 cm in most events and the share within 2 cm moves by at most one event."""
+    moves by less than 1 cm in most events and the share within 2 cm moves by at most 3 points (the
+    benchmark's figure on 500 events, bench_robustness.py), plus one event of slack for this sample."""
     from vertexfinder.evaluation import parse_variation, vary_event
 
     var = parse_variation(variation)
@@ -90,4 +99,4 @@ def test_the_answer_does_not_depend_on_the_charge_unit_or_low_level_noise(finder
              and a.vertices[0].position_cm is not None and b.vertices[0].position_cm is not None]
     assert len(moved) >= 0.9 * len(unit_sample)
     assert np.median(moved) < 1.0
-    assert abs(within(varied, 2.0) - within(base, 2.0)) <= 1
+    assert abs(within(varied, 2.0) - within(base, 2.0)) <= 0.03 * len(unit_sample) + 1
