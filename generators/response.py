@@ -47,7 +47,9 @@ def noise_rms(image) -> float:
     ``s`` with negative values dropped has its 75th percentile at 0.674 ``s``; a zero-suppressed
     image (charge only on and near tracks, most pixels 0) gives 0."""
     image = np.asarray(image)
-    return float(np.percentile(image, 75)) / 0.674 if image.size else 0.0
+    if image.size == 0 or np.count_nonzero(image) <= image.size // 4:  # the 75th percentile is 0
+        return 0.0
+    return float(np.percentile(image, 75)) / 0.674
 
 
 def normalise(images, *, reference: float = REFERENCE_SCALE, threshold: float = 0.0, noise_sigmas: float = 0.0,
