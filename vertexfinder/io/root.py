@@ -62,6 +62,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -386,13 +387,36 @@ def dump_metadata(path, *, directory: str | None = None) -> dict | None:
     return meta
 
 
+#: uproot's class versions as uproot defines them. Reading a file can add classes built from that
+#: file's streamers to these process-wide tables, and a damaged file's streamers would then replace
+#: the models every later file is read and written with (a histogram read afterwards could not be
+#: written again); every file is read with the tables restored, and they are restored after it.
+_MODEL_VERSIONS = {cls: dict(cls.known_versions) for cls in set(uproot.classes.values())
+                   if isinstance(getattr(cls, "known_versions", None), dict)}
+
+
+def _restore_models() -> None:
+    for cls, versions in _MODEL_VERSIONS.items():
+        if cls.known_versions != versions:
+            cls.known_versions.clear()
+            cls.known_versions.update(versions)
+
+
+@contextmanager
 def _open(path: str):
     if not Path(path).is_file():
         raise RootFormatError(f"{path}: no such file")
+    _restore_models()
     try:
-        return uproot.open(path)
+        file = uproot.open(path, custom_classes=dict(uproot.classes))
     except Exception as exc:  # uproot reports non-ROOT files with assorted exception types
+        _restore_models()
         raise RootFormatError(f"{path}: not a readable ROOT file ({_one_line(exc)})") from exc
+    try:
+        with file:
+            yield file
+    finally:
+        _restore_models()
 
 
 def _one_line(exc: BaseException) -> str:
