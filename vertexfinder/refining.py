@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .detectors import DEFAULT_DETECTOR
+from .errors import RunError, RunFinishedError
 
 __all__ = ["RefineConfig", "train_refiner", "refine_validation", "refine_spec", "build_refiner"]
 
@@ -92,10 +93,15 @@ class RefineConfig:
 
     @classmethod
     def read(cls, path) -> "RefineConfig":
+        """The RefineConfig in a JSON file; ConfigError naming the file when it cannot be used."""
+        from .errors import ConfigError
+        from .modelconfig import read_json_object
+
+        data = read_json_object(path, "the refiner configuration")
         try:
-            return cls.from_dict(json.loads(Path(path).read_text()))
-        except (OSError, ValueError, TypeError) as exc:
-            raise ValueError(f"{path}: cannot read the refiner configuration: {exc}") from None
+            return cls.from_dict(data)
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise ConfigError(f"{path}: cannot read the refiner configuration: {exc}") from None
 
 
 def refine_spec(config: RefineConfig):
@@ -170,6 +176,7 @@ def train_refiner(config: RefineConfig, run_dir, *, verbose: int = 1, callbacks=
     from generators.dataset import RefineDataset
     from models import refiner_losses
 
+    from .checkpoints import finish_run, run_callbacks, stop_logging
     from .io.atomic import atomic_output
     from .simulation import SimulatedEvents, simulate
 
@@ -179,8 +186,12 @@ def train_refiner(config: RefineConfig, run_dir, *, verbose: int = 1, callbacks=
     if cfg_path.exists():
         saved = RefineConfig.read(cfg_path)
         if saved != config:
-            raise ValueError(f"{run_dir} holds a refiner run with another configuration ({cfg_path}); "
-                             "use a new run folder")
+            raise RunError(f"{run_dir} holds a refiner run with another configuration ({cfg_path}); "
+                           "use a new run folder")
+        if (run_dir / "refiner.keras").is_file():
+            finish_run(run_dir)  # a backup left by a kill after the final model is of no use
+            raise RunFinishedError(f"{run_dir}: this refiner run is finished (refiner.keras); start a new run "
+                                   "folder to train another")
     else:
         with atomic_output(cfg_path) as tmp:
             tmp.write_text(json.dumps(config.to_dict(), indent=1))
@@ -214,21 +225,10 @@ def train_refiner(config: RefineConfig, run_dir, *, verbose: int = 1, callbacks=
                 logs["epoch_seconds"] = time.perf_counter() - self.start
                 logs.update(refine_validation(self.model, val_inputs, val_targets))
 
-    cbs = [
-        Validation(),
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
-        keras.callbacks.ModelCheckpoint(str(run_dir / "last.keras")),
-        keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), monitor="val_within_1px", mode="max",
-                                        save_best_only=True),
-        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
-    ]
+    cbs = [Validation()] + run_callbacks(run_dir, monitor="val_within_1px", tensorboard=False)
     try:
         model.fit(data, epochs=config.epochs, callbacks=cbs + list(callbacks), verbose=verbose)
     finally:
-        for cb in cbs:
-            f = getattr(cb, "csv_file", None)
-            if f is not None and not f.closed:
-                f.close()
-    with atomic_output(run_dir / "refiner.keras", suffix=".keras") as tmp:
-        model.save(tmp)
+        stop_logging(cbs)  # an interrupted fit never reaches on_train_end, where the history is closed
+    finish_run(run_dir, model, "refiner.keras")
     return model
