@@ -470,10 +470,17 @@ class WiresDetectorSpec:
             ident, wires = store.planes[pi]
             lat = wire_lattice(store.tail_cm[wires], store.head_cm[wires], where=f"wires file {store.path} plane {ident}")
             planes[f"of plane ident {ident}"] = (math.degrees(lat.angle_rad), lat.pitch_cm)
-        columns = set()
+        columns, looking = set(), False
+        cathodes = np.asarray(self.cathode_x_cm)
         for _, plane_idx in store.faces:
             xs = sorted((store.planes[pi][0], float(store.tail_cm[store.planes[pi][1], 0].mean())) for pi in plane_idx)
-            columns.add((round(xs[0][1], 1), xs[0][1] > xs[-1][1]))
+            first, last = xs[0][1], xs[-1][1]
+            columns.add((round(first, 1), first > last))
+            looking |= bool(np.any((cathodes - first) * (1 if first > last else -1) > 0))  # a cathode ahead
+        if not looking:
+            raise DetectorSchemaError(
+                f"{where}: no face looks at a cathode in cathode_x_cm={list(self.cathode_x_cm)} (a face of the wires "
+                "file drifts from its last plane toward its first plane and beyond), so there is no drift volume")
         ends = np.concatenate([store.tail_cm, store.head_cm])
         x = np.concatenate([ends[:, 0], np.asarray(self.cathode_x_cm)])
         drift_px = float(np.ptp(x)) / self.pixel_drift_cm_per_tick + len(columns) * (self.ticks_per_readout + 1)

@@ -324,7 +324,7 @@ def _to_npz(store: WireStore, target: Path) -> None:
 def _from_npz(cached: Path, path: str, sha: str) -> WireStore | None:
     """The arrays of a cache file, or None when it is unreadable or not of this file."""
     try:
-        with np.load(cached, allow_pickle=False) as z:
+        with open(cached, "rb") as fh, np.load(fh, allow_pickle=False) as z:  # fh: closed even when np.load fails
             if str(z["sha256"]) != sha:
                 return None
 
