@@ -2,6 +2,7 @@
 configurations and model folders, each mutated (truncated, bytes flipped, values of the wrong type,
 non-finite or huge, keys removed or added, nesting too deep).
 
+Run as ``python tests/malformed.py KIND CASES SEED [FOLDER]``, KIND one of :data:`KINDS`.
 Each case must either work or raise the package's own error (``vertexfinder.errors``) on one line
 naming the mutated file; any other exception, a message on several lines or one that names no file
 is a failure. Run as a script (``python tests/malformed.py KIND CASES SEED``) it prints a JSON
@@ -19,6 +20,7 @@ import json
 import math
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -355,11 +357,11 @@ def _case(kind: str, i: int, rng: random.Random, work: Path, ctx: dict):
     raise ValueError(kind)
 
 
-def run(kind: str, cases: int, seed: int) -> dict:
+def run(kind: str, cases: int, seed: int, work: Path | None = None) -> dict:
     from vertexfinder.errors import VertexFinderError
 
     rng = random.Random(f"{kind}-{seed}")
-    work = Path(tempfile.mkdtemp(prefix=f"malformed-{kind}-"))
+    work = Path(tempfile.mkdtemp(prefix=f"malformed-{kind}-", dir=work))
     os.environ["VERTEXFINDER_CACHE_DIR"] = str(work / "cache")  # mutated wires files stay out of the user's cache
     ctx: dict = {"detector": _detector_base(), "store": _tiny_wires_store()}
     ctx["wires"] = work / "tiny.json.bz2"
@@ -392,12 +394,13 @@ def run(kind: str, cases: int, seed: int) -> dict:
                              "why": "not the package's error",
                              "where": traceback.format_exc().strip().splitlines()[-3:-1]})
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    shutil.rmtree(work, ignore_errors=True)
     return {"kind": kind, "cases": cases, "seed": seed, "seconds": round(time.perf_counter() - start, 2),
             "outcomes": outcomes, "failures": failures}
 
 
 if __name__ == "__main__":
     kind, cases, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    summary = run(kind, cases, seed)
+    summary = run(kind, cases, seed, Path(sys.argv[4]) if len(sys.argv) > 4 else None)
     print(json.dumps(summary))
     sys.exit(1 if summary["failures"] else 0)

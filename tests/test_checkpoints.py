@@ -246,3 +246,28 @@ def test_atomic_checkpoint_ignores_a_nan_metric(tmp_path):
     cb.on_epoch_end(0, {"val_score": float("nan")})
     cb.on_epoch_end(1, {"val_score": 0.3})
     assert cb.best == 0.3 and (tmp_path / "best.keras").is_file()
+
+
+def test_the_refiner_run_shares_the_run_folder_machinery(tmp_path):
+    from vertexfinder.errors import RunFinishedError
+    from vertexfinder.refining import RefineConfig, train_refiner
+
+    cfg = RefineConfig(detector="test-detector", sample="numu-cc", train_events=20, validation_events=4,
+                       validation_points=60, num_levels=2, glimpse_size=(16, 16), filters=(8,), units=16,
+                       batch_size=16, steps_per_epoch=2, epochs=3)
+    run = tmp_path / "refiner"
+    with pytest.raises(KeyboardInterrupt):
+        train_refiner(cfg, run, verbose=0, callbacks=[Stop(1)])
+    assert json.loads((run / "backup" / BACKUP_METADATA).read_text())["epoch"] == 1
+    seen = []
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            seen.append(epoch)
+
+    train_refiner(cfg, run, verbose=0, callbacks=[Record()])
+    assert seen == [1, 2]
+    assert [r["epoch"] for r in _history(run)] == ["0", "1", "2"]
+    assert (run / "refiner.keras").is_file() and not (run / "backup").exists()
+    with pytest.raises(RunFinishedError, match="finished"):
+        train_refiner(cfg, run, verbose=0)

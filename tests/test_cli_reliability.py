@@ -79,12 +79,19 @@ def test_simulate_refuses_an_output_in_a_missing_folder_before_simulating(tmp_pa
     assert "exists" in capsys.readouterr().err and existing.read_bytes() == b"keep me"
 
 
-def test_find_refuses_an_output_in_a_missing_folder_before_loading_the_model(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("args", [
+    ["find", "in.root", "-o", "{out}/v.csv", "-q"],
+    ["evaluate", "in.root", "--json", "{out}/e.json", "-q"],
+    ["show", "in.root", "-o", "{out}/e.png"],
+    ["export", "{out}/saved"],
+])
+def test_outputs_in_a_missing_folder_are_refused_before_loading_the_model(tmp_path, monkeypatch, capsys, args):
     from vertexfinder.finder import VertexFinder
 
     monkeypatch.setattr(VertexFinder, "load", classmethod(lambda *a, **k: pytest.fail("model loaded")))
-    assert main(["find", "in.root", "-o", str(tmp_path / "nowhere" / "v.csv"), "-q"]) == 1
-    assert "nowhere" in capsys.readouterr().err
+    assert main([a.format(out=tmp_path / "nowhere") for a in args]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "nowhere" in err[0] and "does not exist" in err[0]
 
 
 def test_a_finished_run_is_one_line(tmp_path, capsys):

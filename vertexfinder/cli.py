@@ -322,6 +322,8 @@ def _cmd_evaluate(args) -> int:
     from .evaluation import evaluate, format_report
     from .io.atomic import atomic_output
 
+    if args.json:
+        _check_output(args.json, True)
     finder = _load_finder(args)
     events = _events(args, args.store)
     if args.events:
@@ -339,6 +341,7 @@ def _cmd_evaluate(args) -> int:
 def _cmd_export(args) -> int:
     from .export import export_savedmodel
 
+    _check_output(args.output, args.overwrite)
     out = export_savedmodel(_load_finder(args), args.output, overwrite=args.overwrite)
     print(f"exported the walker step as a TensorFlow SavedModel -> {out}")
     return 0
@@ -350,6 +353,7 @@ def _cmd_show(args) -> int:
     from .demo import show_event
     from .errors import InputError
 
+    _check_output(args.output, True)
     finder = _load_finder(args)
     event = next(itertools.islice(_events(args, args.input), args.event, None), None)
     if event is None:
