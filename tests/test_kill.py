@@ -6,6 +6,7 @@ The default run kills ``simulate`` and ``convert`` (no TensorFlow, a few seconds
 kills ``find`` and ``train`` too, at more moments."""
 
 import csv
+import json
 import os
 import random
 import signal
@@ -179,27 +180,42 @@ def test_find_killed_at_a_random_moment(tmp_path, reference, sig, seed):
     assert _leftovers(tmp_path, {"in.root", "out.csv"}) == []
 
 
+def _backup_epoch(run: Path) -> int:
+    try:
+        return json.loads((run / "backup" / "training_metadata.json").read_text())["epoch"]
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("sig,seed", [(signal.SIGINT, 0), (signal.SIGKILL, 1), (signal.SIGINT, 2), (signal.SIGKILL, 3)])
 def test_train_killed_at_a_random_moment_resumes(tmp_path, sig, seed):
     from test_training import TINY
 
-    epochs = 4
-    args = ["train", "-o", "run", "-q"] + [a for s in TINY + [f"epochs={epochs}"] for a in ("--set", s)]
+    from vertexfinder.modelfiles import load_keras_model
+
+    epochs = 10
+    args = ["train", "-o", "run", "-q"] + [a for s in TINY + [f"epochs={epochs}", "steps_per_epoch=20"]
+                                           for a in ("--set", s)]
+    run = tmp_path / "run"
     rng = random.Random(seed)
-    for _ in range(2):  # stopped twice, at random moments
-        rc, after = _kill_at(args, tmp_path, rng.uniform(8.0, 40.0), sig)
-        if sig == signal.SIGINT and rc is not None:
-            assert after < 12, f"train took {after:.1f} s to stop after Ctrl-C"
-        run = tmp_path / "run"
+    stops = []
+    for _ in range(3):  # stopped three times, each at a random moment after another epoch was backed up
+        reached = _backup_epoch(run)
+        rc, after = _kill_at(args, tmp_path, rng.uniform(0.0, 1.5), sig,
+                             when=lambda d, e=reached: _backup_epoch(d / "run") > e)
+        stops.append((reached, rc, round(after, 1)))
+        if after:
+            finished = rc == 0 and (run / "final.keras").is_file()  # the signal came as the program was exiting
+            assert rc == (130 if sig == signal.SIGINT else -signal.SIGKILL) or finished, stops
+            if sig == signal.SIGINT:
+                assert after < 12, f"train took {after:.1f} s to stop after Ctrl-C"
         for name in ("last.keras", "best.keras", "final.keras"):  # whole or absent
             if (run / name).exists():
-                import keras
-
-                keras.saving.load_model(run / name, compile=False)
+                load_keras_model(run / name)
+    assert sum(1 for *_, after in stops if after) >= 2, stops  # (epoch backed up, status, s)
     out = subprocess.run([*CLI, *args], cwd=tmp_path, capture_output=True, text=True, env=_env(), timeout=900)
-    run = tmp_path / "run"
-    if out.returncode == 1:  # a stop came after the final model: the run says it is finished
+    if out.returncode == 1:  # the last stop came after the final model: the run says it is finished
         assert "this run is finished" in out.stderr
     else:
         assert out.returncode == 0, out.stderr[-2000:]

@@ -122,9 +122,9 @@ class _InterruptDeadline:
         import socket
 
         self.grace = grace
-        self._read, self._write = socket.socketpair()
+        self._read, self._write = socket.socketpair()  # kept open for the life of the process
         self._write.setblocking(False)
-        self._previous = signal.set_wakeup_fd(self._write.fileno(), warn_on_full_buffer=False)
+        signal.set_wakeup_fd(self._write.fileno(), warn_on_full_buffer=False)
         self._null = None
         self.reported = False  # main() has said "interrupted" already
         threading.Thread(target=self._watch, name="vertexfinder-interrupt-deadline", daemon=True).start()
@@ -142,9 +142,6 @@ class _InterruptDeadline:
             except TimeoutError:
                 self._exit()  # the grace is over
             except OSError:
-                return  # disarmed
-            if not data:  # disarmed: the write end is closed
-                self._read.close()
                 return
             if int(signal.SIGINT) not in data:
                 continue
@@ -160,16 +157,6 @@ class _InterruptDeadline:
         if not self.reported:
             os.write(2, b"vertexfinder: interrupted\n")
         os._exit(130)
-
-    def disarm(self) -> None:
-        """Stop watching and restore the previous wakeup descriptor (main() run in-process returns)."""
-        import faulthandler
-        import signal
-
-        signal.set_wakeup_fd(self._previous)
-        self._write.close()  # the watcher reads the end of the stream and stops
-        if self._null is not None:
-            faulthandler.cancel_dump_traceback_later()
 
 
 def _cmd_detectors(args) -> int:
@@ -523,8 +510,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run a command; returns the exit status (0, 1 on an error, 130 when interrupted).
 
-    ``argv`` None: the process's own arguments; the process then ends within ``INTERRUPT_GRACE_S``
-    seconds of a Ctrl-C (see :class:`_InterruptDeadline`).
+    ``argv`` None: the program itself (the process's own arguments). Then a Ctrl-C ends the process
+    at once once the command has cleaned up, and within ``INTERRUPT_GRACE_S`` seconds whatever the
+    main thread does (see :class:`_InterruptDeadline`).
     """
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -538,11 +526,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        if deadline is not None:
-            deadline.reported = True
         hint = "; run the same command again to resume" if args.command == "train" else ""
         print(f"vertexfinder: interrupted{hint}", file=sys.stderr)
-        deadline = None  # stays armed: the exit may hang too
+        if deadline is not None:
+            # The program ends here: the cleanup has run (finally blocks, atomic outputs), and the
+            # interpreter's own shutdown, with TensorFlow's data threads still running, can hang or crash.
+            deadline.reported = True
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
         return 130
     except Exception as exc:  # the one place errors become a one-line message
         if args.debug:
@@ -558,7 +550,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         if deadline is not None:
-            deadline.disarm()
+            # The command is over: a Ctrl-C during the interpreter's exit (where Python puts back the
+            # default handler, and TensorFlow's teardown takes a second or two) would turn a finished
+            # command into a death by SIGINT.
+            import signal
+
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,9 +1,10 @@
 """Training the refiner (:class:`models.Refiner`): the finder's last, full-resolution look.
 
 ``train_refiner(config, run_dir)`` trains on points drawn around the true vertices of an event
-store (or of the simulation) by :class:`generators.dataset.RefineDataset`, with
-``BackupAndRestore`` (a killed run resumes), ``last.keras`` / ``best.keras`` checkpoints,
-``history.csv``, a cosine schedule and validation on fixed points of a seeded validation sample:
+store (or of the simulation) by :class:`generators.dataset.RefineDataset`, with the walker's run
+folder machinery (:func:`vertexfinder.checkpoints.run_callbacks`: a backup committed atomically, so
+a run killed at any moment resumes; atomic ``last.keras`` / ``best.keras`` checkpoints;
+``history.csv``), a cosine schedule and validation on fixed points of a seeded validation sample:
 
 * ``val_offset_median_px``: median distance (pixels) between the refined point and the vertex,
   over points with a vertex within the radius; ``val_within_1px``: the share within one pixel;

@@ -3,10 +3,12 @@
 ``train(config, run_dir)`` builds the on-the-fly batch generator (from an event
 store, or from the simulation directly), the walker, and trains it with:
 
-* ``keras.callbacks.BackupAndRestore`` in ``run_dir/backup``: a killed run started
-  again with the same ``run_dir`` resumes at the epoch it reached;
-* ``ModelCheckpoint`` (``run_dir/last.keras`` every epoch, ``run_dir/best.keras``
-  on the validation metric);
+* a backup in ``run_dir/backup`` (:class:`vertexfinder.checkpoints.RunBackup`, a
+  ``keras.callbacks.BackupAndRestore`` committed atomically): a run killed at any moment
+  and started again with the same ``run_dir`` resumes at the last epoch it finished;
+* checkpoints written atomically (``run_dir/last.keras`` every epoch, ``run_dir/best.keras``
+  on the validation metric), ``history.csv`` without the rows of an epoch redone after a
+  kill (:func:`vertexfinder.checkpoints.run_callbacks`);
 * ``TensorBoard`` logs in ``run_dir/logs``;
 * a cosine learning-rate schedule;
 * validation on a fixed seeded sample: the model's own walks are rolled out and
@@ -18,8 +20,9 @@ store, or from the simulation directly), the walker, and trains it with:
   with the teacher's targets, mixed into every batch from ``policy_start_epoch`` on;
 * optional weight averaging (``ema_momentum``) for the final model.
 
-The configuration is a frozen dataclass of plain values; files are read only by
-the command line (``vertexfinder train --config CONFIG.toml --set key=value``).
+The configuration is a frozen dataclass of plain values, each checked for its type, finiteness
+and a sane range; files are read only by the command line (``vertexfinder train --config
+CONFIG.toml --set key=value``), and their errors name the file or the option.
 """
 
 from __future__ import annotations
@@ -317,6 +320,11 @@ def train(config: TrainConfig, run_dir: str | Path, *, verbose: int = 1, callbac
     """Train (or resume) a run in ``run_dir``; returns the trained model.
 
     ``callbacks``: extra Keras callbacks, run after the built-in ones.
+
+    Raises:
+        RunError: ``run_dir`` holds a run of another configuration, or a damaged backup.
+        RunFinishedError: the run in ``run_dir`` is finished (its ``final.keras`` is written).
+        ConfigError: the run's ``config.json`` cannot be read.
     """
     import keras
 
