@@ -523,8 +523,8 @@ def _parse_wires_detector(data: dict[str, Any], source: str, base_dir: Path | No
     where = f"detector description {source}"
     _unknown_keys(data, _WIRES_KEYS, where)
     given = _require(data, "wires", str, where)
+    wires = Path(given)
     try:
-        wires = Path(given)
         if not wires.is_absolute():
             wires = (base_dir or Path.cwd()) / wires
         wires = wires.resolve()
@@ -532,7 +532,8 @@ def _parse_wires_detector(data: dict[str, Any], source: str, base_dir: Path | No
     except (OSError, ValueError):  # a name the system refuses (a NUL byte, too long)
         found = False
     if not found:
-        raise DetectorSchemaError(f"{where}: wires file {_shown(str(wires))} does not exist (from wires={_shown(given)})")
+        shown = str(wires) if len(str(wires)) <= 4096 else _shown(str(wires))  # a path, whole unless absurd
+        raise DetectorSchemaError(f"{where}: wires file {shown!r} does not exist (from wires={_shown(given)})")
     planes = _names(data, "planes", where, ["U", "V", "Z"])
     views = _names(data, "views", where, planes)
     collection = _optional(data, "collection", str, where, planes[-1] if planes else "")
