@@ -630,7 +630,7 @@ def _parse(data, source: str, base_dir, where: str) -> AnySpec:
     placements = []
     if "anodes" in data:
         anodes = _require(data, "anodes", list, where)
-        _in_range(where, "number of anodes", len(anodes) or 1, "anodes")
+        _in_range(where, "number of anodes", max(len(anodes), 1), "anodes")  # none: refused below, by name
         for i, at in enumerate(anodes):
             aw = f"{where} [[anodes]] #{i}"
             if not isinstance(at, dict):
@@ -645,7 +645,8 @@ def _parse(data, source: str, base_dir, where: str) -> AnySpec:
         _in_range(gw, "number of anodes", len(xs) * len(ys) * len(zs), "anodes")  # before the grid is made
         drift = _float_list(gt, "drift_cm", 2, gw)
         placements = [AnodePlacement((x, y, z), drift) for z in zs for y in ys for x in xs]
-    views = _names(data, "views", where, None) if "views" in data else _require(data, "views", list, where)
+    _require(data, "views", list, where)
+    views = _names(data, "views", where, None)
     return DetectorSpec(
         name=_require(data, "name", str, where),
         title=_optional(data, "title", str, where, ""),
