@@ -20,6 +20,10 @@ __all__ = [
     "RootFormatError",
     "BadEventError",
     "InputError",
+    "ConfigError",
+    "ModelFileError",
+    "RunError",
+    "RunFinishedError",
 ]
 
 
@@ -75,3 +79,23 @@ class BadEventError(VertexFinderError, ValueError):
 class InputError(VertexFinderError, ValueError):
     """An input the package cannot use: a missing file, an unknown file kind, an input with no
     usable event, an output that cannot be written."""
+
+
+class ConfigError(VertexFinderError, ValueError):
+    """A configuration that cannot be used: a training TOML, a ``--set`` option, a run's
+    ``config.json`` or a ``refiner.json`` with an unknown option, or a value of the wrong type or
+    out of its range. The message names the file (or the option) and the value."""
+
+
+class ModelFileError(VertexFinderError, ValueError):
+    """A model file that cannot be used: not a Keras archive, damaged, of another kind of model, or
+    not the model its ``config.json`` describes."""
+
+
+class RunError(VertexFinderError, ValueError):
+    """A training run folder that cannot be started or resumed: it holds another configuration, or
+    its backup is damaged."""
+
+
+class RunFinishedError(RunError):
+    """A training run folder whose run has finished (its final model is written)."""

@@ -244,33 +244,23 @@ class VertexFinder:
         """Load a model: None for the bundled default, a run or model folder, or a ``.keras`` file.
 
         The model's configuration is read from ``config.json`` beside the model (a training run's
-        configuration; its model fields). The model is loaded with Keras' safe mode. ``options``
-        are FinderConfig fields.
+        configuration; its model fields). The files are checked before Keras reads them and the model
+        is loaded with Keras' safe mode (:func:`vertexfinder.modelfiles.load_model_folder`); a refiner
+        beside the model (``refiner.keras`` and ``refiner.json``) is loaded too. ``options`` are
+        FinderConfig fields.
+
+        Raises:
+            FileNotFoundError: no model file, or no config.json beside it.
+            vertexfinder.errors.ModelFileError, vertexfinder.errors.ConfigError: a damaged or foreign
+                model file, or a configuration that does not describe it (the message names the file).
         """
-        import keras
+        from .modelfiles import load_model_folder
 
-        import models  # noqa: F401 - registers the walker's classes for deserialisation
-
-        model_file, cfg_file = resolve_model(path)
-        model_config = ModelConfig.read(cfg_file)
-        try:
-            model = keras.saving.load_model(model_file, safe_mode=True, compile=False)
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"{model_file}: cannot load the model: {exc}") from None
         if config is None:
             config = FinderConfig(**options)
         elif options:
             raise ValueError("pass either config or FinderConfig options, not both")
-        refiner = refiner_config = None
-        ref_file, ref_cfg = model_file.parent / "refiner.keras", model_file.parent / "refiner.json"
-        if ref_file.is_file() and ref_cfg.is_file():
-            from .refining import RefineConfig
-
-            refiner_config = RefineConfig.read(ref_cfg)
-            try:
-                refiner = keras.saving.load_model(ref_file, safe_mode=True, compile=False)
-            except (OSError, ValueError) as exc:
-                raise ValueError(f"{ref_file}: cannot load the refiner: {exc}") from None
+        model, model_config, refiner, refiner_config = load_model_folder(path)
         return cls(model, model_config, config, refiner=refiner, refiner_config=refiner_config)
 
     # -- public API ------------------------------------------------------------------------------

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from generators.glimpses import PYRAMID_POOLINGS
 from generators.walks import CLASS_NAMES
 
-__all__ = ["ModelConfig", "default_model_path", "resolve_model", "MODEL_FILES", "LEGACY_KEYS"]
+from .errors import ConfigError
+
+__all__ = ["ModelConfig", "default_model_path", "resolve_model", "read_json_object", "check_values", "shown",
+           "MODEL_FILES", "LEGACY_KEYS"]
 
 #: Model files looked for in a folder, in this order (the bundled model, then a run's).
 MODEL_FILES = ("walker.keras", "final.keras", "best.keras", "last.keras")
@@ -55,6 +59,95 @@ def resolve_model(path) -> tuple[Path, Path]:
     if not cfg_file.is_file():
         raise FileNotFoundError(f"{cfg_file}: missing (the configuration the model needs)")
     return model_file, cfg_file
+
+
+#: Largest configuration file read (a model's config.json is about 1 kB).
+MAX_CONFIG_BYTES = 1 << 20
+
+
+def read_json_object(path, what: str) -> dict:
+    """The JSON object in ``path`` (a configuration file); ConfigError naming the file otherwise."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: not {what} (larger than {MAX_CONFIG_BYTES} bytes)")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise ConfigError(f"{path}: {what} is not valid JSON ({reason})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: {what} must be a JSON object; Received: {type(data).__name__}")
+    return data
+
+
+def shown(value, limit: int = 80) -> str:
+    """``repr(value)`` for a one-line message: cut at ``limit`` characters, huge integers by their size."""
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):  # an integer beyond the digits Python converts to text; deep nesting
+        return f"<a {value.bit_length()}-bit integer>" if isinstance(value, int) else f"<a large {type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _number(name: str, value, kind):
+    """``value`` as an int (kind int) or a finite float (kind float); ValueError naming ``name`` otherwise."""
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{name} must be an integer; Received: {name}={shown(value)}")
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number; Received: {name}={shown(value)}")
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond the float range
+        raise ValueError(f"{name} is out of range; Received: {name}={shown(value)}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite; Received: {name}={shown(value)}")
+    return value
+
+
+def check_values(obj, limits: dict, sequences: dict) -> None:
+    """Check and normalise the fields of a frozen config dataclass ``obj`` in place.
+
+    Each field must be of its annotated type (``int``, ``float``, ``bool``, ``str``, or a list for the
+    fields of ``sequences``: name -> (element type, (min length, max length))); numbers must be finite
+    and within ``limits`` (name -> inclusive (lo, hi), for lists each element). Lists become tuples,
+    ints given for floats become floats.
+
+    Raises:
+        ValueError: naming the field and the value received.
+    """
+    for f in dataclasses.fields(obj):
+        name, value = f.name, getattr(obj, f.name)
+        kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+        if name in sequences:
+            elem, (n_lo, n_hi) = sequences[name]
+            if not isinstance(value, (list, tuple)):
+                raise ValueError(f"{name} must be a list of {elem.__name__}s; Received: {name}={shown(value)}")
+            value = tuple(_number(name, v, elem) for v in value)
+            if not n_lo <= len(value) <= n_hi:
+                size = str(n_lo) if n_lo == n_hi else f"{n_lo} to {n_hi}"
+                raise ValueError(f"{name} must have {size} values; Received: {name}={shown(list(value))}")
+        elif kind == "bool":
+            if not isinstance(value, bool):
+                raise ValueError(f"{name} must be true or false; Received: {name}={shown(value)}")
+        elif kind in ("int", "float"):
+            value = _number(name, value, int if kind == "int" else float)
+        elif kind == "str":
+            if not isinstance(value, str):
+                raise ValueError(f"{name} must be a string; Received: {name}={shown(value)}")
+        if name in limits:
+            lo, hi = limits[name]
+            for v in value if isinstance(value, tuple) else (value,):
+                if not lo <= v <= hi:
+                    raise ValueError(f"{name} must be in [{lo}, {hi}]; Received: "
+                                     f"{name}={shown(list(value) if isinstance(value, tuple) else value)}")
+        object.__setattr__(obj, name, value)
 
 
 def _renamed(data: dict) -> dict:
@@ -97,20 +190,23 @@ class ModelConfig:
     shared_levels: bool = False
 
     def __post_init__(self):
-        for name in ("glimpse_size", "scale", "filters"):
-            object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
+        check_values(self, self._limits, self._sequences)
         if self.pyramid_pooling not in PYRAMID_POOLINGS:
             raise ValueError(f"pyramid_pooling must be one of {PYRAMID_POOLINGS}; "
-                             f"Received: pyramid_pooling={self.pyramid_pooling!r}")
-        if not self.cm_per_pixel > 0:
-            raise ValueError(f"cm_per_pixel must be > 0; Received: cm_per_pixel={self.cm_per_pixel}")
-        for name in ("num_levels", "num_steps"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1; Received: {name}={getattr(self, name)}")
+                             f"Received: pyramid_pooling={shown(self.pyramid_pooling)}")
 
     #: Class names of the class head, in the order of its outputs.
     classes = CLASS_NAMES
     _options = "model"  # what the options are called in messages
+    #: Inclusive range of each number (of each element of a list); values outside are refused before
+    #: anything is built from them (a 10^6-wide glimpse would allocate terabytes).
+    _limits = {
+        "cm_per_pixel": (0.05, 20.0), "num_levels": (1, 12), "glimpse_size": (2, 512), "scale": (1, 16),
+        "num_steps": (1, 1000), "max_step": (1e-3, 1e4), "filters": (1, 1024), "encoder_units": (1, 8192),
+        "recurrent_units": (1, 8192), "stem_strides": (1, 8),
+    }
+    #: List-valued fields: (element type, allowed lengths).
+    _sequences = {"glimpse_size": (int, (2, 2)), "scale": (int, (2, 2)), "filters": (int, (1, 8))}
 
     @classmethod
     def model_fields(cls) -> tuple[str, ...]:
@@ -124,28 +220,37 @@ class ModelConfig:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
 
     @classmethod
-    def from_dict(cls, data: dict, *, strict: bool = True):
+    def from_dict(cls, data: dict, *, strict: bool = True, source=None):
         """A config from plain data; old key names (``LEGACY_KEYS``) are read too.
 
         ``strict=False`` ignores keys that are not fields (a training run's config read as a model's).
+        ``source`` (a file, or a description like ``--set``) prefixes the messages of errors, which are
+        then :class:`~vertexfinder.errors.ConfigError` (a ValueError) rather than ValueError.
         """
-        data = _renamed(data)
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown and strict:
-            raise ValueError(f"unknown {cls._options} options {unknown}; valid options: {sorted(names)}")
-        return cls(**{k: v for k, v in data.items() if k in names})
+        try:
+            if not isinstance(data, dict):
+                raise ValueError(f"expected a table of options; Received: {type(data).__name__}")
+            data = _renamed(data)
+            names = {f.name for f in dataclasses.fields(cls)}
+            unknown = sorted(set(data) - names, key=str)
+            if unknown and strict:
+                raise ValueError(f"unknown {cls._options} options {shown(unknown, 200)}; valid options: {sorted(names)}")
+            return cls(**{k: v for k, v in data.items() if k in names})
+        except (ValueError, TypeError, OverflowError) as exc:
+            if source is None:
+                raise
+            raise ConfigError(f"{source}: {exc}") from None
 
     @classmethod
     def read(cls, path: str | Path) -> "ModelConfig":
-        """The model description in a JSON file (a run's ``config.json``, an export's ``vertexfinder.json``)."""
-        try:
-            data = json.loads(Path(path).read_text())
-            if not isinstance(data, dict):
-                raise ValueError(f"expected a JSON object, found {type(data).__name__}")
-            return ModelConfig.from_dict(data, strict=False)
-        except (OSError, ValueError, TypeError) as exc:
-            raise ValueError(f"{path}: cannot read the model configuration: {exc}") from None
+        """The model description in a JSON file (a run's ``config.json``, an export's ``vertexfinder.json``).
+
+        Raises:
+            ConfigError: the file cannot be read, is not a JSON object, or holds a bad value (the
+                message names the file).
+        """
+        return ModelConfig.from_dict(read_json_object(path, "the model configuration"), strict=False,
+                                     source=path)
 
     def glimpse_spec(self):
         from generators.glimpses import GlimpseSpec

@@ -1,9 +1,10 @@
 """Training the refiner (:class:`models.Refiner`): the finder's last, full-resolution look.
 
 ``train_refiner(config, run_dir)`` trains on points drawn around the true vertices of an event
-store (or of the simulation) by :class:`generators.dataset.RefineDataset`, with
-``BackupAndRestore`` (a killed run resumes), ``last.keras`` / ``best.keras`` checkpoints,
-``history.csv``, a cosine schedule and validation on fixed points of a seeded validation sample:
+store (or of the simulation) by :class:`generators.dataset.RefineDataset`, with the walker's run
+folder machinery (:func:`vertexfinder.checkpoints.run_callbacks`: a backup committed atomically, so
+a run killed at any moment resumes; atomic ``last.keras`` / ``best.keras`` checkpoints;
+``history.csv``), a cosine schedule and validation on fixed points of a seeded validation sample:
 
 * ``val_offset_median_px``: median distance (pixels) between the refined point and the vertex,
   over points with a vertex within the radius; ``val_within_1px``: the share within one pixel;
@@ -25,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .detectors import DEFAULT_DETECTOR
+from .errors import RunError, RunFinishedError
 
 __all__ = ["RefineConfig", "train_refiner", "refine_validation", "refine_spec", "build_refiner"]
 
@@ -95,17 +97,33 @@ class RefineConfig:
 
     @classmethod
     def from_toml(cls, path, overrides=()) -> "RefineConfig":
-        """A RefineConfig from a TOML file (optional) and ``key=value`` overrides (TOML values)."""
-        from .training import read_toml_options
+        """A RefineConfig from a TOML file (optional) and ``key=value`` overrides (TOML values).
 
-        return cls.from_dict(read_toml_options(path, overrides, what="refiner config"))
+        Raises:
+            ConfigError: naming the file (or the overrides) and the problem.
+        """
+        from .errors import ConfigError
+        from .training import parse_overrides, read_toml
+
+        data = read_toml(path, "the refiner configuration") if path is not None else {}
+        data.update(parse_overrides(overrides))
+        try:
+            return cls.from_dict(data)
+        except (ValueError, TypeError, OverflowError) as exc:
+            where = path if path is not None else "--set " + " ".join(overrides)
+            raise ConfigError(f"{where}: {exc}") from None
 
     @classmethod
     def read(cls, path) -> "RefineConfig":
+        """The RefineConfig in a JSON file; ConfigError naming the file when it cannot be used."""
+        from .errors import ConfigError
+        from .modelconfig import read_json_object
+
+        data = read_json_object(path, "the refiner configuration")
         try:
-            return cls.from_dict(json.loads(Path(path).read_text()))
-        except (OSError, ValueError, TypeError) as exc:
-            raise ValueError(f"{path}: cannot read the refiner configuration: {exc}") from None
+            return cls.from_dict(data)
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise ConfigError(f"{path}: cannot read the refiner configuration: {exc}") from None
 
 
 def refine_spec(config: RefineConfig):
@@ -180,6 +198,7 @@ def train_refiner(config: RefineConfig, run_dir, *, verbose: int = 1, callbacks=
     from generators.dataset import RefineDataset
     from models import refiner_losses
 
+    from .checkpoints import finish_run, run_callbacks, stop_logging
     from .io.atomic import atomic_output
     from .simulation import SimulatedEvents, simulate
     from .training import response_options
@@ -190,12 +209,12 @@ def train_refiner(config: RefineConfig, run_dir, *, verbose: int = 1, callbacks=
     if cfg_path.exists():
         saved = RefineConfig.read(cfg_path)
         if saved != config:
-            raise ValueError(f"{run_dir} holds a refiner run with another configuration ({cfg_path}); "
-                             "use a new run folder")
+            raise RunError(f"{run_dir} holds a refiner run with another configuration ({cfg_path}); "
+                           "use a new run folder")
         if (run_dir / "refiner.keras").is_file():
-            from .training import RunFinishedError
-
-            raise RunFinishedError(f"{run_dir}: this refiner run is finished (refiner.keras); use a new run folder")
+            finish_run(run_dir)  # a backup left by a kill after the final model is of no use
+            raise RunFinishedError(f"{run_dir}: this refiner run is finished (refiner.keras); start a new run "
+                                   "folder to train another")
     else:
         with atomic_output(cfg_path) as tmp:
             tmp.write_text(json.dumps(config.to_dict(), indent=1))
@@ -230,21 +249,10 @@ def train_refiner(config: RefineConfig, run_dir, *, verbose: int = 1, callbacks=
                 logs["epoch_seconds"] = time.perf_counter() - self.start
                 logs.update(refine_validation(self.model, val_inputs, val_targets))
 
-    cbs = [
-        Validation(),
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
-        keras.callbacks.ModelCheckpoint(str(run_dir / "last.keras")),
-        keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), monitor="val_within_1px", mode="max",
-                                        save_best_only=True),
-        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
-    ]
+    cbs = [Validation()] + run_callbacks(run_dir, monitor="val_within_1px", tensorboard=False)
     try:
         model.fit(data, epochs=config.epochs, callbacks=cbs + list(callbacks), verbose=verbose)
     finally:
-        for cb in cbs:
-            f = getattr(cb, "csv_file", None)
-            if f is not None and not f.closed:
-                f.close()
-    with atomic_output(run_dir / "refiner.keras", suffix=".keras") as tmp:
-        model.save(tmp)
+        stop_logging(cbs)  # an interrupted fit never reaches on_train_end, where the history is closed
+    finish_run(run_dir, model, "refiner.keras")
     return model

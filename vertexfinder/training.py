@@ -3,10 +3,12 @@
 ``train(config, run_dir)`` builds the on-the-fly batch generator (from an event
 store, or from the simulation directly), the walker, and trains it with:
 
-* ``keras.callbacks.BackupAndRestore`` in ``run_dir/backup``: a killed run started
-  again with the same ``run_dir`` resumes at the epoch it reached;
-* ``ModelCheckpoint`` (``run_dir/last.keras`` every epoch, ``run_dir/best.keras``
-  on the validation metric);
+* a backup in ``run_dir/backup`` (:class:`vertexfinder.checkpoints.RunBackup`, a
+  ``keras.callbacks.BackupAndRestore`` committed atomically): a run killed at any moment
+  and started again with the same ``run_dir`` resumes at the last epoch it finished;
+* checkpoints written atomically (``run_dir/last.keras`` every epoch, ``run_dir/best.keras``
+  on the validation metric), ``history.csv`` without the rows of an epoch redone after a
+  kill (:func:`vertexfinder.checkpoints.run_callbacks`);
 * ``TensorBoard`` logs in ``run_dir/logs``;
 * a cosine learning-rate schedule;
 * validation on a fixed seeded sample: the model's own walks are rolled out and
@@ -18,8 +20,9 @@ store, or from the simulation directly), the walker, and trains it with:
   with the teacher's targets, mixed into every batch from ``policy_start_epoch`` on;
 * optional weight averaging (``ema_momentum``) for the final model.
 
-The configuration is a frozen dataclass of plain values; files are read only by
-the command line (``vertexfinder train --config CONFIG.toml --set key=value``).
+The configuration is a frozen dataclass of plain values, each checked for its type, finiteness
+and a sane range; files are read only by the command line (``vertexfinder train --config
+CONFIG.toml --set key=value``), and their errors name the file or the option.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ from pathlib import Path
 import numpy as np
 
 from .detectors import DEFAULT_DETECTOR
-from .modelconfig import ModelConfig
+from .errors import ConfigError, RunError, RunFinishedError
+from .modelconfig import ModelConfig, shown
 
 __all__ = ["TrainConfig", "RunFinishedError", "run_history", "train", "validation_metrics", "refresh_policy", "build_walker", "compile_walker", "make_dataset", "config_from_toml"]
 
@@ -85,24 +89,32 @@ class TrainConfig(ModelConfig):
 
     _options = "training"
 
+    _limits = {
+        **ModelConfig._limits,
+        "train_seed": (0, 2**63 - 1), "train_events": (1, 10**9), "validation_seed": (0, 2**63 - 1),
+        "validation_events": (1, 10_000), "validation_walks": (1, 100_000), "origin_fraction": (0.0, 1.0),
+        "batch_size": (1, 65_536), "steps_per_epoch": (1, 10**7), "epochs": (1, 10**6), "learning_rate": (1e-12, 10.0),
+        "loss_weights": (0.0, 1e6), "min_learning_rate": (0.0, 10.0), "seed": (0, 2**32 - 1), "workers": (1, 64),
+        "composition_every": (1, 10**9), "ema_momentum": (0.0, 0.999999), "policy_fraction": (0.0, 0.999999),
+        "policy_start_epoch": (0, 10**6), "policy_events": (1, 10_000), "policy_walks": (1, 100_000),
+        "response_variation": (0.0, 1.0),
+    }
+    _sequences = {**ModelConfig._sequences, "loss_weights": (float, (3, 3))}
+    #: Largest batch of glimpses (bytes: batch_size x num_steps x num_levels x glimpse pixels).
+    MAX_BATCH_GLIMPSE_BYTES = 1 << 30
+
     def __post_init__(self):
         super().__post_init__()
-        object.__setattr__(self, "loss_weights", tuple(float(v) for v in self.loss_weights))
-        if len(self.loss_weights) != 3 or min(self.loss_weights) < 0:
-            raise ValueError(f"loss_weights must be three weights >= 0 (step, kind, distance); Received: {self.loss_weights}")
-        for name in ("batch_size", "steps_per_epoch", "epochs", "num_steps", "validation_walks"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1; Received: {name}={getattr(self, name)}")
-        if self.learning_rate <= 0 or self.min_learning_rate < 0:
-            raise ValueError("learning rates must be positive")
-        if not 0 <= self.response_variation <= 1:
-            raise ValueError(f"response_variation must be in [0, 1]; Received: {self.response_variation}")
-        if not 0 <= self.policy_fraction < 1:
-            raise ValueError(f"policy_fraction must be in [0, 1); Received: policy_fraction={self.policy_fraction}")
-        if not 0 <= self.ema_momentum < 1:
-            raise ValueError(f"ema_momentum must be in [0, 1) (0: no averaging); Received: ema_momentum={self.ema_momentum}")
+        if self.min_learning_rate > self.learning_rate:
+            raise ValueError(f"min_learning_rate must not exceed learning_rate; Received: "
+                             f"min_learning_rate={self.min_learning_rate}, learning_rate={self.learning_rate}")
+        size = self.batch_size * self.num_steps * self.num_levels * self.glimpse_size[0] * self.glimpse_size[1]
+        if size > self.MAX_BATCH_GLIMPSE_BYTES:
+            raise ValueError(f"a batch of {self.batch_size} walks x {self.num_steps} steps x {self.num_levels} levels "
+                             f"of {self.glimpse_size[0]}x{self.glimpse_size[1]} glimpses is {size / 2**30:.1f} GiB, "
+                             f"more than {self.MAX_BATCH_GLIMPSE_BYTES >> 30} GiB; use a smaller batch_size")
         if self.distribute not in ("none", "mirrored"):
-            raise ValueError(f"distribute must be 'none' or 'mirrored'; Received: distribute={self.distribute!r}")
+            raise ValueError(f"distribute must be 'none' or 'mirrored'; Received: distribute={shown(self.distribute)}")
 
     def walk_spec(self):
         from generators.walks import WalkSpec
@@ -111,32 +123,63 @@ class TrainConfig(ModelConfig):
                         origin_fraction=self.origin_fraction)
 
 
-def read_toml_options(path: str | Path | None, overrides=(), *, what: str = "training config") -> dict:
-    """Options from a TOML file (optional) and ``key=value`` overrides (TOML values, else strings)."""
+def read_toml(path, what: str) -> dict:
+    """The table of a TOML file; ConfigError naming the file when it cannot be read or parsed."""
+    import tomllib
+
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_TOML_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_TOML_BYTES:
+        raise ConfigError(f"{path}: not {what} (larger than {MAX_TOML_BYTES} bytes)")
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # TOMLDecodeError is a ValueError
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise ConfigError(f"{path}: {what} is not valid TOML ({reason})") from None
+
+
+#: Largest training configuration file read.
+MAX_TOML_BYTES = 1 << 20
+
+
+def parse_overrides(overrides) -> dict:
+    """``key=value`` options (``--set``): TOML values, else bare strings.
+
+    Raises:
+        ConfigError: an item without ``=``.
+    """
     import tomllib
 
     data = {}
-    if path is not None:
-        try:
-            data = tomllib.loads(Path(path).read_text())
-        except OSError as exc:
-            raise ValueError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"{what} {path} is not valid TOML: {exc}") from None
     for item in overrides:
         if "=" not in item:
-            raise ValueError(f"--set expects key=value; Received: {item!r}")
+            raise ConfigError(f"--set expects key=value; Received: {shown(item)}")
         key, value = item.split("=", 1)
         try:
             data[key.strip()] = tomllib.loads(f"v = {value.strip()}")["v"]
-        except tomllib.TOMLDecodeError:
-            data[key.strip()] = value.strip()  # a bare string
+        except (ValueError, RecursionError):  # not a TOML value: a bare string
+            data[key.strip()] = value.strip()
     return data
 
 
 def config_from_toml(path: str | Path | None, overrides: list[str] = ()) -> TrainConfig:
-    """A TrainConfig from a TOML file (optional) and ``key=value`` overrides (TOML values)."""
-    return TrainConfig.from_dict(read_toml_options(path, overrides))
+    """A TrainConfig from a TOML file (optional) and ``key=value`` overrides (TOML values).
+
+    Raises:
+        ConfigError: the file cannot be read or parsed, or holds an unknown option or a bad value
+            (the message names the file), or an override is bad (the message names it).
+    """
+    data = {}
+    if path is not None:
+        data = read_toml(path, "the training configuration")
+        TrainConfig.from_dict(data, source=path)  # the file's own errors name the file
+    data.update(parse_overrides(overrides))
+    source = "--set " + " ".join(overrides) if path is None else f"{path} with --set {' '.join(overrides)}"
+    return TrainConfig.from_dict(data, source=source if overrides else path)
 
 
 def build_walker(config: ModelConfig, n_planes: int = 3):
@@ -231,6 +274,8 @@ def _callbacks(config, run_dir: Path, model, train_ds, validation):
     from generators.composition import CompositionCallback
     from models import per_walk_loss
 
+    from .checkpoints import run_callbacks
+
     class Validation(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             if logs is not None and validation:
@@ -260,13 +305,7 @@ def _callbacks(config, run_dir: Path, model, train_ds, validation):
         CompositionCallback(train_ds, lambda t, o: per_walk_loss(t, o, max_step=config.max_step,
                                                                  weights=config.loss_weights),
                             every=config.composition_every),
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
-        keras.callbacks.ModelCheckpoint(str(run_dir / "last.keras")),
-        keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), monitor="val_within_1cm", mode="max",
-                                        save_best_only=True),
-        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
-        keras.callbacks.TensorBoard(str(run_dir / "logs"), update_freq="epoch"),
-    ]
+    ] + run_callbacks(run_dir, monitor="val_within_1cm")
 
 
 def make_dataset(config: TrainConfig, source):
@@ -315,19 +354,27 @@ def train(config: TrainConfig, run_dir: str | Path, *, verbose: int = 1, callbac
     """Train (or resume) a run in ``run_dir``; returns the trained model.
 
     ``callbacks``: extra Keras callbacks, run after the built-in ones.
+
+    Raises:
+        RunError: ``run_dir`` holds a run of another configuration, or a damaged backup.
+        RunFinishedError: the run in ``run_dir`` is finished (its ``final.keras`` is written).
+        ConfigError: the run's ``config.json`` cannot be read.
     """
     import keras
 
+    from .checkpoints import finish_run, stop_logging
     from .io.atomic import atomic_output
+    from .modelconfig import read_json_object
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg_path = run_dir / "config.json"
     if cfg_path.exists():
-        saved = TrainConfig.from_dict(json.loads(cfg_path.read_text()))
+        saved = TrainConfig.from_dict(read_json_object(cfg_path, "the run's configuration"), source=cfg_path)
         if saved != config:
-            raise ValueError(f"{run_dir} holds a run with another configuration ({cfg_path}); use a new run folder")
+            raise RunError(f"{run_dir} holds a run with another configuration ({cfg_path}); use a new run folder")
         if (run_dir / "final.keras").is_file():
+            finish_run(run_dir)  # a backup left by a kill after the final model is of no use
             raise RunFinishedError(f"{run_dir}: this run is finished (final.keras); to train further, start a new "
                                    f"run folder with init_from = '{run_dir}'")
     else:
@@ -347,23 +394,16 @@ def train(config: TrainConfig, run_dir: str | Path, *, verbose: int = 1, callbac
         model = compile_walker(config)
     init = _init_weights_file(config)
     if init is not None:  # a backup of this run, if any, replaces these weights when fit starts
-        model.set_weights(keras.saving.load_model(init, compile=False).get_weights())
+        from .modelfiles import load_keras_model
+
+        model.set_weights(load_keras_model(init, what="model").get_weights())
     cbs = _callbacks(config, run_dir, model, train_ds, validation)
     try:
         model.fit(train_ds, epochs=config.epochs, callbacks=cbs + list(callbacks), verbose=verbose)
     finally:
-        # an interrupted fit never reaches on_train_end, where CSVLogger closes its file
-        for cb in cbs:
-            f = getattr(cb, "csv_file", None)
-            if f is not None and not f.closed:
-                f.close()
-    with atomic_output(run_dir / "final.keras", suffix=".keras") as tmp:
-        model.save(tmp)
+        stop_logging(cbs)  # an interrupted fit never reaches on_train_end, where the logs are closed
+    finish_run(run_dir, model, "final.keras")
     return model
-
-
-class RunFinishedError(ValueError):
-    """A training run folder whose run has finished."""
 
 
 def _init_weights_file(config: TrainConfig):

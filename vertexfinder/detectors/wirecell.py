@@ -21,7 +21,11 @@ the APA, so one channel reads 2-3 segments).
 arrays in a small cache file keyed by the file's SHA-256, so the next process
 skips the JSON); :func:`wire_lattice` describes one plane's wires as a
 lattice of parallel, equally spaced lines, checking that they are one.
-Only the standard library and NumPy are used.
+Only the standard library and NumPy are used. A file is refused (with a
+message naming it) beyond :data:`MAX_WIRES_FILE_BYTES` (compressed or not),
+with coordinates beyond 1 km or channel numbers beyond :data:`MAX_CHANNEL`,
+or with a plane pitch under :data:`MIN_PITCH_CM`: values that would otherwise
+size the detector's arrays.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ import json
 import math
 import os
 import tempfile
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,10 +47,18 @@ import numpy as np
 
 from ..errors import DetectorSchemaError
 
-__all__ = ["WireStore", "WireLattice", "read_wires", "wire_lattice", "cache_dir"]
+__all__ = ["WireStore", "WireLattice", "read_wires", "wire_lattice", "cache_dir", "MAX_WIRES_FILE_BYTES",
+           "MAX_CHANNEL", "MIN_PITCH_CM"]
 
 _CACHE_FORMAT = 1
 _MM = 0.1  # cm per mm
+#: Largest wires file read, compressed or decompressed (DUNE's 1x2x6 workspace: 1 MB, 29 MB of JSON).
+MAX_WIRES_FILE_BYTES = 512 << 20
+#: Largest channel number (the channel map is an array over channel numbers).
+MAX_CHANNEL = 10_000_000
+#: Smallest wire pitch (cm) and largest |coordinate| (cm) accepted.
+MIN_PITCH_CM = 0.01
+MAX_COORDINATE_CM = 1e5
 
 
 @dataclass(frozen=True, eq=False)
@@ -133,6 +147,8 @@ def read_wires(path: str | Path, *, use_cache: bool = True) -> WireStore:
 
 @functools.lru_cache(maxsize=8)
 def _read_cached(path: str, mtime_ns: int, size: int, use_cache: bool) -> WireStore:
+    if size > MAX_WIRES_FILE_BYTES:
+        raise DetectorSchemaError(f"wires file {path}: {size} bytes, more than {MAX_WIRES_FILE_BYTES}")
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
@@ -153,20 +169,40 @@ def _cache_file(sha: str) -> Path | None:
     return cache_dir() / f"wires-{sha[:32]}-v{_CACHE_FORMAT}.npz"
 
 
+def _shown(value) -> str:
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):
+        return f"<a large {type(value).__name__}>"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _bad(path: str, what: str) -> DetectorSchemaError:
     return DetectorSchemaError(f"wires file {path}: {what}")
 
 
+def _decompress(raw: bytes, path: str) -> bytes:
+    """bzip2 data decompressed, at most MAX_WIRES_FILE_BYTES of it."""
+    d = bz2.BZ2Decompressor()
+    try:
+        out = d.decompress(raw, max_length=MAX_WIRES_FILE_BYTES + 1)
+    except (OSError, ValueError, EOFError) as exc:
+        raise _bad(path, f"not a readable bzip2 file ({exc})") from None
+    if len(out) > MAX_WIRES_FILE_BYTES:
+        raise _bad(path, f"decompresses to more than {MAX_WIRES_FILE_BYTES} bytes")
+    if not d.eof:
+        raise _bad(path, "not a readable bzip2 file (truncated)")
+    return out
+
+
 def _parse(raw: bytes, path: str, sha: str) -> WireStore:
     if raw[:3] == b"BZh":
-        try:
-            raw = bz2.decompress(raw)
-        except (OSError, ValueError, EOFError) as exc:
-            raise _bad(path, f"not a readable bzip2 file ({exc})") from None
+        raw = _decompress(raw, path)
     try:
         doc = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise _bad(path, f"not valid JSON ({exc})") from None
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, integer limits
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else " ".join(str(exc).split())[:200]
+        raise _bad(path, f"not valid JSON ({reason})") from None
     store = doc.get("Store") if isinstance(doc, dict) else None
     if not isinstance(store, dict):
         raise _bad(path, "expected an object with a 'Store' object at the top level")
@@ -177,38 +213,40 @@ def _parse(raw: bytes, path: str, sha: str) -> WireStore:
     def body(entry, kind, i):
         item = entry.get(kind) if isinstance(entry, dict) else None
         if not isinstance(item, dict):
-            raise _bad(path, f"{kind.lower()}s[{i}] is not a {{{kind!r}: {{...}}}} object; Received: {str(entry)[:80]}")
+            raise _bad(path, f"{kind.lower()}s[{i}] is not a {{{kind!r}: {{...}}}} object; Received: {_shown(entry)}")
         return item
 
     def ints(item, key, where):
         value = item.get(key)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise _bad(path, f"{where}: {key!r} must be an integer; Received: {key}={value!r}")
+            raise _bad(path, f"{where}: {key!r} must be an integer; Received: {key}={_shown(value)}")
         return value
 
     def index_list(item, key, n, where):
         value = item.get(key)
         if not isinstance(value, list) or not value or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-            raise _bad(path, f"{where}: {key!r} must be a non-empty list of indices; Received: {str(value)[:80]}")
-        arr = np.asarray(value, dtype=np.int64)
-        if arr.min() < 0 or arr.max() >= n:
-            bad = int(arr[(arr < 0) | (arr >= n)][0])
-            raise _bad(path, f"{where}: {key!r} refers to {key[:-1]} {bad}, but the file has {n} (0..{n - 1})")
-        return arr
+            raise _bad(path, f"{where}: {key!r} must be a non-empty list of indices; Received: {_shown(value)}")
+        if any(v < 0 or v >= n for v in value):
+            bad = next(v for v in value if v < 0 or v >= n)
+            raise _bad(path, f"{where}: {key!r} refers to {key[:-1]} {_shown(bad)}, but the file has {n} (0..{n - 1})")
+        return np.asarray(value, dtype=np.int64)
 
     points = store["points"]
     try:
         xyz = np.array([[p["Point"]["x"], p["Point"]["y"], p["Point"]["z"]] for p in points], dtype=np.float64)
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):
         for i, p in enumerate(points):
             item = body(p, "Point", i)
             for k in ("x", "y", "z"):
                 if isinstance(item.get(k), bool) or not isinstance(item.get(k), (int, float)):
-                    raise _bad(path, f"points[{i}]: {k!r} must be a number; Received: {k}={item.get(k)!r}")
-        raise
+                    raise _bad(path, f"points[{i}]: {k!r} must be a number; Received: {k}={_shown(item.get(k))}")
+        raise _bad(path, "points: a coordinate is too large for a float") from None
     if not np.all(np.isfinite(xyz)):
         i = int(np.flatnonzero(~np.isfinite(xyz).all(axis=1))[0])
         raise _bad(path, f"points[{i}] is not finite: {xyz[i].tolist()}")
+    if np.abs(xyz).max() * _MM > MAX_COORDINATE_CM:
+        i = int(np.argmax(np.abs(xyz).max(axis=1)))
+        raise _bad(path, f"points[{i}] lies beyond {MAX_COORDINATE_CM:g} cm: {xyz[i].tolist()} mm")
     wires = store["wires"]
     try:
         table = np.array([[w["Wire"]["channel"], w["Wire"]["segment"], w["Wire"]["tail"], w["Wire"]["head"]]
@@ -220,11 +258,11 @@ def _parse(raw: bytes, path: str, sha: str) -> WireStore:
             item = body(w, "Wire", i)
             for k in ("channel", "segment", "tail", "head"):
                 ints(item, k, f"wires[{i}]")
-        raise _bad(path, "wires: channel, segment, tail and head must be integers") from None
+        raise _bad(path, "wires: channel, segment, tail and head must be integers of at most 64 bits") from None
     table = table.astype(np.int64)
-    if table[:, 0].min() < 0:
-        i = int(np.argmin(table[:, 0]))
-        raise _bad(path, f"wires[{i}]: negative channel {table[i, 0]}")
+    if table[:, 0].min() < 0 or table[:, 0].max() > MAX_CHANNEL:
+        i = int(np.flatnonzero((table[:, 0] < 0) | (table[:, 0] > MAX_CHANNEL))[0])
+        raise _bad(path, f"wires[{i}]: channel {table[i, 0]} outside 0..{MAX_CHANNEL}")
     ends = table[:, 2:4]
     if ends.min() < 0 or ends.max() >= len(xyz):
         i = int(np.flatnonzero((ends < 0).any(axis=1) | (ends >= len(xyz)).any(axis=1))[0])
@@ -286,7 +324,7 @@ def _to_npz(store: WireStore, target: Path) -> None:
 def _from_npz(cached: Path, path: str, sha: str) -> WireStore | None:
     """The arrays of a cache file, or None when it is unreadable or not of this file."""
     try:
-        with np.load(cached, allow_pickle=False) as z:
+        with open(cached, "rb") as fh, np.load(fh, allow_pickle=False) as z:  # fh: closed even when np.load fails
             if str(z["sha256"]) != sha:
                 return None
 
@@ -300,8 +338,8 @@ def _from_npz(cached: Path, path: str, sha: str) -> WireStore | None:
                 tuple((i, tuple(int(v) for v in p)) for i, p in split("face_ident", "face_n", "face_planes")),
                 split("plane_ident", "plane_n", "plane_wires"),
             )
-    except (OSError, ValueError, KeyError, EOFError):
-        return None
+    except (OSError, ValueError, KeyError, EOFError, IndexError, zipfile.BadZipFile, zlib.error):
+        return None  # a damaged cache file is read again from the wires file
 
 
 def wire_lattice(tail_cm: np.ndarray, head_cm: np.ndarray, *, where: str = "plane") -> WireLattice:
@@ -332,6 +370,8 @@ def wire_lattice(tail_cm: np.ndarray, head_cm: np.ndarray, *, where: str = "plan
         pitch, s0 = np.polyfit(k, ss, 1)
         if pitch <= 0 or np.any(np.diff(ss) < 0.5 * pitch):
             raise DetectorSchemaError(f"{where}: two wires lie at the same pitch position (no wire lattice)")
+        if pitch < MIN_PITCH_CM:
+            raise DetectorSchemaError(f"{where}: wire pitch {pitch * 10:.4g} mm, less than {MIN_PITCH_CM * 10:g} mm")
     else:
         pitch, s0 = 1.0, float(s[0])
     offsets = np.concatenate([tail_cm[:, 1:] @ normal, head_cm[:, 1:] @ normal])

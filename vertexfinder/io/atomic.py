@@ -4,18 +4,24 @@ Every file or folder the package writes for a user (find tables, evaluation figu
 SavedModel exports, training checkpoints) goes through :func:`atomic_output`. The temporary name
 sits beside the output (same file system, so the rename is atomic) and carries the writer's
 process id: ``.NAME.PID.RANDOM.tmp`` (plus an optional suffix). A writer killed before the rename leaves such a temporary;
-the next write of the same output removes the temporaries of processes that no longer run.
+the next write of the same output removes the temporaries of processes that no longer run
+(:func:`remove_stale_temporaries_in` sweeps a whole folder). A file is flushed to disk before it is
+renamed, so the rename never exposes a file whose content is still only in memory.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_output", "remove_stale_temporaries", "pid_alive"]
+__all__ = ["atomic_output", "remove_stale_temporaries", "remove_stale_temporaries_in", "pid_alive"]
+
+#: ``.NAME.PID.RANDOM.tmp`` plus an optional suffix: the temporaries of atomic_output.
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.(?P<random>[0-9a-f]{8})\.tmp(?P<suffix>.*)$")
 
 
 def pid_alive(pid: int) -> bool:
@@ -60,6 +66,35 @@ def remove_stale_temporaries(output: str | Path) -> list[Path]:
     return removed
 
 
+def remove_stale_temporaries_in(folder: str | Path) -> list[Path]:
+    """Remove every temporary in ``folder`` left by a writer that no longer runs; returns them.
+
+    For outputs whose names change (a run's backup writes a new weights file every epoch), where
+    :func:`remove_stale_temporaries` of the next output would not find the old ones.
+    """
+    removed = []
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _TEMPORARY.match(entry.name)
+        if m and not pid_alive(int(m["pid"])):
+            _remove(entry)
+            removed.append(entry)
+    return removed
+
+
+def _flush_to_disk(path: Path) -> None:
+    """fsync a written file (folders are left to their writers)."""
+    if path.is_file() and not path.is_symlink():
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 @contextmanager
 def atomic_output(output: str | Path, *, overwrite: bool = True, suffix: str = ""):
     """A temporary path beside ``output``, renamed onto it when the block ends without an error.
@@ -83,6 +118,7 @@ def atomic_output(output: str | Path, *, overwrite: bool = True, suffix: str = "
     tmp = output.with_name(f".{output.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp{suffix}")
     try:
         yield tmp
+        _flush_to_disk(tmp)
         if tmp.is_dir() and output.is_dir():
             shutil.rmtree(output)
         os.replace(tmp, output)
