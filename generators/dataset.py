@@ -98,7 +98,23 @@ class PolicyPool:
         return len(self.label)
 
 
-class WalkDataset(_Base):
+class _EventBatches(_Base):
+    """What both datasets share: the batches of an epoch, the epoch count, and a cache of prepared
+    events that pickled copies (the workers') start without."""
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_cache"] = OrderedDict()
+        return state
+
+    def __len__(self) -> int:
+        return self.batches_per_epoch
+
+    def on_epoch_end(self):
+        self.epoch += 1
+
+
+class WalkDataset(_EventBatches):
     """Batches of teacher walks drawn from an event source.
 
     Args:
@@ -149,18 +165,9 @@ class WalkDataset(_Base):
         self.policy = None
         self.policy_fraction = 0.0
 
-    # -- pickling: workers get a copy without the pyramid cache
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_cache"] = OrderedDict()
-        return state
-
-    def __len__(self) -> int:
-        return self.batches_per_epoch
-
     def on_epoch_end(self):
         self.composition.log_epoch(self.epoch)
-        self.epoch += 1
+        super().on_epoch_end()
 
     def _event(self, i: int, epoch: int | None = None):
         return _cached_event(self, i, lambda images, truth: (
@@ -284,7 +291,7 @@ class WalkDataset(_Base):
         return inputs, targets
 
 
-class RefineDataset(_Base):
+class RefineDataset(_EventBatches):
     """Batches of refiner points (:mod:`generators.refine`) drawn from an event source.
 
     Batch ``idx`` of epoch ``e`` comes from the seed sequence ``(seed, e, idx)`` alone. Inputs:
@@ -324,17 +331,6 @@ class RefineDataset(_Base):
         self.normalise = float(normalise)
         self.epoch = 0
         self._cache: OrderedDict = OrderedDict()
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_cache"] = OrderedDict()
-        return state
-
-    def __len__(self) -> int:
-        return self.batches_per_epoch
-
-    def on_epoch_end(self):
-        self.epoch += 1
 
     def _event(self, i: int, epoch: int | None = None):
         return _cached_event(self, i, lambda images, truth: (

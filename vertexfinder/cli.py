@@ -458,16 +458,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_simulate)
 
+    def add_run_options(p, config_help, output_help):
+        p.add_argument("--config", metavar="CONFIG.toml", help=config_help)
+        p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="override one option (TOML value), repeatable")
+        p.add_argument("-o", "--output", required=True, metavar="RUN_DIR", help=output_help)
+        p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
     p = sub.add_parser(
         "train", help="train the walker on batches generated on the fly (resumes a killed run)",
         description="Train the recurrent walker. Batches are generated on the fly from an event store "
         "(store = PATH) or from the simulation. Running the same command again with the same RUN_DIR resumes "
         "a run that was stopped. Options are the fields of vertexfinder.training.TrainConfig.",
     )
-    p.add_argument("--config", metavar="CONFIG.toml", help="training configuration (TOML)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one option (TOML value), repeatable")
-    p.add_argument("-o", "--output", required=True, metavar="RUN_DIR", help="run folder (checkpoints, logs)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_run_options(p, "training configuration (TOML)", "run folder (checkpoints, logs)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser(
@@ -476,10 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
         "or of the simulation. Running the same command again resumes a stopped run. Options are the fields of "
         "vertexfinder.refining.RefineConfig.",
     )
-    p.add_argument("--config", metavar="CONFIG.toml", help="refiner configuration (TOML)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one option (TOML value), repeatable")
-    p.add_argument("-o", "--output", required=True, metavar="RUN_DIR", help="run folder (checkpoints, history)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_run_options(p, "refiner configuration (TOML)", "run folder (checkpoints, history)")
     p.set_defaults(func=_cmd_train_refiner)
 
     def add_input_options(p):

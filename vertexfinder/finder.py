@@ -36,7 +36,7 @@ import numpy as np
 from generators.response import REFERENCE_SCALE
 
 from .errors import BadEventError, GeometryError
-from .modelconfig import ModelConfig, default_model_path, resolve_model
+from .modelconfig import ModelConfig, default_model_path
 from .records import VERTEX_KINDS, EventRecord
 
 __all__ = ["FinderConfig", "PlaneVertex", "Vertex", "FindResult", "VertexFinder", "default_model_path", "load_model",
