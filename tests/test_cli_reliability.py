@@ -153,8 +153,11 @@ sys.exit(cli.main())
 def _interrupt(mode, times, pause=1.5):
     """Run BLOCKED, send SIGINT ``times`` times (``pause`` s apart); (status, seconds from the last one, stderr)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    with subprocess.Popen([sys.executable, "-c", BLOCKED, mode],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as p:
+    # Ctrl-C as at a terminal, even when the tests run in the background of a non-interactive shell
+    # (whose commands inherit SIGINT ignored)
+    restore = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
+    with subprocess.Popen([sys.executable, "-c", BLOCKED, mode], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, env=env, preexec_fn=restore) as p:
         try:
             assert p.stdout.readline().strip() == "ready"
             for i in range(times):

@@ -36,6 +36,12 @@ def _env():
     return env
 
 
+def _sigint_default():
+    """In the child before it starts: Ctrl-C as at a terminal. A test run started in the background
+    of a non-interactive shell inherits SIGINT ignored, and so would every command it starts."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _run(args, cwd):
     out = subprocess.run([*CLI, *args], cwd=cwd, capture_output=True, text=True, env=_env(), timeout=900)
     assert out.returncode == 0, out.stderr[-2000:]
@@ -51,7 +57,7 @@ def _kill_at(args, cwd, delay, sig, *, when=None):
     """Start a command, send ``sig`` to its process group ``delay`` s after the start, or after ``when(cwd)``
     first holds; (status, seconds the process took to end after the signal)."""
     p = subprocess.Popen([*CLI, *args], cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env(),
-                         start_new_session=True)
+                         start_new_session=True, preexec_fn=_sigint_default)
     if when is not None:
         while p.poll() is None and not when(Path(cwd)):
             time.sleep(0.005)
