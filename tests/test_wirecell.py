@@ -7,6 +7,7 @@ import json
 import math
 from pathlib import Path
 
+import malformed  # tests/malformed.py: the tiny wires file both use
 import numpy as np
 import pytest
 
@@ -170,23 +171,7 @@ def test_user_toml_with_a_wires_file_works_end_to_end(tmp_path):
 
 def _tiny_store(n=12):
     """A one-face detector: U/V wires at +/-60 deg, vertical Z wires, planes at x = 0, -0.3, -0.6 cm (mm here)."""
-    points, wires, planes = [], [], []
-    for ident, (angle, x) in enumerate([(60.0, 0.0), (-60.0, -3.0), (0.0, -6.0)]):
-        a = math.radians(angle)
-        normal = np.array([math.sin(a), math.cos(a)]) * (1 if angle >= 0 else -1)  # (y, z)
-        along = np.array([normal[1], -normal[0]])
-        idx = []
-        for k in range(n):
-            c = np.array([0.0, 50.0]) + (k - n / 2 + 0.5) * 5.0 * normal
-            for e in (c - 40 * along, c + 40 * along):
-                points.append({"Point": {"x": x, "y": float(e[0]), "z": float(e[1])}})
-            idx.append(len(wires))
-            wires.append({"Wire": {"ident": len(wires), "channel": ident * n + k, "segment": 0,
-                                   "tail": len(points) - 2, "head": len(points) - 1}})
-        planes.append({"Plane": {"ident": ident, "wires": idx}})
-    return {"Store": {"anodes": [{"Anode": {"ident": 0, "faces": [0]}}],
-                      "faces": [{"Face": {"ident": 0, "planes": [0, 1, 2]}}],
-                      "planes": planes, "wires": wires, "points": points}}
+    return malformed._tiny_wires_store(n)
 
 
 def _write(folder: Path, store, name="tiny.json.bz2", raw: bytes | None = None) -> Path:

@@ -451,11 +451,12 @@ class VertexFinder:
                     clusters[task] += self._cluster(p, ends[m] / factor + origin, dist[m], probs[m], m.sum())
             per_event.append((self.mapper(ev), clusters, walks, walk_tasks))
         refine = self.refiner is not None and cfg.refine
+        ref_pyramids: dict = {}  # the refiner's pyramids of this batch, built once
         if refine:
-            self._refine(prepared, list(self._to_refine(per_event, mode)), n_planes)
+            self._refine(prepared, list(self._to_refine(per_event, mode)), n_planes, pyramids=ref_pyramids)
         bests = [self._primary_combo(clusters[1.0], mapper, n_planes) for mapper, clusters, _, _ in per_event]
         if refine and cfg.refine_3d:
-            bests = self._refine_3d(prepared, per_event, bests, n_planes)
+            bests = self._refine_3d(prepared, per_event, bests, n_planes, ref_pyramids)
         out = []
         for (mapper, clusters, walks, walk_tasks), best in zip(per_event, bests):
             primary = None
@@ -468,7 +469,7 @@ class VertexFinder:
             out.append(FindResult(vertices, walks, walk_tasks))
         return out
 
-    def _refine_3d(self, prepared, per_event, bests, n_planes):
+    def _refine_3d(self, prepared, per_event, bests, n_planes, pyramids=None):
         """Look once more at the primary vertex on every view, at the projections of its 3D point,
         and fit the 3D point again from the refined positions (all views, one drift time). The new
         fit replaces the old one when its residual is no worse than ``refine_3d_residual_cm``."""
@@ -488,7 +489,7 @@ class VertexFinder:
                 where.append((e, p))
         if not todo:
             return bests
-        self._refine(prepared, todo, n_planes, steps=self.config.refine_3d_steps)
+        self._refine(prepared, todo, n_planes, steps=self.config.refine_3d_steps, pyramids=pyramids)
         new = {}
         for (e, p), (_, c) in zip(where, todo):
             new.setdefault(e, [None] * n_planes)[p] = c
@@ -515,9 +516,12 @@ class VertexFinder:
                     for c in [c for c in group if c.plane == p][:k]:
                         yield e, c
 
-    def _refine(self, prepared, todo, n_planes, steps=None):
+    def _refine(self, prepared, todo, n_planes, steps=None, pyramids=None):
         """Move candidates onto their vertex with the refiner (``steps`` batched calls, default
-        ``refine_steps``) and give them the refiner's class and primary probabilities."""
+        ``refine_steps``) and give them the refiner's class and primary probabilities.
+
+        ``pyramids``: the batch's refiner pyramids by (event, plane), filled here as needed, so a
+        second call on the same batch builds none again."""
         from generators.features import walk_features
         from generators.glimpses import Pyramid
 
@@ -530,7 +534,7 @@ class VertexFinder:
         factor = np.array([prepared[e][c.plane][1] for e, c in todo])
         origin = np.array([prepared[e][c.plane][2] for e, c in todo])
         pos = (np.array([c.position for c in clusters]) - origin) * factor  # model pixels
-        pyramids = {}
+        pyramids = {} if pyramids is None else pyramids
         for e, c in todo:
             if (e, c.plane) not in pyramids:
                 pyramids[(e, c.plane)] = Pyramid(prepared[e][c.plane][0].levels[0], self.refine_spec)
@@ -540,9 +544,9 @@ class VertexFinder:
         out = None
         for _ in range(max(1, cfg.refine_steps if steps is None else steps)):
             centres = np.floor(pos).astype(np.int64)
-            for (e, p), pyr in pyramids.items():
+            for e, p in {(e, c.plane) for e, c in todo}:
                 sel = (owners == e) & (plane == p)
-                glimpses[sel] = pyr.extract(centres[sel])
+                glimpses[sel] = pyramids[(e, p)].extract(centres[sel])
             for p in np.unique(plane):
                 sel = plane == p
                 features[sel] = walk_features(pos[sel], int(p), n_planes, g, 1.0)

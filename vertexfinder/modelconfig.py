@@ -65,16 +65,23 @@ def resolve_model(path) -> tuple[Path, Path]:
 MAX_CONFIG_BYTES = 1 << 20
 
 
-def read_json_object(path, what: str) -> dict:
-    """The JSON object in ``path`` (a configuration file); ConfigError naming the file otherwise."""
+def read_config_bytes(path, what: str, limit: int = MAX_CONFIG_BYTES) -> bytes:
+    """The bytes of a configuration file of at most ``limit`` bytes; ConfigError naming the file otherwise."""
     path = Path(path)
     try:
         with open(path, "rb") as f:
-            raw = f.read(MAX_CONFIG_BYTES + 1)
+            raw = f.read(limit + 1)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise ConfigError(f"{path}: not {what} (larger than {MAX_CONFIG_BYTES} bytes)")
+    if len(raw) > limit:
+        raise ConfigError(f"{path}: not {what} (larger than {limit} bytes)")
+    return raw
+
+
+def read_json_object(path, what: str) -> dict:
+    """The JSON object in ``path`` (a configuration file); ConfigError naming the file otherwise."""
+    path = Path(path)
+    raw = read_config_bytes(path, what)
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:

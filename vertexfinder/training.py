@@ -127,14 +127,10 @@ def read_toml(path, what: str) -> dict:
     """The table of a TOML file; ConfigError naming the file when it cannot be read or parsed."""
     import tomllib
 
+    from .modelconfig import read_config_bytes
+
     path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_TOML_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
-    if len(raw) > MAX_TOML_BYTES:
-        raise ConfigError(f"{path}: not {what} (larger than {MAX_TOML_BYTES} bytes)")
+    raw = read_config_bytes(path, what, MAX_TOML_BYTES)
     try:
         return tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # TOMLDecodeError is a ValueError
