@@ -4,9 +4,10 @@
 
 Runs the finder in primary mode and records, per event, the candidates of every view that the 3D
 match sees (ranked). Prints how many events have their primary vertex more than 5 cm off, how
-many of those had the true vertex among the ``candidates_per_plane`` best candidates on every view
-(a choice error) or not (a search error), and per view the share of events with a candidate within
-4 px of the true vertex, and with the best-ranked candidate there.
+many of those had the true vertex among the ``candidates_per_plane`` best candidates on every view,
+how many had a 3D candidate within 2 cm of it among those the finder chose from (a choice error;
+without one, a search error), and per view the share of events with a candidate within 4 px of the
+true vertex, and with the best-ranked candidate there.
 """
 
 from __future__ import annotations
@@ -34,21 +35,22 @@ def main(argv=None):
 
     finder = VertexFinder.load(args.model)
     seen = []
-    original = finder._primary_combo
+    original = finder._primary_candidates
 
-    def record(clusters, mapper, n_planes):
+    def record(clusters, mapper, n_planes, prior=None):
         seen.append(clusters)
-        return original(clusters, mapper, n_planes)
+        return original(clusters, mapper, n_planes, prior)
 
-    finder._primary_combo = record
+    finder._primary_candidates = record
+    finder._record = []  # per event: (features, 3D point) of the candidates the finder chose among
     events = [e for e in read_events(args.sample) if any(p.pixels.any() for p in e.planes)]
     if args.events:
         events = events[: args.events]
     results = finder.find_many(events, mode="primary")
     k = finder.config.candidates_per_plane
-    n = far = choice = 0
+    n = far = choice = fit_near = 0
     near_any, top_near = np.zeros(3), np.zeros(3)
-    for ev, clusters, res in zip(events, seen, results):
+    for ev, clusters, res, tried in zip(events, seen, results, finder._record):
         truth = ev.primary
         if truth is None or not vertex_visible(ev, truth):
             continue
@@ -65,8 +67,11 @@ def main(argv=None):
         if d > 5:
             far += 1
             choice += all(ok)
+            near3d = [np.linalg.norm(xyz - truth.position_cm) <= 2 for _, xyz in tried]
+            fit_near += any(near3d)
     print(f"{n} events with a visible primary vertex; more than 5 cm off: {far} "
           f"(true vertex among the {k} best candidates on every view: {choice}; not: {far - choice})")
+    print(f"of those, a 3D candidate the finder chose among was within 2 cm of the truth: {fit_near}")
     print("views with a candidate within 4 px of the true vertex:", np.round(near_any / max(n, 1), 3),
           "; best-ranked candidate there:", np.round(top_near / max(n, 1), 3))
 

@@ -5,7 +5,8 @@
 
 Each variant is a JSON object of FinderConfig fields. The walker comes from --model (default: the
 bundled model); the refiner from --refiner (a folder with refiner.keras or best.keras and
-refiner.json; default: the one beside the walker, if any; ``none``: no refiner). Prints, per
+refiner.json; default: the one beside the walker, if any; ``none``: no refiner); the candidate
+scorer beside the walker is used with its own refiner only. Prints, per
 variant, the primary vertex within 1 / 2 / 5 cm in 3D, per view within 1 cm, the share of events
 whose primary is more than 5 cm off, the class accuracy, the class efficiencies within 2 cm and
 the milliseconds per event (all mode).
@@ -54,7 +55,7 @@ def main(argv=None):
           f"{'eff 2cm int/dec/conv':<20} {'ms':>5}")
     for text in args.variants or ["{}"]:
         finder = VertexFinder(base.model, base.model_config, FinderConfig(**json.loads(text)), refiner=refiner,
-                              refiner_config=ref_cfg)
+                              refiner_config=ref_cfg, scorer=base.scorer if refiner is base.refiner else None)
         m = evaluate(finder, events, progress=False)
         d = m["primary_distance_cm"]
         wrong = m.get("primary_wrong_vertex_rate", float("nan"))

@@ -73,7 +73,7 @@ def test_demo_prints_a_table_and_writes_a_picture(tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def unit_sample():
-    return [e for e in vf.simulate("dune-fd-1x2x6", "nu-mix", events=60, seed=4243)
+    return [e for e in vf.simulate("dune-fd-1x2x6", "nu-mix", events=120, seed=4243)
             if e.primary is not None and any(p.pixels.any() for p in e.planes)]
 
 

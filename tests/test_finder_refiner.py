@@ -136,17 +136,19 @@ def test_the_refiner_sees_the_glimpses_and_features_where_the_candidates_are(wal
 
 
 def test_candidates_are_refined_before_the_3d_fit(walker, events):
-    """The best primary candidates of every plane reach the 3D match moved by refine_steps offsets."""
+    """The best primary candidates of every plane reach the 3D match moved by refine_steps offsets
+    (the candidates proposed without walks, which exist only with a refiner, are left out here)."""
     off = (1.5, 0.0)
     seen = {}
 
     def recording(f, name):
-        original = f._primary_combo
+        original = f._primary_candidates
 
-        def wrapper(clusters, mapper, n_planes):
-            seen.setdefault(name, []).append([(c.plane, c.position.copy(), c.size) for c in clusters])
-            return original(clusters, mapper, n_planes)
-        f._primary_combo = wrapper
+        def wrapper(clusters, mapper, n_planes, prior=None):
+            seen.setdefault(name, []).append([(c.plane, c.position.copy(), c.size) for c in clusters
+                                              if not c.proposed])
+            return original(clusters, mapper, n_planes, prior)
+        f._primary_candidates = wrapper
         return f
 
     refiner = constant_refiner(offset=off)

@@ -340,6 +340,54 @@ def _cmd_evaluate(args) -> int:
     return 0
 
 
+def _cmd_train_scorer(args) -> int:
+    import itertools
+    from pathlib import Path
+
+    import numpy as np
+
+    from .errors import RunError
+    from .finder import FinderConfig, VertexFinder
+    from .modelconfig import resolve_model
+    from .scoring import collect, fit, top_choice
+
+    from .errors import InputError
+
+    if not args.radius > 0:
+        raise InputError(f"--radius must be a positive distance in cm; Received: {args.radius}")
+    output = Path(args.output) if args.output else resolve_model(args.model)[0].parent / "scorer.json"
+    _check_output(output, True)
+    _tensorflow(args.debug)
+    finder = VertexFinder.load(args.model, FinderConfig(use_scorer=False))
+    if finder.refiner is None:
+        raise RunError(f"{args.model or 'the bundled model'}: a candidate scorer needs a model with a refiner")
+    events = _events(args, args.store)
+    if args.events:
+        events = itertools.islice(events, args.events)
+    rows = collect(finder, events, progress=_bars_shown(args))
+    scorer = fit(rows, radius_cm=args.radius)
+    hand = top_choice(rows, lambda x: _hand_score(finder, x))
+    learned = top_choice(rows, scorer)
+    print(f"{len(rows)} events, {sum(len(x) for x, _ in rows)} candidates; best candidate within "
+          f"{args.radius:g} cm: hand-set score {np.mean(hand <= args.radius):.3f}, learned {np.mean(learned <= args.radius):.3f}")
+    scorer.write(output)
+    print(f"candidate scorer -> {output}")
+    return 0
+
+
+def _hand_score(finder, x):
+    """The finder's hand-set candidate score from the scorer's features (for comparison)."""
+    import numpy as np
+
+    from .scoring import FEATURES
+
+    x = np.atleast_2d(x)
+    f = {name: x[:, i] for i, name in enumerate(FEATURES)}
+    c = finder.config
+    return (f["share_sum"] + c.refine_weight * f["primary_sum"] - f["residual_cm"] / c.residual_scale_cm
+            - c.beam_weight * f["upstream"])
+
+
 def _cmd_export(args) -> int:
     from .export import export_savedmodel
 
@@ -482,6 +530,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_run_options(p, "refiner configuration (TOML)", "run folder (checkpoints, history)")
     p.set_defaults(func=_cmd_train_refiner)
+
+    p = sub.add_parser(
+        "train-scorer", help="learn the candidate score that picks the primary vertex among the 3D candidates",
+        description="Run the finder on events with truth, record every 3D candidate its primary match tries, and fit "
+        "the linear score (vertexfinder.scoring) that puts the best-scored candidate of an event within RADIUS of "
+        "the true vertex. Writes scorer.json beside the model (or OUT).",
+    )
+    p.add_argument("store", help="event store or ROOT dump with truth (events the walker was not trained on)")
+    p.add_argument("--model", default=None, metavar="PATH", help="model folder (default: the bundled model)")
+    p.add_argument("--events", type=_count, default=0, help="only the first N events (default 0: all)")
+    p.add_argument("--radius", type=float, default=2.0, help="a right candidate is this close, cm (default 2)")
+    p.add_argument("-o", "--output", default=None, metavar="OUT.json", help="scorer file (default: scorer.json "
+                   "beside the model)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train_scorer, detector=DEFAULT_DETECTOR, drift_window=DEFAULT_DRIFT_WINDOW, pooling="max")
 
     def add_input_options(p):
         p.add_argument("--detector", default=DEFAULT_DETECTOR, help="detector of ROOT dumps, frames and hits "

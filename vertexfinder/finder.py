@@ -61,7 +61,10 @@ class FinderConfig:
         residual_scale_cm: 3D residual that costs as much as a whole plane's score.
         max_residual_cm: matches with a larger residual are rejected in ``all`` mode.
         min_walks: smallest cluster reported in ``all`` mode.
-        merge_radius_cm: ``all``-mode vertices this close to the primary vertex are the primary.
+        merge_radius_cm: ``all``-mode vertices this close to the primary vertex are the primary;
+            primary candidates this close are one candidate.
+        choice_candidates: best 3D primary candidates looked at again on every view (``refine_3d``)
+            and chosen among.
         batch_events: events walked together by :meth:`VertexFinder.find_many`.
         pixel_tolerance: pixel sizes within this fraction of the model's working size are used as
             they are (the training images themselves span 0.467-0.482 cm on DUNE); others are resampled.
@@ -82,6 +85,21 @@ class FinderConfig:
         noise_threshold: after rescaling, pixels below this many bytes are set to zero (0: none).
         noise_sigmas: before rescaling, pixels below this many times the plane's low-level noise
             RMS (:func:`generators.response.noise_rms`; 0 for zero-suppressed images) are set to zero.
+        beam_direction: direction of the neutrino beam in detector coordinates (DUNE FD, SBND and
+            MicroBooNE: +z, the default); None for no beam prior (cosmic-ray or test-beam data
+            whose beam is not a neutrino beam). See :mod:`vertexfinder.beam`.
+        beam_seeds: primary walks also start at the upstream ends of the biggest charge clusters
+            of the view closest to the beam, and where the other views' charge crosses their drift.
+        beam_weight: a primary candidate's score loses this times the share of that view's charge
+            upstream of it (0: seeds only, no score term).
+        drift_candidates: the best walk clusters of the collection view whose drift rows also
+            propose candidates on the other views (where their charge crosses it).
+        crossings: most candidates proposed per view along one drift row.
+        proposal_threshold: pixels of at most this many bytes (after ``normalise``) are left out
+            when candidates are proposed without walks (cluster ends and crossings).
+        use_scorer: rank 3D candidates with the model's learned candidate score
+            (:mod:`vertexfinder.scoring`, ``scorer.json`` beside the walker) when it has one, instead
+            of the hand-set sum (walk share + refiner primary probability - residual term - beam term).
     """
 
     seeds_per_plane: int = 16
@@ -90,12 +108,13 @@ class FinderConfig:
     seed_level: int = 2
     num_steps: int | None = None
     cluster_radius_px: float = 3.0
-    candidates_per_plane: int = 3
+    candidates_per_plane: int = 4
     drift_tolerance_px: float = 4.0
     residual_scale_cm: float = 0.5
     max_residual_cm: float = 1.5
     min_walks: int = 2
     merge_radius_cm: float = 2.0
+    choice_candidates: int = 8
     batch_events: int = 16
     pixel_tolerance: float = 0.05
     refine: bool = True
@@ -110,6 +129,13 @@ class FinderConfig:
     charge_reference: float = REFERENCE_SCALE
     noise_threshold: float = 0.0
     noise_sigmas: float = 3.0
+    drift_candidates: int = 0
+    crossings: int = 6
+    proposal_threshold: float = 6.0
+    beam_direction: tuple | None = (0.0, 0.0, 1.0)
+    use_scorer: bool = True
+    beam_seeds: bool = True
+    beam_weight: float = 1.0
 
     def __post_init__(self):
         for name in ("seeds_per_plane", "all_seeds_per_plane", "candidates_per_plane", "min_walks", "batch_events"):
@@ -119,6 +145,14 @@ class FinderConfig:
             raise ValueError("grid_seeds and seed_level must be >= 0")
         if self.num_steps is not None and self.num_steps < 1:
             raise ValueError(f"num_steps must be >= 1; Received: num_steps={self.num_steps}")
+        if self.beam_direction is not None:
+            d = tuple(float(x) for x in self.beam_direction)
+            if len(d) != 3 or not all(math.isfinite(x) for x in d) or not any(d):
+                raise ValueError(f"beam_direction must be three finite numbers, not all zero, or None; "
+                                 f"Received: beam_direction={self.beam_direction!r}")
+            object.__setattr__(self, "beam_direction", d)
+        if not (self.beam_weight >= 0):
+            raise ValueError(f"beam_weight must be >= 0; Received: beam_weight={self.beam_weight}")
 
 
 @dataclass(frozen=True)
@@ -197,6 +231,7 @@ class _Cluster:
     size: int
     primary: float = float("nan")  # the refiner's probability that this is the primary vertex
     rank: float = float("nan")  # what candidates are ordered and matched by (default: score)
+    proposed: bool = False  # a candidate without walks (:meth:`VertexFinder._proposals`), refined and matched
 
     def __post_init__(self):
         if math.isnan(self.rank):
@@ -213,10 +248,11 @@ class VertexFinder:
         config: FinderConfig.
         refiner: optional models.Refiner, the last full-resolution look at each candidate, with
             refiner_config its vertexfinder.refining.RefineConfig (glimpse geometry).
+        scorer: optional vertexfinder.scoring.CandidateScorer, the learned score of 3D candidates.
     """
 
     def __init__(self, model, model_config: ModelConfig, config: FinderConfig = FinderConfig(), *, refiner=None,
-                 refiner_config=None):
+                 refiner_config=None, scorer=None):
         from models import refine_function, step_function
 
         self.model = model
@@ -230,6 +266,8 @@ class VertexFinder:
         self._mappers: dict = {}
         self.refiner = refiner
         self.refiner_config = refiner_config
+        self.scorer = scorer
+        self._record = None  # vertexfinder.scoring.collect: (features, 3D point) of every primary candidate
         if refiner is not None:
             from .refining import refine_spec
 
@@ -260,8 +298,13 @@ class VertexFinder:
             config = FinderConfig(**options)
         elif options:
             raise ValueError("pass either config or FinderConfig options, not both")
+        from .modelconfig import resolve_model
+        from .scoring import CandidateScorer
+
         model, model_config, refiner, refiner_config = load_model_folder(path)
-        return cls(model, model_config, config, refiner=refiner, refiner_config=refiner_config)
+        scorer_file = resolve_model(path)[0].parent / "scorer.json"
+        scorer = CandidateScorer.read(scorer_file) if refiner is not None and scorer_file.is_file() else None
+        return cls(model, model_config, config, refiner=refiner, refiner_config=refiner_config, scorer=scorer)
 
     # -- public API ------------------------------------------------------------------------------
     def find(self, event: EventRecord, mode: str = "primary") -> list[Vertex]:
@@ -408,6 +451,55 @@ class VertexFinder:
             seeds = np.concatenate([seeds, np.stack([gw.ravel(), gd.ravel()], axis=1)])
         return seeds
 
+    def _beam_prior(self, event, prepared):
+        """(beam view, its UpstreamProfile over global wires) of an event, or None (no beam prior)."""
+        from .beam import UpstreamProfile, beam_view
+
+        found = beam_view(self.mapper(event).detector, self.config.beam_direction)
+        if found is None:
+            return None
+        v, sign = found
+        pyr, factor, origin = prepared[v]
+        profile = UpstreamProfile(pyr.levels[0], 0.0, sign, margin=2.0)  # model pixels of the prepared image
+        return v, sign, lambda global_wire: profile((global_wire - origin[0]) * factor[0])
+
+    def _proposals(self, mapper, prepared, prior, walked):
+        """Candidates without walks, in global coordinates: {plane: (M, 2)}.
+
+        * the upstream ends of the beam view's biggest charge clusters (with a beam prior);
+        * on every other view, where its charge crosses the drift row of those ends and of the
+          ``drift_candidates`` best walk clusters of the anchor view (the collection view): one
+          drift time is shared by all views, so the vertex is among those crossings when the anchor
+          view's candidate is right (see :mod:`vertexfinder.beam`).
+        """
+        from .beam import crossings, upstream_ends
+
+        cfg = self.config
+        out: dict = {}
+        anchors = []  # global drift of the anchor points
+        if prior is not None and cfg.beam_seeds:
+            v, sign, _ = prior
+            pyr, factor, origin = prepared[v]
+            ends = upstream_ends(pyr.levels[0], sign, min_charge=cfg.proposal_threshold)
+            if len(ends):
+                out[v] = [origin + e / factor for e in ends]
+                anchors += [(v, float(origin[1] + e[1] / factor[1])) for e in ends]
+        anchor_view = self._collection_plane(mapper)
+        if anchor_view < 0 and prior is not None:
+            anchor_view = prior[0]
+        if anchor_view >= 0 and cfg.drift_candidates:
+            best = [c for c in walked if c.plane == anchor_view][: cfg.drift_candidates]
+            anchors += [(anchor_view, float(c.position[1])) for c in best]
+        for p, (pyr, factor, origin) in enumerate(prepared):
+            for v, d in anchors:
+                if p == v:
+                    continue
+                row = (d - origin[1]) * factor[1]
+                out.setdefault(p, []).extend(origin + np.array([w, row]) / factor
+                                             for w in crossings(pyr.levels[0], row, max_points=cfg.crossings,
+                                                                min_charge=cfg.proposal_threshold))
+        return {p: np.array(pts, dtype=np.float64).reshape(-1, 2) for p, pts in out.items() if pts}
+
     def _timed_batch(self, events, mode):
         t0 = time.perf_counter()
         results = self._find_batch(events, mode)
@@ -423,6 +515,7 @@ class VertexFinder:
         prepared = [self._prepare(ev) for ev in events]
         n_planes = len(events[0].planes)
         batch = WalkBatch(n_planes)
+        priors = [self._beam_prior(ev, prep) for ev, prep in zip(events, prepared)]
         for e, (ev, prep) in enumerate(zip(events, prepared)):
             for p, (pyr, _, _) in enumerate(prep):
                 rng = np.random.default_rng([ev.run, ev.subrun, ev.event, p])
@@ -449,14 +542,20 @@ class VertexFinder:
                 for task in clusters:
                     m = sel & (tasks == task)
                     clusters[task] += self._cluster(p, ends[m] / factor + origin, dist[m], probs[m], m.sum())
+            if self.refiner is not None and cfg.refine:
+                for p, points in self._proposals(self.mapper(ev), prepared[e], priors[e], clusters[1.0]).items():
+                    clusters[1.0] += [_Cluster(p, x, 0.0, np.zeros(4), 0, proposed=True) for x in points]
             per_event.append((self.mapper(ev), clusters, walks, walk_tasks))
         refine = self.refiner is not None and cfg.refine
         ref_pyramids: dict = {}  # the refiner's pyramids of this batch, built once
         if refine:
             self._refine(prepared, list(self._to_refine(per_event, mode)), n_planes, pyramids=ref_pyramids)
-        bests = [self._primary_combo(clusters[1.0], mapper, n_planes) for mapper, clusters, _, _ in per_event]
+        candidates = [self._primary_candidates(clusters[1.0], mapper, n_planes, prior)
+                      for (mapper, clusters, _, _), prior in zip(per_event, priors)]
         if refine and cfg.refine_3d:
-            bests = self._refine_3d(prepared, per_event, bests, n_planes, ref_pyramids)
+            bests = self._refine_3d(prepared, per_event, candidates, n_planes, ref_pyramids, priors)
+        else:
+            bests = [(c[0][1], c[0][2]) if c else None for c in candidates]
         out = []
         for (mapper, clusters, walks, walk_tasks), best in zip(per_event, bests):
             primary = None
@@ -469,38 +568,68 @@ class VertexFinder:
             out.append(FindResult(vertices, walks, walk_tasks))
         return out
 
-    def _refine_3d(self, prepared, per_event, bests, n_planes, pyramids=None):
-        """Look once more at the primary vertex on every view, at the projections of its 3D point,
-        and fit the 3D point again from the refined positions (all views, one drift time). The new
-        fit replaces the old one when its residual is no worse than ``refine_3d_residual_cm``."""
+    def _refine_3d(self, prepared, per_event, candidates, n_planes, pyramids=None, priors=None):
+        """Look once more at each event's best 3D candidates on every view, at the projections of
+        their 3D points, fit each again from the refined positions (all views, one drift time) and
+        choose among them.
+
+        A refit replaces its candidate's fit when its residual is at most ``refine_3d_residual_cm``
+        or no worse than before; the candidate's score is then the walks' share of its views plus
+        ``refine_weight`` x the refiner's primary probability on every view, less the residual and
+        beam terms (:meth:`_fit`), so candidates seen on two views and on three compare on equal
+        terms. A learned scorer (:mod:`vertexfinder.scoring`) replaces that sum when the model has
+        one and ``use_scorer`` is set. Returns (clusters per plane, BackProjection or None) or None
+        per event."""
+        cfg = self.config
+        priors = priors or [None] * len(per_event)
         todo, where = [], []
-        for e, ((mapper, _, _, _), best) in enumerate(zip(per_event, bests)):
-            if best is None or best[1] is None:
-                continue
-            combo, bp = best
-            for p in range(n_planes):
-                proj = self._project(mapper, bp, p)
-                if not (np.isfinite(proj.global_wire) and np.isfinite(proj.global_drift)):
-                    break
-                old = combo[p]
-                c = _Cluster(p, np.array([proj.global_wire, proj.global_drift]), old.score if old else 0.0,
-                             old.probs if old else np.zeros(4), old.size if old else 0)
-                todo.append((e, c))
-                where.append((e, p))
-        if not todo:
-            return bests
-        self._refine(prepared, todo, n_planes, steps=self.config.refine_3d_steps, pyramids=pyramids)
-        new = {}
-        for (e, p), (_, c) in zip(where, todo):
-            new.setdefault(e, [None] * n_planes)[p] = c
-        out = list(bests)
-        for e, combo in new.items():
-            if any(c is None for c in combo):
-                continue
+        for e, ((mapper, _, _, _), cands) in enumerate(zip(per_event, candidates)):
+            for i, (_, combo, bp) in enumerate(cands):
+                if bp is None:
+                    continue
+                views = []
+                for p in range(n_planes):
+                    proj = self._project(mapper, bp, p)
+                    if not (np.isfinite(proj.global_wire) and np.isfinite(proj.global_drift)):
+                        break
+                    old = combo[p]
+                    views.append(_Cluster(p, np.array([proj.global_wire, proj.global_drift]), old.score if old else 0.0,
+                                          old.probs if old else np.zeros(4), old.size if old else 0,
+                                          proposed=old.proposed if old else False))
+                else:
+                    todo += [(e, c) for c in views]
+                    where.append((e, i, views))
+        if todo:
+            self._refine(prepared, todo, n_planes, steps=cfg.refine_3d_steps, pyramids=pyramids)
+        refits = {}
+        for e, i, views in where:
             mapper = per_event[e][0]
-            fit = self._fit(combo, mapper)
-            if fit is not None and fit[1].residual_cm <= max(self.config.refine_3d_residual_cm, bests[e][1].residual_cm):
-                out[e] = (tuple(combo), fit[1])
+            fit = self._fit(views, mapper)
+            old_bp = candidates[e][i][2]
+            if fit is not None and fit[1].residual_cm <= max(cfg.refine_3d_residual_cm, old_bp.residual_cm):
+                score = sum(c.score + cfg.refine_weight * c.primary for c in views) - \
+                    fit[1].residual_cm / cfg.residual_scale_cm
+                if priors[e] is not None and cfg.beam_weight:
+                    score -= cfg.beam_weight * self._upstream(views, fit[1], mapper, priors[e])
+                refits[(e, i)] = (score, tuple(views), fit[1])
+        learned = self.scorer is not None and cfg.use_scorer
+        out = []
+        for e, cands in enumerate(candidates):
+            if not cands:
+                out.append(None)
+                if self._record is not None:
+                    self._record.append([])
+                continue
+            final = [refits.get((e, i), cand) for i, cand in enumerate(cands)]
+            if learned or self._record is not None:
+                mapper, prior = per_event[e][0], priors[e]
+                scored = [(f, self._features(f[1], f[2], mapper, prior)) for f in final if f[2] is not None]
+                if self._record is not None:
+                    self._record.append([(x, np.asarray(f[2].position_cm, dtype=np.float64)) for f, x in scored])
+                if learned and scored:
+                    final = [(float(self.scorer(x)), f[1], f[2]) for f, x in scored]
+            best = max(final, key=lambda f: f[0])
+            out.append((best[1], best[2]))
         return out
 
     def _to_refine(self, per_event, mode):
@@ -508,7 +637,8 @@ class VertexFinder:
         and in ``all`` mode the best candidates of the walks asked for the vertex of their charge."""
         cfg = self.config
         for e, (mapper, clusters, _, _) in enumerate(per_event):
-            groups = [(clusters[1.0], cfg.refine_candidates)]
+            walked = [c for c in clusters[1.0] if not c.proposed]
+            groups = [(walked, cfg.refine_candidates), ([c for c in clusters[1.0] if c.proposed], None)]
             if mode == "all":
                 groups.append(([c for c in clusters[0.0] if c.size >= cfg.min_walks], cfg.all_refine_candidates))
             for group, k in groups:
@@ -577,8 +707,10 @@ class VertexFinder:
                                 (probs[m] * wm[:, None]).sum(0) / wm.sum(), int(m.sum())))
         return sorted(out, key=lambda c: -c.score)
 
-    def _fit(self, combo, mapper):
-        """(score, BackProjection) of a combination of plane clusters, or None."""
+    def _fit(self, combo, mapper, prior=None):
+        """(score, BackProjection) of a combination of plane clusters, or None; with a beam
+        ``prior`` (:meth:`_beam_prior`) the score loses ``beam_weight`` x the beam view's charge
+        share upstream of the point."""
         present = [c for c in combo if c is not None]
         drifts = [c.position[1] for c in present]
         if max(drifts) - min(drifts) > self.config.drift_tolerance_px:
@@ -591,7 +723,30 @@ class VertexFinder:
         if not bp.inside:  # a vertex is in the active volume
             return None
         score = sum(c.rank for c in present) - bp.residual_cm / self.config.residual_scale_cm
+        if prior is not None and self.config.beam_weight:
+            score -= self.config.beam_weight * self._upstream(present, bp, mapper, prior)
         return score, bp
+
+    def _upstream(self, present, bp, mapper, prior) -> float:
+        """Share of the beam view's charge upstream of a candidate (0 without a beam prior)."""
+        if prior is None:
+            return 0.0
+        v, _, profile = prior
+        on_view = next((c for c in present if c.plane == v), None)
+        wire = on_view.position[0] if on_view is not None else self._project(mapper, bp, v).global_wire
+        return profile(wire) if np.isfinite(wire) else 0.0
+
+    def _features(self, combo, bp, mapper, prior):
+        """The numbers a learned score sees of a 3D candidate (:data:`vertexfinder.scoring.FEATURES`)."""
+        present = [c for c in combo if c is not None]
+        share = [c.score for c in present]
+        prim = [0.0 if math.isnan(c.primary) else c.primary for c in present]
+        probs = np.mean([c.probs for c in present], axis=0)
+        upstream = self._upstream(present, bp, mapper, prior)
+        drifts = [c.position[1] for c in present]
+        return np.array([len(present), sum(share), min(share), sum(prim), min(prim), probs[3], probs[0],
+                         bp.residual_cm, upstream, sum(c.proposed for c in present),
+                         sum(math.log1p(c.size) for c in present), max(drifts) - min(drifts)], dtype=np.float64)
 
     def _vertex(self, combo, bp, mapper, n_planes, kind=None, primary=False):
         present = [c for c in combo if c is not None]
@@ -653,30 +808,43 @@ class VertexFinder:
         view = getattr(mapper.detector, "collection_view", None)
         return mapper.view_index(view) if view is not None else -1
 
-    def _primary_combo(self, clusters, mapper, n_planes):
-        """(clusters per plane, BackProjection or None) of the best primary candidate, or None."""
+    def _primary_candidates(self, clusters, mapper, n_planes, prior=None):
+        """The best primary candidates, [(score, clusters per plane, BackProjection or None)], best
+        first: up to ``choice_candidates`` 3D points at least ``merge_radius_cm`` apart, or, when no
+        two planes agree, the best single-plane answer without a 3D point; [] without clusters.
+        ``prior``: the event's beam prior (:meth:`_beam_prior`)."""
         if not clusters:
-            return None
+            return []
         k = self.config.candidates_per_plane
+        r = self.config.cluster_radius_px
+        walked = [c for c in clusters if not c.proposed]
+        clusters = walked + [c for c in clusters if c.proposed and not any(
+            o.plane == c.plane and np.linalg.norm(o.position - c.position) <= r for o in walked)]
         ranked = sorted(clusters, key=lambda c: -c.rank)
         per_plane = [[c for c in ranked if c.plane == p][:k] for p in range(n_planes)]
         anchor = self._collection_plane(mapper)
-        best = None
+        fits = []
         for required in ([anchor, -1] if anchor >= 0 else [-1]):  # with the collection plane if any match has it
             for combo in itertools.product(*[opts + ([] if p == required else [None])
                                              for p, opts in enumerate(per_plane)]):
-                present = [c for c in combo if c is not None]
-                if len(present) < 2:
+                if sum(c is not None for c in combo) < 2:
                     continue
-                fit = self._fit(combo, mapper)
-                if fit is not None and (best is None or fit[0] > best[0]):
-                    best = (fit[0], combo, fit[1])
-            if best is not None:
+                fit = self._fit(combo, mapper, prior)
+                if fit is not None:
+                    fits.append((fit[0], combo, fit[1]))
+            if fits:
                 break
-        if best is None:  # no two planes agree: the best single-plane answer, without a 3D point
+        if not fits:  # no two planes agree: the best single-plane answer, without a 3D point
             top = max(clusters, key=lambda c: c.rank)
-            return tuple(top if p == top.plane else None for p in range(n_planes)), None
-        return best[1], best[2]
+            return [(-math.inf, tuple(top if p == top.plane else None for p in range(n_planes)), None)]
+        out = []
+        for fit in sorted(fits, key=lambda f: -f[0]):
+            xyz = np.asarray(fit[2].position_cm)
+            if all(np.linalg.norm(xyz - np.asarray(o[2].position_cm)) > self.config.merge_radius_cm for o in out):
+                out.append(fit)
+                if len(out) >= max(1, self.config.choice_candidates):
+                    break
+        return out
 
     def _match_all(self, clusters, mapper, n_planes, primary):
         cfg = self.config

@@ -1,0 +1,150 @@
+"""The beam-direction prior: a neutrino vertex lies upstream of most of its event's charge.
+
+Particles from a beam neutrino interaction go forward: on the view whose wire coordinate runs
+closest to the beam direction (the collection view of DUNE, SBND and MicroBooNE, whose wires are
+vertical and whose wire number grows along the beam), the primary vertex is at the upstream end of
+the event's charge. On the DUNE FD nu-mix simulation the median share of collection-plane charge
+more than one wire upstream of the true vertex is 0.1%; it is under 10% for 87% of events. It is
+a prior, not a rule: backward tracks and upstream activity (neutrons, de-excitation photons)
+exist, so the finder uses it in two soft ways (:class:`vertexfinder.finder.FinderConfig`):
+
+* **seeds**: walks also start at the upstream ends of the biggest charge clusters on the beam
+  view (:func:`upstream_ends`) and, on the other views, where charge crosses those ends' drift
+  time (:func:`crossings`), so the search looks there even when the charge-weighted seeds do not;
+* **score**: a candidate's score loses ``beam_weight`` times the share of the beam view's charge
+  upstream of it (:class:`UpstreamProfile`).
+
+Everything here works on one view's image (axis 0 wire, axis 1 drift), NumPy and SciPy only.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["beam_view", "UpstreamProfile", "upstream_ends", "crossings"]
+
+
+def beam_view(detector, direction) -> tuple[int, int] | None:
+    """(view index, +1 / -1) of the view whose global wire axis runs closest to the beam, and
+    whether its wire coordinate grows (+1) or falls (-1) downstream; None without a beam
+    (``direction`` None or zero) or when no view's wire axis is within 60 degrees of it.
+
+    A view's global wire axis grows along (sin a, cos a) in (y, z)
+    (:meth:`vertexfinder.detectors.Detector.view_angle_rad`); the drift axis (x) carries no
+    wire coordinate, so the beam's x component does not count.
+    """
+    if direction is None:
+        return None
+    d = np.asarray(direction, dtype=np.float64)
+    norm = float(np.linalg.norm(d))
+    if d.shape != (3,) or not math.isfinite(norm) or norm == 0:
+        return None
+    d = d / norm
+    best = None
+    for v in range(len(detector.views)):
+        a = detector.view_angle_rad(v)
+        c = d[1] * math.sin(a) + d[2] * math.cos(a)
+        if best is None or abs(c) > abs(best[1]):
+            best = (v, c)
+    if best is None or abs(best[1]) < 0.5:
+        return None
+    return best[0], 1 if best[1] > 0 else -1
+
+
+class UpstreamProfile:
+    """Share of a view's charge upstream of a wire coordinate.
+
+    Args:
+        image: the view's image (wire, drift), any non-negative charge.
+        origin_wire: global wire coordinate of the image's row 0.
+        sign: +1 when the wire coordinate grows downstream, -1 when it falls.
+        margin: wires next to the point that do not count (the vertex's own charge).
+    """
+
+    def __init__(self, image, origin_wire: float, sign: int, margin: float = 2.0):
+        per_wire = np.asarray(image, dtype=np.float64).sum(axis=1)
+        if sign < 0:
+            per_wire = per_wire[::-1]
+        total = per_wire.sum()
+        self._cum = np.concatenate([[0.0], np.cumsum(per_wire)]) / (total if total > 0 else 1.0)
+        self._n = len(per_wire)
+        self._origin = float(origin_wire)
+        self._sign = 1 if sign >= 0 else -1
+        self.margin = float(margin)
+
+    def __call__(self, global_wire: float) -> float:
+        """Share of the charge more than ``margin`` wires upstream of ``global_wire``, in [0, 1]."""
+        w = float(global_wire) - self._origin
+        if self._sign < 0:
+            w = self._n - w
+        k = int(math.floor(w - self.margin))
+        return float(self._cum[min(max(k, 0), self._n)])
+
+
+def upstream_ends(image, sign: int, *, max_clusters: int = 3, min_share: float = 0.05,
+                  min_charge: float = 0.0) -> np.ndarray:
+    """Seeds (M, 2) in image pixels (wire, drift): the upstream end of each of the biggest charge
+    clusters of a view (at most ``max_clusters``, each with at least ``min_share`` of the charge).
+
+    Clusters are 8-connected pixels above ``min_charge`` after closing one-pixel gaps
+    (:func:`scipy.ndimage.label`); a cluster's upstream end is its charge-weighted centre over its
+    most upstream wire.
+    """
+    from scipy import ndimage
+
+    img = np.asarray(image)
+    mask = img > min_charge
+    img = np.where(mask, img, 0)
+    if not mask.any():
+        return np.zeros((0, 2))
+    labels, n = ndimage.label(ndimage.binary_dilation(mask), structure=np.ones((3, 3), dtype=bool))
+    labels = np.where(mask, labels, 0)
+    charge = ndimage.sum(img.astype(np.float64), labels, index=np.arange(1, n + 1))
+    total = charge.sum()
+    order = [int(i) for i in np.argsort(-charge)[:max_clusters] if charge[i] >= min_share * total]
+    seeds = []
+    for i in order:
+        pts = np.argwhere(labels == i + 1)
+        w_end = pts[:, 0].min() if sign >= 0 else pts[:, 0].max()
+        at = pts[pts[:, 0] == w_end]
+        q = img[at[:, 0], at[:, 1]].astype(np.float64)
+        seeds.append((w_end + 0.5, float((at[:, 1] + 0.5) @ q / q.sum())))
+    return np.array(seeds, dtype=np.float64).reshape(-1, 2)
+
+
+def crossings(image, drift: float, *, half_width: int = 1, gap: int = 2, spacing: int = 8,
+              max_points: int = 6, min_charge: float = 0.0) -> np.ndarray:
+    """Wire positions (M,) in image pixels where a view's charge crosses drift row ``drift``.
+
+    Pixels above ``min_charge`` of the rows ``drift +- half_width`` are summed; wires with charge closer than ``gap`` wires are one
+    crossing, placed at its charge-weighted centre; a crossing wider than ``spacing`` wires is
+    split into equal parts of at most ``spacing`` wires, one point each. The ``max_points`` points
+    with most charge are kept, in wire order.
+    """
+    img = np.asarray(image)
+    if img.ndim != 2:
+        return np.zeros(0)
+    d = int(math.floor(drift))
+    lo, hi = max(d - half_width, 0), min(d + half_width + 1, img.shape[1])
+    if hi <= lo:
+        return np.zeros(0)
+    rows = img[:, lo:hi].astype(np.float64)
+    profile = np.where(rows > min_charge, rows, 0.0).sum(axis=1)
+    wires = np.flatnonzero(profile > 0)
+    if len(wires) == 0:
+        return np.zeros(0)
+    points, charge = [], []
+    for run in np.split(wires, np.flatnonzero(np.diff(wires) > gap) + 1):
+        first, last = int(run[0]), int(run[-1]) + 1
+        n = max(1, math.ceil((last - first) / spacing))
+        edges = np.linspace(first, last, n + 1)
+        for a, b in zip(edges[:-1], edges[1:]):
+            w = np.arange(math.floor(a), math.ceil(b))
+            q = profile[w]
+            if q.sum() > 0:
+                points.append(float((w + 0.5) @ q / q.sum()))
+                charge.append(float(q.sum()))
+    keep = np.argsort(-np.array(charge))[:max_points]
+    return np.array(sorted(points[i] for i in keep))
