@@ -1,6 +1,6 @@
 """Finder speed on one core: milliseconds per DUNE FD event, and how it grows with the image area.
 
-    python benchmarks/bench_finder.py [--events 40] [--model PATH]
+    python benchmarks/bench_finder.py [--events 40] [--model PATH] [--config JSON] [--modes-only]
 
 Runs with TensorFlow and Numba pinned to one thread. Table 1: ms per event for ``primary`` and
 ``all`` mode, events one at a time and batched (``batch_events``), on simulated DUNE FD 1x2x6
@@ -8,6 +8,7 @@ nu-mix events. Table 2: ms per event in ``primary`` mode when every crop is padd
 pixels to 1x, 4x and 16x its area (the cost is set by seeds and steps, not pixels). Table 3: a
 dense patch-scan baseline as earlier tools did it: the walker's own glimpse encoder run on a
 32x32 patch around every charged pixel (one CNN call per pixel, batched), ms per event.
+``--config``: FinderConfig fields as a JSON object; ``--modes-only``: table 1 only.
 """
 
 import argparse
@@ -49,6 +50,8 @@ def main(argv=None):
     parser.add_argument("--events", type=int, default=40)
     parser.add_argument("--seed", type=int, default=31)
     parser.add_argument("--model", default=None)
+    parser.add_argument("--config", default="{}", help="FinderConfig fields, a JSON object")
+    parser.add_argument("--modes-only", action="store_true", help="only the primary / all table")
     args = parser.parse_args(argv)
 
     import tensorflow as tf
@@ -58,7 +61,9 @@ def main(argv=None):
     from vertexfinder.finder import VertexFinder
     from vertexfinder.simulation import simulate
 
-    finder = VertexFinder.load(args.model)
+    import json
+
+    finder = VertexFinder.load(args.model, **json.loads(args.config))
     events = [e for e in simulate("dune-fd-1x2x6", "nu-mix", events=args.events, seed=args.seed)
               if e.primary is not None and any(p.pixels.any() for p in e.planes)]
     n = len(events)
@@ -69,6 +74,8 @@ def main(argv=None):
         single = timed(lambda: [finder.find(e, mode=mode) for e in events]) / n * 1000
         batched = timed(lambda: finder.find_many(events, mode=mode)) / n * 1000
         print(f"{mode:<10}{single:>20.1f}{batched:>12.1f}")
+    if args.modes_only:
+        return
 
     print(f"\n{'image area':<12}{'mean pixels':>14}{'ms/event (primary, batched)':>30}")
     for grow in (1, 4, 16):

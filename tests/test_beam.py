@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from vertexfinder.beam import UpstreamProfile, beam_view, crossings, upstream_ends
+from vertexfinder.beam import UpstreamProfile, beam_view, cluster_ends, crossings, upstream_ends
 from vertexfinder.detectors import get_detector
 
 
@@ -82,3 +82,19 @@ def test_finder_config_checks_the_beam_options():
             FinderConfig(beam_direction=bad)
     with pytest.raises(ValueError, match="beam_weight"):
         FinderConfig(beam_weight=-1.0)
+
+
+def test_cluster_ends_are_the_two_ends_of_each_big_cluster():
+    img = np.zeros((80, 80), dtype=np.uint8)
+    for k in range(30):  # a diagonal track from (10, 10) to (39, 39)
+        img[10 + k, 10 + k] = 20
+    img[60:62, 50:70] = 40  # a band along the drift axis: wires 60-61, drift 50-69
+    img[5, 70] = 50  # one bright pixel: too small a cluster
+    ends = cluster_ends(img)
+    assert ends.shape == (4, 2)
+    got = {tuple(e) for e in np.round(ends, 1)}
+    assert {(10.5, 10.5), (39.5, 39.5)} <= got
+    band = sorted(e[1] for e in ends if e[0] > 55)
+    np.testing.assert_allclose(band, [50.5, 69.5])  # the band's two ends along its axis
+    assert len(cluster_ends(img, max_clusters=1)) == 2
+    assert cluster_ends(np.zeros((4, 4))).shape == (0, 2)

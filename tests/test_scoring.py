@@ -168,3 +168,13 @@ def test_train_scorer_command_writes_the_scorer_the_finder_then_loads(parts, tmp
     assert not (bare / "scorer.json").exists()
     assert main(["train-scorer", str(store), "--model", str(folder), "--radius", "0"]) != 0
     assert "--radius" in capsys.readouterr().err
+
+
+def test_secondary_proposals_add_vertices_but_leave_the_primary_alone(parts):
+    events = parts[4]
+    plain = make_finder(parts).find_many(events, mode="all")
+    more = make_finder(parts, secondary_clusters=6, secondary_none_max=1.0).find_many(events, mode="all")
+    assert sum(len(r.vertices) for r in more) > sum(len(r.vertices) for r in plain)
+    for a, b in zip(plain, more):
+        np.testing.assert_allclose(a.vertices[0].position_cm, b.vertices[0].position_cm)
+        assert a.vertices[0].primary and b.vertices[0].primary

@@ -119,13 +119,18 @@ class TPCPlane:
         d1 = b[..., 0] * y + b[..., 1] * z - b[..., 2]
         return (j + 0.5 + d0 / (d0 - d1))[()]
 
+    @cached_property
+    def _edge_numbers(self) -> np.ndarray:
+        """0, 1, ..., wires: the wire coordinate of each of ``edges_cm`` (built once)."""
+        return np.arange(len(self.edges_cm), dtype=np.float64)
+
     def zeta_to_wire(self, zeta):
         """Continuous local wire coordinate of a pitch coordinate (cm)."""
         zeta = np.asarray(zeta, dtype=np.float64)
         if self.edges_cm is None:
             return (zeta - self.zeta0_cm) / self.pitch_cm
         e = self.edges_cm
-        inner = np.interp(zeta, e, np.arange(len(e), dtype=np.float64))
+        inner = np.interp(zeta, e, self._edge_numbers)
         return np.where(zeta < e[0], (zeta - e[0]) / self.pitch_cm,
                         np.where(zeta > e[-1], len(e) - 1 + (zeta - e[-1]) / self.pitch_cm, inner))
 
@@ -136,7 +141,7 @@ class TPCPlane:
             return self.zeta0_cm + w * self.pitch_cm
         e = self.edges_cm
         n = len(e) - 1
-        inner = np.interp(w, np.arange(n + 1, dtype=np.float64), e)
+        inner = np.interp(w, self._edge_numbers, e)
         return np.where(w < 0, e[0] + w * self.pitch_cm, np.where(w > n, e[-1] + (w - n) * self.pitch_cm, inner))
 
     def centres(self) -> np.ndarray:
