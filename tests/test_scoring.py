@@ -62,6 +62,7 @@ def test_a_scorer_round_trips_through_its_file(tmp_path):
     (lambda d: d.update(scale=[0.0] * F), "scale"),
     (lambda d: d.update(mean=["a"] * F), "mean"),
     (lambda d: d.update(colour="red"), "colour"),
+    (lambda d: d.update(finder_options={"colour": 1}), "finder_options"),
 ])
 def test_a_damaged_scorer_file_is_refused_naming_it(tmp_path, change, message):
     data = json.loads(json.dumps(fit(synthetic_rows(30)).__dict__, default=list))
@@ -154,11 +155,12 @@ def test_train_scorer_command_writes_the_scorer_the_finder_then_loads(parts, tmp
     with EventStore.create(store, detector="test-detector", views=["U", "V", "Z"], drift_window=6, pooling="max") as w:
         w.extend(events)
     folder = save_model(tmp_path / "model", (walker, cfg), refiner)
-    assert main(["train-scorer", str(store), "--model", str(folder), "-q"]) == 0
+    assert main(["train-scorer", str(store), "--model", str(folder), "-q", "--set", "choice_candidates=3"]) == 0
     out = capsys.readouterr().out
     assert "hand-set score" in out and "learned" in out and "scorer.json" in out
     scorer = CandidateScorer.read(folder / "scorer.json")
     assert scorer.events >= 1
+    assert scorer.finder_options == {"choice_candidates": 3}  # how its candidates were made
     assert VertexFinder.load(folder).scorer == scorer
     assert VertexFinder.load(folder, use_scorer=False).scorer == scorer  # loaded, not used
 
@@ -168,6 +170,8 @@ def test_train_scorer_command_writes_the_scorer_the_finder_then_loads(parts, tmp
     assert not (bare / "scorer.json").exists()
     assert main(["train-scorer", str(store), "--model", str(folder), "--radius", "0"]) != 0
     assert "--radius" in capsys.readouterr().err
+    assert main(["train-scorer", str(store), "--model", str(folder), "--set", "colour=3"]) != 0
+    assert "--set" in capsys.readouterr().err and CandidateScorer.read(folder / "scorer.json") == scorer
 
 
 def test_secondary_proposals_add_vertices_but_leave_the_primary_alone(parts):

@@ -341,31 +341,36 @@ def _cmd_evaluate(args) -> int:
 
 
 def _cmd_train_scorer(args) -> int:
+    import dataclasses
     import itertools
     from pathlib import Path
 
     import numpy as np
 
-    from .errors import RunError
+    from .errors import InputError, RunError
     from .finder import FinderConfig, VertexFinder
     from .modelconfig import resolve_model
     from .scoring import collect, fit, top_choice
-
-    from .errors import InputError
+    from .training import parse_overrides
 
     if not args.radius > 0:
         raise InputError(f"--radius must be a positive distance in cm; Received: {args.radius}")
     output = Path(args.output) if args.output else resolve_model(args.model)[0].parent / "scorer.json"
     _check_output(output, True)
+    options = parse_overrides(args.set or [])
+    try:
+        config = FinderConfig(**{**options, "use_scorer": False})
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"--set: not FinderConfig options ({exc})") from None
     _tensorflow(args.debug)
-    finder = VertexFinder.load(args.model, FinderConfig(use_scorer=False))
+    finder = VertexFinder.load(args.model, config)
     if finder.refiner is None:
         raise RunError(f"{args.model or 'the bundled model'}: a candidate scorer needs a model with a refiner")
     events = _events(args, args.store)
     if args.events:
         events = itertools.islice(events, args.events)
     rows = collect(finder, events, progress=_bars_shown(args))
-    scorer = fit(rows, radius_cm=args.radius)
+    scorer = dataclasses.replace(fit(rows, radius_cm=args.radius), finder_options=options)
     hand = top_choice(rows, lambda x: _hand_score(finder, x))
     learned = top_choice(rows, scorer)
     print(f"{len(rows)} events, {sum(len(x) for x, _ in rows)} candidates; best candidate within "
@@ -540,6 +545,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("store", help="event store or ROOT dump with truth (events the walker was not trained on)")
     p.add_argument("--model", default=None, metavar="PATH", help="model folder (default: the bundled model)")
     p.add_argument("--events", type=_count, default=0, help="only the first N events (default 0: all)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a FinderConfig option of the finder whose "
+                   "candidates are recorded (TOML value), repeatable")
     p.add_argument("--radius", type=float, default=2.0, help="a right candidate is this close, cm (default 2)")
     p.add_argument("-o", "--output", default=None, metavar="OUT.json", help="scorer file (default: scorer.json "
                    "beside the model)")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +49,11 @@ FEATURES = (
 
 @dataclass(frozen=True)
 class CandidateScorer:
-    """A linear score over :data:`FEATURES`: ``sum(weights * (x - mean) / scale)``."""
+    """A linear score over :data:`FEATURES`: ``sum(weights * (x - mean) / scale)``.
+
+    ``radius_cm``, ``events`` and ``finder_options`` (the FinderConfig fields, other than the
+    defaults, of the finder whose candidates it was fitted on) say how it was made.
+    """
 
     features: tuple
     mean: tuple
@@ -57,6 +61,7 @@ class CandidateScorer:
     weights: tuple
     radius_cm: float = 2.0
     events: int = 0
+    finder_options: dict = field(default_factory=dict)
 
     def __post_init__(self):
         n = len(self.features)
@@ -68,6 +73,11 @@ class CandidateScorer:
                 raise ValueError(f"{name} must be {n} finite numbers")
         if any(s <= 0 for s in self.scale):
             raise ValueError("scale must be > 0")
+        from .finder import FinderConfig
+
+        known = {f.name for f in fields(FinderConfig)}
+        if not isinstance(self.finder_options, dict) or not set(self.finder_options) <= known:
+            raise ValueError(f"finder_options must be FinderConfig fields; Received: {self.finder_options!r:.200}")
 
     def __call__(self, x) -> np.ndarray:
         """Scores of feature rows (M, F) (or one row (F,))."""
