@@ -42,7 +42,7 @@ def main(argv=None):
         return original(clusters, mapper, n_planes, prior)
 
     finder._primary_candidates = record
-    finder._record = []  # per event: (features, 3D point) of the candidates the finder chose among
+    finder._record = []  # per event: (features, 3D point, score) of the candidates the finder chose among
     events = [e for e in read_events(args.sample) if any(p.pixels.any() for p in e.planes)]
     if args.events:
         events = events[: args.events]
@@ -67,7 +67,7 @@ def main(argv=None):
         if d > 5:
             far += 1
             choice += all(ok)
-            near3d = [np.linalg.norm(xyz - truth.position_cm) <= 2 for _, xyz in tried]
+            near3d = [np.linalg.norm(xyz - truth.position_cm) <= 2 for _, xyz, _ in tried]
             fit_near += any(near3d)
     print(f"{n} events with a visible primary vertex; more than 5 cm off: {far} "
           f"(true vertex among the {k} best candidates on every view: {choice}; not: {far - choice})")

@@ -90,6 +90,14 @@ fig = plotting.plot_walk_steps(pyr, walk, max_steps=5)""",
 print(len(bad), 'of', len(events), 'events missed by more than 2 cm')
 for i in bad[:3]:
     show_event(finder, events[i], None, title=f'event {events[i].event}: missed by {dist[i]:.1f} cm')""",
+        md("The choice: the 3D candidates the primary vertex was chosen among (each looked at again on every view), with the candidate score that ranked them and some of the numbers it weighs (walk share, the refiner's primary probability over the views, the 3D residual, the share of charge upstream along the beam). A miss is a search failure when no candidate is near the truth, a choice failure when one is but scored lower (`benchmarks/diagnose_primary.py` counts both over a sample)."),
+        """for i in (bad[:2] or [0]):
+    ev = events[i]
+    print(f'event {ev.event}')
+    for c in finder.primary_candidates(ev):
+        f = c['features']
+        print(f"  score {c['score']:6.2f}  {np.linalg.norm(c['position_cm'] - ev.primary.position_cm):7.1f} cm from the truth  "
+              f"share {f['share_sum']:.2f}  primary {f['primary_sum']:.2f}  residual {f['residual_cm']:.2f} cm  upstream {f['upstream']:.2f}")""",
     ],
     "evaluation": [
         md("# Evaluation\n\nThe figures of `vertexfinder evaluate` on a small seeded sample, as pictures: fraction of events with the primary vertex within a distance, in 3D and per plane; the class confusion of all found vertices; the dependence on neutrino energy; and how the figures move when the detector's noise and gain change."),

@@ -182,3 +182,24 @@ def test_secondary_proposals_add_vertices_but_leave_the_primary_alone(parts):
     for a, b in zip(plain, more):
         np.testing.assert_allclose(a.vertices[0].position_cm, b.vertices[0].position_cm)
         assert a.vertices[0].primary and b.vertices[0].primary
+
+
+def test_primary_candidates_lists_what_the_finder_chose_among(parts):
+    from vertexfinder.scoring import collect
+
+    events = parts[4]
+    finder = make_finder(parts)
+    rows = collect(finder, events)
+    for ev, (x, d) in zip(events, rows):
+        cands = finder.primary_candidates(ev)
+        assert len(cands) == len(x)
+        scores = [c["score"] for c in cands]
+        assert scores == sorted(scores, reverse=True)
+        assert list(cands[0]["features"]) == list(FEATURES)
+        np.testing.assert_allclose(cands[0]["position_cm"], finder.find(ev)[0].position_cm)
+        dist = sorted(np.linalg.norm(c["position_cm"] - ev.primary.position_cm) for c in cands)
+        np.testing.assert_allclose(dist, sorted(d), atol=1e-9)
+    with pytest.raises(ValueError, match="refine_3d"):
+        make_finder(parts, refine_3d=False).primary_candidates(events[0])
+    with pytest.raises(ValueError, match="refine_3d"):
+        collect(make_finder(parts, refine_3d=False), events)

@@ -362,6 +362,8 @@ def _cmd_train_scorer(args) -> int:
         config = FinderConfig(**{**options, "use_scorer": False})
     except (TypeError, ValueError) as exc:
         raise InputError(f"--set: not FinderConfig options ({exc})") from None
+    if not (config.refine and config.refine_3d):
+        raise InputError("--set: the candidates are recorded at the second look; refine and refine_3d must stay on")
     _tensorflow(args.debug)
     finder = VertexFinder.load(args.model, config)
     if finder.refiner is None:

@@ -278,7 +278,7 @@ class VertexFinder:
         self.refiner = refiner
         self.refiner_config = refiner_config
         self.scorer = scorer
-        self._record = None  # vertexfinder.scoring.collect: (features, 3D point) of every primary candidate
+        self._record = None  # per event: (features, 3D point, score) of the 3D primary candidates chosen among
         if refiner is not None:
             from .refining import refine_spec
 
@@ -326,6 +326,26 @@ class VertexFinder:
     def find_detailed(self, event: EventRecord, mode: str = "primary") -> FindResult:
         """Like :meth:`find`, with the walks (for pictures)."""
         return self.find_many([event], mode=mode)[0]
+
+    def primary_candidates(self, event: EventRecord) -> list[dict]:
+        """The 3D candidates the finder chose the primary vertex among, best first: dicts with
+        ``position_cm`` (x, y, z), ``score`` (what they were ranked by: the learned candidate score,
+        or the hand-set sum without one) and ``features`` ({name: value} of
+        :data:`vertexfinder.scoring.FEATURES`). The first is the primary vertex :meth:`find` reports.
+        Needs a refiner, with ``refine`` and ``refine_3d`` set (the choice is made at the second look)."""
+        from .scoring import FEATURES
+
+        if self.refiner is None or not (self.config.refine and self.config.refine_3d):
+            raise ValueError("primary_candidates needs a model with a refiner and refine, refine_3d set")
+        self._record = []
+        try:
+            self.find_many([event], mode="primary")
+            tried = self._record[0] if self._record else []
+        finally:
+            self._record = None
+        out = [{"position_cm": xyz, "score": score, "features": dict(zip(FEATURES, (float(v) for v in x)))}
+               for x, xyz, score in tried]
+        return sorted(out, key=lambda c: -c["score"])
 
     def find_many(self, events, mode: str = "primary") -> list[FindResult]:
         """FindResults of many events, walked ``batch_events`` at a time (one model call per step).
@@ -667,10 +687,12 @@ class VertexFinder:
             if learned or self._record is not None:
                 mapper, prior = per_event[e][0], priors[e]
                 scored = [(f, self._features(f[1], f[2], mapper, prior)) for f in final if f[2] is not None]
-                if self._record is not None:
-                    self._record.append([(x, np.asarray(f[2].position_cm, dtype=np.float64)) for f, x in scored])
                 if learned and scored:
                     final = [(float(self.scorer(x)), f[1], f[2]) for f, x in scored]
+                    scored = list(zip(final, (x for _, x in scored)))
+                if self._record is not None:
+                    self._record.append([(x, np.asarray(f[2].position_cm, dtype=np.float64), float(f[0]))
+                                         for f, x in scored])
             best = max(final, key=lambda f: f[0])
             out.append((best[1], best[2]))
         return out

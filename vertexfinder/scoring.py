@@ -112,6 +112,8 @@ def collect(finder, events, *, progress: bool = False, on_skip=None):
 
     if not isinstance(finder, VertexFinder):
         raise TypeError(f"expected a VertexFinder; Received: {type(finder).__name__}")
+    if finder.refiner is None or not (finder.config.refine and finder.config.refine_3d):
+        raise ValueError("the candidates are recorded at the second look: a refiner, refine and refine_3d are needed")
     events = (ev for ev in events if ev.primary is not None and np.all(np.isfinite(ev.primary.position_cm)))
     if progress:
         from tqdm import tqdm
@@ -127,8 +129,8 @@ def collect(finder, events, *, progress: bool = False, on_skip=None):
     for ev, tried in zip(done, recorded):
         if not tried:
             continue
-        x = np.array([f for f, _ in tried], dtype=np.float64)
-        d = np.array([np.linalg.norm(np.asarray(p) - ev.primary.position_cm) for _, p in tried])
+        x = np.array([f for f, _, _ in tried], dtype=np.float64)
+        d = np.array([np.linalg.norm(np.asarray(p) - ev.primary.position_cm) for _, p, _ in tried])
         out.append((x, d))
     return out
 
