@@ -42,15 +42,15 @@ def main(argv=None):
         return original(clusters, mapper, n_planes, prior)
 
     finder._primary_candidates = record
-    finder._record = []  # per event: (features, 3D point, score) of the candidates the finder chose among
     events = [e for e in read_events(args.sample) if any(p.pixels.any() for p in e.planes)]
     if args.events:
         events = events[: args.events]
-    results = finder.find_many(events, mode="primary")
+    with finder._recording() as recorded:  # per event: the 3D candidates the finder chose among
+        results = finder.find_many(events, mode="primary")
     k = finder.config.candidates_per_plane
     n = far = choice = fit_near = 0
     near_any, top_near = np.zeros(3), np.zeros(3)
-    for ev, clusters, res, tried in zip(events, seen, results, finder._record):
+    for ev, clusters, res, tried in zip(events, seen, results, recorded):
         truth = ev.primary
         if truth is None or not vertex_visible(ev, truth):
             continue

@@ -83,6 +83,29 @@ class UpstreamProfile:
         return float(self._cum[min(max(k, 0), self._n)])
 
 
+def _charge_clusters(image, min_charge: float):
+    """(image with pixels at or below ``min_charge`` zeroed, labels, charge per label, bounding
+    slices per label) of a view's 8-connected charge after closing one-pixel gaps, or None
+    without charge."""
+    from scipy import ndimage
+
+    img = np.asarray(image)
+    mask = img > min_charge
+    if not mask.any():
+        return None
+    img = np.where(mask, img, 0)
+    labels, n = ndimage.label(ndimage.binary_dilation(mask), structure=np.ones((3, 3), dtype=bool))
+    labels = np.where(mask, labels, 0)
+    charge = ndimage.sum(img.astype(np.float64), labels, index=np.arange(1, n + 1))
+    return img, labels, charge, ndimage.find_objects(labels, max_label=n)
+
+
+def _cluster_pixels(labels, slices, i) -> np.ndarray:
+    """(wire, drift) pixels (K, 2) of cluster ``i`` (0-based), found inside its bounding box."""
+    box = slices[i]
+    return np.argwhere(labels[box] == i + 1) + [box[0].start, box[1].start]
+
+
 def upstream_ends(image, sign: int, *, max_clusters: int = 3, min_share: float = 0.05,
                   min_charge: float = 0.0) -> np.ndarray:
     """Seeds (M, 2) in image pixels (wire, drift): the upstream end of each of the biggest charge
@@ -92,21 +115,15 @@ def upstream_ends(image, sign: int, *, max_clusters: int = 3, min_share: float =
     (:func:`scipy.ndimage.label`); a cluster's upstream end is its charge-weighted centre over its
     most upstream wire.
     """
-    from scipy import ndimage
-
-    img = np.asarray(image)
-    mask = img > min_charge
-    img = np.where(mask, img, 0)
-    if not mask.any():
+    found = _charge_clusters(image, min_charge)
+    if found is None:
         return np.zeros((0, 2))
-    labels, n = ndimage.label(ndimage.binary_dilation(mask), structure=np.ones((3, 3), dtype=bool))
-    labels = np.where(mask, labels, 0)
-    charge = ndimage.sum(img.astype(np.float64), labels, index=np.arange(1, n + 1))
-    total = charge.sum()
-    order = [int(i) for i in np.argsort(-charge)[:max_clusters] if charge[i] >= min_share * total]
+    img, labels, charge, slices = found
     seeds = []
-    for i in order:
-        pts = np.argwhere(labels == i + 1)
+    for i in np.argsort(-charge)[:max_clusters]:
+        if charge[i] < min_share * charge.sum():
+            continue
+        pts = _cluster_pixels(labels, slices, i)
         w_end = pts[:, 0].min() if sign >= 0 else pts[:, 0].max()
         at = pts[pts[:, 0] == w_end]
         q = img[at[:, 0], at[:, 1]].astype(np.float64)
@@ -123,18 +140,13 @@ def cluster_ends(image, *, max_clusters: int = 8, min_pixels: int = 6, min_charg
     Clusters as in :func:`upstream_ends` (pixels above ``min_charge``, one-pixel gaps closed); the
     ``max_clusters`` with most charge and at least ``min_pixels`` pixels are used.
     """
-    from scipy import ndimage
-
-    img = np.asarray(image)
-    mask = img > min_charge
-    if not mask.any():
+    found = _charge_clusters(image, min_charge)
+    if found is None:
         return np.zeros((0, 2))
-    labels, n = ndimage.label(ndimage.binary_dilation(mask), structure=np.ones((3, 3), dtype=bool))
-    labels = np.where(mask, labels, 0)
-    charge = ndimage.sum(np.where(mask, img, 0).astype(np.float64), labels, index=np.arange(1, n + 1))
+    _, labels, charge, slices = found
     out = []
     for i in np.argsort(-charge)[:max_clusters]:
-        pts = np.argwhere(labels == i + 1).astype(np.float64)
+        pts = _cluster_pixels(labels, slices, i).astype(np.float64)
         if len(pts) < min_pixels:
             continue
         centred = pts - pts.mean(axis=0)

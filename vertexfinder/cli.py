@@ -350,7 +350,7 @@ def _cmd_train_scorer(args) -> int:
     from .errors import InputError, RunError
     from .finder import FinderConfig, VertexFinder
     from .modelconfig import resolve_model
-    from .scoring import collect, fit, top_choice
+    from .scoring import collect, fit, hand_set_score, top_choice
     from .training import parse_overrides
 
     if not args.radius > 0:
@@ -373,26 +373,13 @@ def _cmd_train_scorer(args) -> int:
         events = itertools.islice(events, args.events)
     rows = collect(finder, events, progress=_bars_shown(args))
     scorer = dataclasses.replace(fit(rows, radius_cm=args.radius), finder_options=options)
-    hand = top_choice(rows, lambda x: _hand_score(finder, x))
+    hand = top_choice(rows, hand_set_score(finder.config))
     learned = top_choice(rows, scorer)
     print(f"{len(rows)} events, {sum(len(x) for x, _ in rows)} candidates; best candidate within "
           f"{args.radius:g} cm: hand-set score {np.mean(hand <= args.radius):.3f}, learned {np.mean(learned <= args.radius):.3f}")
     scorer.write(output)
     print(f"candidate scorer -> {output}")
     return 0
-
-
-def _hand_score(finder, x):
-    """The finder's hand-set candidate score from the scorer's features (for comparison)."""
-    import numpy as np
-
-    from .scoring import FEATURES
-
-    x = np.atleast_2d(x)
-    f = {name: x[:, i] for i, name in enumerate(FEATURES)}
-    c = finder.config
-    return (f["share_sum"] + c.refine_weight * f["primary_sum"] - f["residual_cm"] / c.residual_scale_cm
-            - c.beam_weight * f["upstream"])
 
 
 def _cmd_export(args) -> int:

@@ -25,6 +25,7 @@ How (one event, or many events batched together):
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import time
@@ -88,8 +89,9 @@ class FinderConfig:
         beam_direction: direction of the neutrino beam in detector coordinates (DUNE FD, SBND and
             MicroBooNE: +z, the default); None for no beam prior (cosmic-ray or test-beam data
             whose beam is not a neutrino beam). See :mod:`vertexfinder.beam`.
-        beam_seeds: primary walks also start at the upstream ends of the biggest charge clusters
-            of the view closest to the beam, and where the other views' charge crosses their drift.
+        beam_seeds: the upstream ends of the biggest charge clusters of the view closest to the
+            beam, and where the other views' charge crosses their drift rows, are primary candidates
+            too (without walks; refined and matched like the walks' clusters).
         beam_weight: a primary candidate's score loses this times the share of that view's charge
             upstream of it (0: seeds only, no score term).
         drift_candidates: the best walk clusters of the collection view whose drift rows also
@@ -335,17 +337,25 @@ class VertexFinder:
         Needs a refiner, with ``refine`` and ``refine_3d`` set (the choice is made at the second look)."""
         from .scoring import FEATURES
 
-        if self.refiner is None or not (self.config.refine and self.config.refine_3d):
-            raise ValueError("primary_candidates needs a model with a refiner and refine, refine_3d set")
-        self._record = []
-        try:
+        with self._recording() as recorded:
             self.find_many([event], mode="primary")
-            tried = self._record[0] if self._record else []
-        finally:
-            self._record = None
+        tried = recorded[0] if recorded else []
         out = [{"position_cm": xyz, "score": score, "features": dict(zip(FEATURES, (float(v) for v in x)))}
                for x, xyz, score in tried]
         return sorted(out, key=lambda c: -c["score"])
+
+    @contextlib.contextmanager
+    def _recording(self):
+        """Within the block, every event found appends to the yielded list the (features, 3D point,
+        score) of the 3D primary candidates it was chosen among (:meth:`_refine_3d`)."""
+        if self.refiner is None or not (self.config.refine and self.config.refine_3d):
+            raise ValueError("the 3D primary candidates are chosen at the second look: a refiner, refine and "
+                             "refine_3d are needed")
+        self._record = []
+        try:
+            yield self._record
+        finally:
+            self._record = None
 
     def find_many(self, events, mode: str = "primary") -> list[FindResult]:
         """FindResults of many events, walked ``batch_events`` at a time (one model call per step).
@@ -503,62 +513,65 @@ class VertexFinder:
           drift time is shared by all views, so the vertex is among those crossings when the anchor
           view's candidate is right (see :mod:`vertexfinder.beam`).
         """
-        from .beam import crossings, upstream_ends
+        from .beam import upstream_ends
 
         cfg = self.config
         out: dict = {}
-        anchors = []  # global drift of the anchor points
+        anchors = []  # (view, global drift) whose drift rows propose crossings on the other views
         if prior is not None and cfg.beam_seeds:
             v, sign, _ = prior
             pyr, factor, origin = prepared[v]
-            ends = upstream_ends(pyr.levels[0], sign, min_charge=cfg.proposal_threshold)
-            if len(ends):
-                out[v] = [origin + e / factor for e in ends]
-                anchors += [(v, float(origin[1] + e[1] / factor[1])) for e in ends]
+            ends = origin + upstream_ends(pyr.levels[0], sign, min_charge=cfg.proposal_threshold) / factor
+            out[v] = list(ends)
+            anchors += [(v, e[1]) for e in ends]
         anchor_view = self._collection_plane(mapper)
         if anchor_view < 0 and prior is not None:
             anchor_view = prior[0]
         if anchor_view >= 0 and cfg.drift_candidates:
             best = [c for c in walked if c.plane == anchor_view][: cfg.drift_candidates]
-            anchors += [(anchor_view, float(c.position[1])) for c in best]
-        for p, (pyr, factor, origin) in enumerate(prepared):
-            for v, d in anchors:
-                if p == v:
-                    continue
-                row = (d - origin[1]) * factor[1]
-                out.setdefault(p, []).extend(origin + np.array([w, row]) / factor
-                                             for w in crossings(pyr.levels[0], row, max_points=cfg.crossings,
-                                                                min_charge=cfg.proposal_threshold))
-        return {p: np.array(pts, dtype=np.float64).reshape(-1, 2) for p, pts in out.items() if pts}
+            anchors += [(anchor_view, c.position[1]) for c in best]
+        return self._stacked(out, self._crossings(prepared, anchors))
 
     def _secondary_proposals(self, mapper, prepared):
         """``all`` mode: candidates without walks for the secondary vertices, in global coordinates
         {plane: (M, 2)}: both ends of the biggest charge clusters of the collection view
         (:func:`vertexfinder.beam.cluster_ends`) and where the other views' charge crosses their
         drift rows."""
-        from .beam import cluster_ends, crossings
+        from .beam import cluster_ends
 
         cfg = self.config
         anchor = self._collection_plane(mapper)
         if anchor < 0:
             return {}
         pyr, factor, origin = prepared[anchor]
-        ends = cluster_ends(pyr.levels[0], max_clusters=cfg.secondary_clusters, min_charge=cfg.proposal_threshold)
-        if not len(ends):
-            return {}
-        out = {anchor: origin + ends / factor}
-        drifts = origin[1] + ends[:, 1] / factor[1]
-        for p, (pyr_p, factor_p, origin_p) in enumerate(prepared):
-            if p == anchor:
-                continue
-            pts = []
-            for d in drifts:
-                row = (d - origin_p[1]) * factor_p[1]
-                pts += [origin_p + np.array([w, row]) / factor_p for w in crossings(
-                    pyr_p.levels[0], row, max_points=cfg.crossings, min_charge=cfg.proposal_threshold)]
-            if pts:
-                out[p] = np.array(pts)
+        ends = origin + cluster_ends(pyr.levels[0], max_clusters=cfg.secondary_clusters,
+                                     min_charge=cfg.proposal_threshold) / factor
+        return self._stacked({anchor: list(ends)}, self._crossings(prepared, [(anchor, e[1]) for e in ends]))
+
+    def _crossings(self, prepared, anchors) -> dict:
+        """{plane: [global points]}: on every view but an anchor's own, where its charge crosses the
+        anchor's drift row (:func:`vertexfinder.beam.crossings`); ``anchors``: (view, global drift)."""
+        from .beam import crossings
+
+        cfg = self.config
+        out: dict = {}
+        for p, (pyr, factor, origin) in enumerate(prepared):
+            for v, drift in anchors:
+                if p == v:
+                    continue
+                row = (drift - origin[1]) * factor[1]
+                out.setdefault(p, []).extend(origin + np.array([w, row]) / factor for w in crossings(
+                    pyr.levels[0], row, max_points=cfg.crossings, min_charge=cfg.proposal_threshold))
         return out
+
+    @staticmethod
+    def _stacked(*parts) -> dict:
+        """{plane: (M, 2)} of several {plane: [points]}, planes without points left out."""
+        out: dict = {}
+        for part in parts:
+            for p, pts in part.items():
+                out.setdefault(p, []).extend(pts)
+        return {p: np.array(pts, dtype=np.float64).reshape(-1, 2) for p, pts in out.items() if pts}
 
     def _timed_batch(self, events, mode):
         t0 = time.perf_counter()
@@ -666,15 +679,9 @@ class VertexFinder:
             self._refine(prepared, todo, n_planes, steps=cfg.refine_3d_steps, pyramids=pyramids)
         refits = {}
         for e, i, views in where:
-            mapper = per_event[e][0]
-            fit = self._fit(views, mapper)
-            old_bp = candidates[e][i][2]
-            if fit is not None and fit[1].residual_cm <= max(cfg.refine_3d_residual_cm, old_bp.residual_cm):
-                score = sum(c.score + cfg.refine_weight * c.primary for c in views) - \
-                    fit[1].residual_cm / cfg.residual_scale_cm
-                if priors[e] is not None and cfg.beam_weight:
-                    score -= cfg.beam_weight * self._upstream(views, fit[1], mapper, priors[e])
-                refits[(e, i)] = (score, tuple(views), fit[1])
+            fit = self._fit(views, per_event[e][0], priors[e])  # the refined views' ranks: share + primary
+            if fit is not None and fit[1].residual_cm <= max(cfg.refine_3d_residual_cm, candidates[e][i][2].residual_cm):
+                refits[(e, i)] = (fit[0], tuple(views), fit[1])
         learned = self.scorer is not None and cfg.use_scorer
         out = []
         for e, cands in enumerate(candidates):

@@ -29,7 +29,7 @@ import numpy as np
 
 from .errors import ConfigError
 
-__all__ = ["FEATURES", "CandidateScorer", "collect", "fit", "top_choice"]
+__all__ = ["FEATURES", "CandidateScorer", "collect", "fit", "hand_set_score", "top_choice"]
 
 FEATURES = (
     "views",  # planes in the combination (2 or 3)
@@ -112,19 +112,13 @@ def collect(finder, events, *, progress: bool = False, on_skip=None):
 
     if not isinstance(finder, VertexFinder):
         raise TypeError(f"expected a VertexFinder; Received: {type(finder).__name__}")
-    if finder.refiner is None or not (finder.config.refine and finder.config.refine_3d):
-        raise ValueError("the candidates are recorded at the second look: a refiner, refine and refine_3d are needed")
     events = (ev for ev in events if ev.primary is not None and np.all(np.isfinite(ev.primary.position_cm)))
     if progress:
         from tqdm import tqdm
 
         events = tqdm(events, desc="candidates", unit="event")
-    finder._record = []
-    try:
+    with finder._recording() as recorded:
         done = [ev for ev, _ in finder.find_iter(events, mode="primary", on_skip=on_skip or (lambda ev, exc: None))]
-        recorded = finder._record
-    finally:
-        finder._record = None
     out = []
     for ev, tried in zip(done, recorded):
         if not tried:
@@ -170,3 +164,17 @@ def fit(rows, *, radius_cm: float = 2.0, l2: float = 1e-2) -> CandidateScorer:
 def top_choice(rows, score) -> np.ndarray:
     """Distance (cm) to the truth of each event's best candidate under ``score`` (features -> scores)."""
     return np.array([d[int(np.argmax(score(x)))] for x, d in rows])
+
+
+def hand_set_score(config):
+    """The finder's score without a scorer (:meth:`vertexfinder.finder.VertexFinder._fit` with the
+    refiner's look: walk share + ``refine_weight`` x primary probability, less the residual and beam
+    terms) as a function of feature rows, for comparison with a learned one."""
+
+    def score(x):
+        x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        f = {name: x[:, i] for i, name in enumerate(FEATURES)}
+        return (f["share_sum"] + config.refine_weight * f["primary_sum"] - f["residual_cm"] / config.residual_scale_cm
+                - config.beam_weight * f["upstream"])
+
+    return score
