@@ -98,3 +98,31 @@ def test_cluster_ends_are_the_two_ends_of_each_big_cluster():
     np.testing.assert_allclose(band, [50.5, 69.5])  # the band's two ends along its axis
     assert len(cluster_ends(img, max_clusters=1)) == 2
     assert cluster_ends(np.zeros((4, 4))).shape == (0, 2)
+
+
+def test_wire_tiles_put_the_other_views_where_the_anchor_view_is_in_3d():
+    """From the true vertex on one view, the tiles along its wire reach the true vertex on the
+    others: the views' charge meets there."""
+    from vertexfinder.evaluation import vertex_visible
+    from vertexfinder.mapper import ImageMapper
+    from vertexfinder.simulation import simulate
+    from vertexfinder.beam import wire_tiles
+
+    events = [e for e in simulate("dune-fd-1x2x6", "numu-cc", events=6, seed=3)
+              if e.primary is not None and vertex_visible(e, e.primary, min_planes=3)]
+    assert len(events) >= 3
+    reached = 0
+    for ev in events:
+        m = ImageMapper(ev.detector, drift_window=ev.drift_window, pooling=ev.pooling)
+        images = [(p.pixels, np.ones(2), np.asarray(p.origin, dtype=np.float64)) for p in ev.planes]
+        z = m.view_index("Z")
+        tiles = wire_tiles(m, images, z, ev.primary.planes[z], max_points=8)
+        assert set(tiles) <= {0, 1, 2} - {z}
+        for pts in tiles.values():
+            assert pts.shape[1] == 2 and len(pts) <= 8
+        reached += all(v in tiles and np.min(np.linalg.norm(tiles[v] - ev.primary.planes[v], axis=1)) <= 2.0
+                       for v in range(3) if v != z)
+        # nothing where the other views have no charge
+        empty = [(np.zeros_like(p.pixels), np.ones(2), np.asarray(p.origin, dtype=np.float64)) for p in ev.planes]
+        assert wire_tiles(m, empty, z, ev.primary.planes[z]) == {}
+    assert reached >= len(events) - 1

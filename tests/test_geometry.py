@@ -230,6 +230,29 @@ def test_integer_round_trip(name, window, data):
     assert m.to_global(view, tpc, w2, t2) == (gw, gd)
 
 
+@settings(max_examples=40, deadline=None)
+@given(name=st.sampled_from(BUILTIN + [str(SBND)]), data=st.data())
+def test_the_points_of_a_wire_at_a_drift_time_see_that_wire_and_hold_the_point(name, data):
+    m = ImageMapper(name, drift_window=6)
+    t = m.detector.tpcs[data.draw(st.integers(0, len(m.detector.tpcs) - 1))]
+    f = [data.draw(st.floats(0.05, 0.95)) for _ in range(3)]
+    xyz = np.array([t.box[0] + f[0] * (t.box[1] - t.box[0]), t.box[2] + f[1] * (t.box[3] - t.box[2]),
+                    t.box[4] + f[2] * (t.box[5] - t.box[4])])
+    view = data.draw(st.sampled_from(m.views))
+    p = m.project(xyz, view)
+    pts = m.wire_points(view, p.global_wire, p.global_drift, step_cm=0.3)
+    assert len(pts) > 1
+    # the point itself is on the line, within half a step
+    assert np.min(np.linalg.norm(pts - xyz, axis=1)) <= 0.15 + 1e-6
+    # every point lies in a TPC and is seen on that view at the same wire and drift
+    proj = m.project_points(pts)[:, m.view_index(view)]
+    assert np.all(np.isfinite(proj))
+    mine = m.detector.tpc_of(pts) == t.index
+    np.testing.assert_allclose(proj[mine, 0], p.global_wire, atol=0.02)
+    np.testing.assert_allclose(proj[mine, 1], p.global_drift, atol=1e-6)
+    assert m.wire_points(view, -50.0, p.global_drift).shape == (0, 3)  # no TPC covers it
+
+
 @settings(max_examples=60, deadline=None)
 @given(name=st.sampled_from(BUILTIN + [str(SBND)]), data=st.data())
 def test_project_then_backproject(name, data):

@@ -14,6 +14,11 @@ exist, so the finder uses it in two soft ways (:class:`vertexfinder.finder.Finde
 * **score**: a candidate's score loses ``beam_weight`` times the share of the beam view's charge
   upstream of it (:class:`UpstreamProfile`).
 
+The same proposals without walks serve the search on every view: one view's candidate fixes its
+wire and drift time, so in 3D it lies on a line along that wire; where the other views all have
+charge on that line's projections is where they see the same point (:func:`wire_tiles`). A vertex
+found on one view only is then proposed on the others.
+
 Everything here works on one view's image (axis 0 wire, axis 1 drift), NumPy and SciPy only.
 """
 
@@ -23,7 +28,7 @@ import math
 
 import numpy as np
 
-__all__ = ["beam_view", "UpstreamProfile", "upstream_ends", "cluster_ends", "crossings"]
+__all__ = ["beam_view", "UpstreamProfile", "upstream_ends", "cluster_ends", "crossings", "wire_tiles"]
 
 
 def beam_view(detector, direction) -> tuple[int, int] | None:
@@ -190,3 +195,70 @@ def crossings(image, drift: float, *, half_width: int = 1, gap: int = 2, spacing
                 charge.append(float(q.sum()))
     keep = np.argsort(-np.array(charge))[:max_points]
     return np.array(sorted(points[i] for i in keep))
+
+
+def wire_tiles(mapper, images, view: int, point, *, max_points: int = 3, min_charge: float = 0.0,
+               step_cm: float = 0.4, run_cm: float = 4.0) -> dict:
+    """Where one view's position can be in 3D and every other view has charge there.
+
+    The 3D points of the wire under ``point`` (global wire, global drift) at its drift time
+    (:meth:`vertexfinder.mapper.ImageMapper.wire_points`, ``step_cm`` apart) are projected on the
+    other views; a point is kept where each of them has a pixel above ``min_charge`` within one
+    pixel of its projection. Kept points form runs along the wire, cut into pieces of at most
+    ``run_cm``; the ``max_points`` pieces with most charge (at each point the smallest of the
+    views' charges, summed) give their best point.
+
+    Args:
+        images: per view (image (wires, drift), pixels per global pixel (2,), global origin (2,)),
+            as the finder prepares them.
+
+    Returns:
+        {other view: (M, 2) global points}, one row per kept piece on every other view.
+    """
+    xyz = mapper.wire_points(view, float(point[0]), float(point[1]), step_cm=step_cm)
+    if len(xyz) == 0:
+        return {}
+    proj = _along_lines(mapper, xyz, step_cm)
+    near = np.array([(i, j) for i in (-1, 0, 1) for j in (-1, 0, 1)])
+    charge = np.full(len(xyz), np.inf)
+    for b, (img, factor, origin) in enumerate(images):
+        if b == view:
+            continue
+        px = np.floor((proj[:, b] - origin) * factor)
+        q = np.zeros(len(xyz))
+        fine = np.all(np.isfinite(px), axis=1)
+        at = px[fine].astype(np.int64)[:, None, :] + near[None]  # the pixel and its 8 neighbours
+        inside = (at[..., 0] >= 0) & (at[..., 0] < img.shape[0]) & (at[..., 1] >= 0) & (at[..., 1] < img.shape[1])
+        at = np.where(inside[..., None], at, 0)
+        q[fine] = np.where(inside, img[at[..., 0], at[..., 1]], 0).max(axis=1)
+        charge = np.minimum(charge, np.where(q > min_charge, q, 0.0))
+    hit = np.flatnonzero(charge > 0)
+    if len(hit) == 0:
+        return {}
+    chunk = max(1, int(round(run_cm / step_cm)))
+    runs = np.split(hit, np.flatnonzero(np.diff(hit) > 1) + 1)
+    pieces = sorted((r[i : i + chunk] for r in runs for i in range(0, len(r), chunk)), key=lambda r: -charge[r].sum())
+    best = [r[int(np.argmax(charge[r]))] for r in pieces[:max_points]]
+    out = {}
+    for b in range(len(images)):
+        if b != view:
+            pts = proj[best, b]
+            out[b] = pts[np.all(np.isfinite(pts), axis=1)]
+    return out
+
+
+def _along_lines(mapper, xyz, step_cm):
+    """:meth:`vertexfinder.mapper.ImageMapper.project_points` of points along straight pieces
+    (``step_cm`` apart): each piece's ends are projected and the points between interpolated, as a
+    view's coordinates are linear along a line within one TPC."""
+    breaks = np.flatnonzero(np.linalg.norm(np.diff(xyz, axis=0), axis=1) > 1.5 * step_cm) + 1
+    pieces = np.split(np.arange(len(xyz)), breaks)
+    ends = mapper.project_points(xyz[np.concatenate([p[[0, -1]] for p in pieces])]).reshape(len(pieces), 2, -1, 2)
+    out = np.empty((len(xyz), len(mapper.views), 2))
+    for piece, (a, b) in zip(pieces, ends):
+        if len(piece) < 3 or not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+            out[piece] = mapper.project_points(xyz[piece])
+            continue
+        t = np.linspace(0.0, 1.0, len(piece))[:, None, None]
+        out[piece] = a + t * (b - a)
+    return out

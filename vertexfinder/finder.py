@@ -108,6 +108,12 @@ class FinderConfig:
             0.55), a lower class accuracy (0.83 against 0.88) and 40 ms more per event.
         secondary_none_max: such a candidate is kept when the refiner's probability of "no vertex"
             there is below this.
+        tile_anchors: the best walk clusters of every view (and the beam view's upstream ends)
+            whose wire, at their drift time, proposes candidates on the other views where all of
+            them have charge (3D-consistent points; 0: none).
+        tiles: most such points per anchor.
+        collection_required: primary 3D candidates include the collection view whenever any
+            match with it exists; False lets matches of the induction views alone compete too.
         use_scorer: rank 3D candidates with the model's learned candidate score
             (:mod:`vertexfinder.scoring`, ``scorer.json`` beside the walker) when it has one, instead
             of the hand-set sum (walk share + refiner primary probability - residual term - beam term).
@@ -147,6 +153,9 @@ class FinderConfig:
     secondary_none_max: float = 0.05
     beam_direction: tuple | None = (0.0, 0.0, 1.0)
     use_scorer: bool = True
+    collection_required: bool = False
+    tile_anchors: int = 1
+    tiles: int = 3
     beam_seeds: bool = True
     beam_weight: float = 1.0
 
@@ -511,7 +520,9 @@ class VertexFinder:
         * on every other view, where its charge crosses the drift row of those ends and of the
           ``drift_candidates`` best walk clusters of the anchor view (the collection view): one
           drift time is shared by all views, so the vertex is among those crossings when the anchor
-          view's candidate is right (see :mod:`vertexfinder.beam`).
+          view's candidate is right (see :mod:`vertexfinder.beam`);
+        * on the other views, the 3D-consistent points of the wires of each view's ``tile_anchors``
+          best walk clusters and of those ends (:meth:`_tiles`).
         """
         from .beam import upstream_ends
 
@@ -530,7 +541,13 @@ class VertexFinder:
         if anchor_view >= 0 and cfg.drift_candidates:
             best = [c for c in walked if c.plane == anchor_view][: cfg.drift_candidates]
             anchors += [(anchor_view, c.position[1]) for c in best]
-        return self._stacked(out, self._crossings(prepared, anchors))
+        tiled = []  # (view, global point) whose wires propose 3D-consistent points on the other views
+        if cfg.tile_anchors:
+            for p in range(len(prepared)):
+                ranked = sorted((c for c in walked if c.plane == p), key=lambda c: -c.score)
+                tiled += [(p, c.position) for c in ranked[: cfg.tile_anchors]]
+            tiled += [(v, e) for v, ends in out.items() for e in ends]
+        return self._stacked(out, self._crossings(prepared, anchors), self._tiles(mapper, prepared, tiled))
 
     def _secondary_proposals(self, mapper, prepared):
         """``all`` mode: candidates without walks for the secondary vertices, in global coordinates
@@ -562,6 +579,19 @@ class VertexFinder:
                 row = (drift - origin[1]) * factor[1]
                 out.setdefault(p, []).extend(origin + np.array([w, row]) / factor for w in crossings(
                     pyr.levels[0], row, max_points=cfg.crossings, min_charge=cfg.proposal_threshold))
+        return out
+
+    def _tiles(self, mapper, prepared, anchors) -> dict:
+        """{plane: [global points]}: for each anchor (view, global point), the points of its wire at
+        its drift time where every other view has charge (:func:`vertexfinder.beam.wire_tiles`)."""
+        from .beam import wire_tiles
+
+        out: dict = {}
+        images = [(pyr.levels[0], factor, origin) for pyr, factor, origin in prepared]
+        for a, point in anchors:
+            for b, pts in wire_tiles(mapper, images, a, point, max_points=self.config.tiles,
+                                     min_charge=self.config.proposal_threshold).items():
+                out.setdefault(b, []).extend(pts)
         return out
 
     @staticmethod
@@ -898,7 +928,7 @@ class VertexFinder:
         per_plane = [[c for c in ranked if c.plane == p][:k] for p in range(n_planes)]
         anchor = self._collection_plane(mapper)
         fits = []
-        for required in ([anchor, -1] if anchor >= 0 else [-1]):  # with the collection plane if any match has it
+        for required in ([anchor, -1] if anchor >= 0 and self.config.collection_required else [-1]):  # with the collection plane if any match has it
             for combo in itertools.product(*[opts + ([] if p == required else [None])
                                              for p, opts in enumerate(per_plane)]):
                 if sum(c is not None for c in combo) < 2:

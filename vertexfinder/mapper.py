@@ -292,6 +292,35 @@ class ImageMapper:
         u = np.where(self._flip[tpc], start + self.n_drift_block - gd, gd - start)
         return u * self.drift_window
 
+    def wire_points(self, view, global_wire: float, global_drift: float, *, step_cm: float = 0.25) -> np.ndarray:
+        """3D points (N, 3) cm of the wire under a global position at that position's drift time,
+        ``step_cm`` apart along the wire, in every TPC whose plane in ``view`` covers it: the
+        points one view's position can be on (another view's position picks one of them).
+
+        The line is the wire's own (its pitch coordinate at the continuous wire position), within
+        its segment and the TPC's active volume; an empty array where no TPC covers the position.
+        """
+        v = self.view_index(view)
+        out = []
+        for t in self.tpcs_at(v, int(math.floor(global_wire)), int(math.floor(global_drift))):
+            k = int(self._plane_of[v, t])
+            plane = self.detector.tpcs[t].planes[k]
+            wire = float(self.global_to_wire(v, t, global_wire))
+            wi = min(max(int(math.floor(wire)), 0), plane.n_wires - 1)
+            zeta = float(plane.wire_to_zeta(wire))
+            sa, ca = math.sin(plane.angle_rad), math.cos(plane.angle_rad)
+            y_lo, y_hi, z_lo, z_hi = plane.segments[wi]
+            # along the wire: (y, z) = zeta (sin a, cos a) + s (cos a, -sin a); s over the segment's box
+            corners = [(y * ca - z * sa) for y in (y_lo, y_hi) for z in (z_lo, z_hi)]
+            s = np.arange(min(corners), max(corners) + step_cm, step_cm)
+            y, z = zeta * sa + s * ca, zeta * ca - s * sa
+            tol = 0.5 * plane.pitch_cm
+            x = float(self.detector.tick_to_x(t, float(self.global_drift_to_tick(t, global_drift, v)), plane=k))
+            keep = ((y >= y_lo - tol) & (y <= y_hi + tol) & (z >= z_lo - tol) & (z <= z_hi + tol)
+                    & self.detector.tpcs[t].contains(x, y, z))
+            out.append(np.stack([np.full(int(keep.sum()), x), y[keep], z[keep]], axis=1))
+        return np.concatenate(out) if out else np.zeros((0, 3))
+
     def project(self, xyz, view) -> Projection:
         """Project one 3D point (cm) onto a view. Outside every TPC: tpc = -1 and NaN coordinates.
 
@@ -368,7 +397,7 @@ class ImageMapper:
             (z, y), *_ = np.linalg.lstsq(a, b, rcond=None)
             for _ in range(4):  # wires-file planes: each wire's own line, not only the mean lattice
                 miss = np.array([w - float(p.wire_coordinate(y, z)) for p, w in zip(planes, wires)])
-                if np.all(np.abs(miss) < 1e-12):
+                if np.all(np.abs(miss) < 1e-8):  # converged (1e-8 wire: well under a nanometre)
                     break
                 b = a @ np.array([z, y]) + miss * np.array([p.pitch_cm for p in planes])
                 (z, y), *_ = np.linalg.lstsq(a, b, rcond=None)

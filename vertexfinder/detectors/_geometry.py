@@ -559,11 +559,20 @@ class Detector:
     def tpc_of(self, xyz) -> np.ndarray:
         """Index of the TPC containing each point, -1 outside every TPC. xyz: (..., 3) cm."""
         xyz = np.asarray(xyz, dtype=np.float64)
-        out = np.full(xyz.shape[:-1], -1, dtype=np.int64)
-        for t in self.tpcs:
-            inside = t.contains(xyz[..., 0], xyz[..., 1], xyz[..., 2]) & (out < 0)
-            out[inside] = t.index
-        return out
+        lo, hi = self._boxes
+        inside = np.all((xyz[..., None, :] >= lo) & (xyz[..., None, :] <= hi), axis=-1)  # (..., TPCs)
+        first = np.argmax(inside, axis=-1)
+        return np.where(inside.any(axis=-1), self._tpc_index[first], -1).astype(np.int64)
+
+    @cached_property
+    def _boxes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(TPCs, 3) low and high corners of the TPC boxes (x, y, z), built once."""
+        b = np.array([t.box for t in self.tpcs], dtype=np.float64).reshape(-1, 3, 2)
+        return b[..., 0] - 1e-9, b[..., 1] + 1e-9  # as TPC.contains
+
+    @cached_property
+    def _tpc_index(self) -> np.ndarray:
+        return np.array([t.index for t in self.tpcs], dtype=np.int64)
 
     def _plane_x(self, tpc: int, plane) -> float:
         t = self.tpcs[tpc]
