@@ -50,7 +50,7 @@ def main(argv=None):
     events = list(read_events(args.sample))
     if args.events:
         events = events[: args.events]
-    print(f"{len(events)} events of {args.sample}; walker {args.model or 'bundled'}; refiner {args.refiner or 'bundled'}")
+    print(f"{len(events)} events of {args.sample}; walker {args.model or 'bundled'}; refiner {args.refiner or ('beside the walker' if refiner is not None else 'none')}")
     print(f"{'variant':<44} {'3D 1cm':>7} {'2cm':>6} {'5cm':>6} {'>5cm':>6}  {'2D 1cm (views)':<20} {'class':>6}  "
           f"{'eff 2cm int/dec/conv':<20} {'ms':>5}")
     for text in args.variants or ["{}"]:

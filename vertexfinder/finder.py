@@ -113,7 +113,9 @@ class FinderConfig:
             them have charge (3D-consistent points; 0: none).
         tiles: most such points per anchor.
         collection_required: primary 3D candidates include the collection view whenever any
-            match with it exists; False lets matches of the induction views alone compete too.
+            match with it exists; False (the default) lets matches of the induction views alone
+            compete too: the second look projects them on the collection view, and the score
+            judges them with the rest (a vertex the walks found on U and V only is a candidate).
         use_scorer: rank 3D candidates with the model's learned candidate score
             (:mod:`vertexfinder.scoring`, ``scorer.json`` beside the walker) when it has one, instead
             of the hand-set sum (walk share + refiner primary probability - residual term - beam term).
@@ -907,8 +909,9 @@ class VertexFinder:
 
     @staticmethod
     def _collection_plane(mapper) -> int:
-        """View index of the collection plane, which every 3D match includes (it has no wrapped
-        wires, so it resolves the ghosts of wrapped induction planes); -1 without one."""
+        """View index of the collection plane, which every ``all``-mode match includes, and every
+        primary match when ``collection_required`` (it has no wrapped wires, so it resolves the
+        ghosts of wrapped induction planes); -1 without one."""
         view = getattr(mapper.detector, "collection_view", None)
         return mapper.view_index(view) if view is not None else -1
 
