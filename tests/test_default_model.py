@@ -73,23 +73,29 @@ def test_demo_prints_a_table_and_writes_a_picture(tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def unit_sample():
-    return [e for e in vf.simulate("dune-fd-1x2x6", "nu-mix", events=60, seed=4243)
+    return [e for e in vf.simulate("dune-fd-1x2x6", "nu-mix", events=150, seed=4243)
             if e.primary is not None and any(p.pixels.any() for p in e.planes)]
 
 
+@pytest.fixture(scope="module")
+def unit_found(finder, unit_sample):
+    return finder.find_many(unit_sample)
+
+
 @pytest.mark.parametrize("variation", ["gain=0.25", "gain=0.5", "gain=2", "gain=4", "noise=2.6"])
-def test_the_answer_does_not_depend_on_the_charge_unit_or_low_level_noise(finder, unit_sample, variation):
+def test_the_answer_does_not_depend_on_the_charge_unit_or_low_level_noise(finder, unit_sample, unit_found, variation):
     """The same events in other units (charge x0.25 ... x4, saturating at 255) or with low-level noise
     over the whole crop: the finder normalises the charge and cuts the noise, so the primary vertex
     moves by less than 1 cm in most events and the share within 2 cm drops by at most 3 points (the
     issue's figure, measured on 500 events by bench_robustness.py), plus one event of slack for this
     sample. Events also change the other way: where two 3D candidates score alike, a small change of
-    the image can turn a wrong choice into the right one (on this sample up to 4 events gain for a
-    variation); a gain is not a loss of robustness and is not counted against it."""
+    the image can turn a wrong choice into the right one; a gain is not a loss of robustness and is
+    not counted against it. Such flips, 3-6 per variation either way on 60 events, were as large as
+    the 3-point figure itself on a sample that size; 150 events measure it."""
     from vertexfinder.evaluation import parse_variation, vary_event
 
     var = parse_variation(variation)
-    base = finder.find_many(unit_sample)
+    base = unit_found
     varied = finder.find_many([vary_event(e, var) for e in unit_sample])
 
     def within(results, cut):

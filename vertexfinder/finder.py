@@ -549,7 +549,8 @@ class VertexFinder:
                 ranked = sorted((c for c in walked if c.plane == p), key=lambda c: -c.score)
                 tiled += [(p, c.position) for c in ranked[: cfg.tile_anchors]]
             tiled += [(v, e) for v, ends in out.items() for e in ends]
-        return self._stacked(out, self._crossings(prepared, anchors), self._tiles(mapper, prepared, tiled))
+        stacked = self._stacked(out, self._crossings(prepared, anchors), self._tiles(mapper, prepared, tiled))
+        return {p: self._merged(pts, 1.0) for p, pts in stacked.items()}
 
     def _secondary_proposals(self, mapper, prepared):
         """``all`` mode: candidates without walks for the secondary vertices, in global coordinates
@@ -595,6 +596,16 @@ class VertexFinder:
                                      min_charge=self.config.proposal_threshold).items():
                 out.setdefault(b, []).extend(pts)
         return out
+
+    @staticmethod
+    def _merged(points, radius: float) -> np.ndarray:
+        """``points`` (M, 2) without those within ``radius`` of an earlier one (several proposals of
+        one place are refined once)."""
+        keep: list = []
+        for x in points:
+            if all(abs(x[0] - k[0]) > radius or abs(x[1] - k[1]) > radius for k in keep):
+                keep.append(x)
+        return np.array(keep, dtype=np.float64).reshape(-1, 2)
 
     @staticmethod
     def _stacked(*parts) -> dict:

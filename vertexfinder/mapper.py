@@ -85,6 +85,15 @@ class BackProjection:
     inside: bool
 
 
+def _least_squares_2(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """The least-squares solution of ``a @ (u, v) = b`` for ``a`` (n, 2) of full rank (the normal
+    equations, solved in closed form: the 3D fit's 2 or 3 views)."""
+    a00, a01, a11 = float(a[:, 0] @ a[:, 0]), float(a[:, 0] @ a[:, 1]), float(a[:, 1] @ a[:, 1])
+    b0, b1 = float(a[:, 0] @ b), float(a[:, 1] @ b)
+    det = a00 * a11 - a01 * a01
+    return (a11 * b0 - a01 * b1) / det, (a00 * b1 - a01 * b0) / det
+
+
 class ImageMapper:
     """Coordinates and global images of one detector at one drift window and pooling.
 
@@ -394,13 +403,13 @@ class ImageMapper:
                 rhs.append(float(p.wire_to_zeta(wires[-1])))
                 planes.append(p)
             a, b, xs = np.array(rows), np.array(rhs), np.array(xs)
-            (z, y), *_ = np.linalg.lstsq(a, b, rcond=None)
+            z, y = _least_squares_2(a, b)
             for _ in range(4):  # wires-file planes: each wire's own line, not only the mean lattice
                 miss = np.array([w - float(p.wire_coordinate(y, z)) for p, w in zip(planes, wires)])
                 if np.all(np.abs(miss) < 1e-8):  # converged (1e-8 wire: well under a nanometre)
                     break
                 b = a @ np.array([z, y]) + miss * np.array([p.pitch_cm for p in planes])
-                (z, y), *_ = np.linalg.lstsq(a, b, rcond=None)
+                z, y = _least_squares_2(a, b)
             b = np.array([float(p.wire_to_zeta(w)) for p, w in zip(planes, wires)]) + (
                 a @ np.array([z, y]) - np.array([float(p.wire_to_zeta(p.wire_coordinate(y, z))) for p in planes]))
             x = float(xs.mean())

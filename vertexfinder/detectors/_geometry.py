@@ -34,6 +34,7 @@ Two sources of geometry:
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 from functools import cached_property
@@ -109,6 +110,8 @@ class TPCPlane:
         few 0.01 deg), ``j + 0.5 + d_j / (d_j + d_j+1)`` with d the distances to the two lines,
         so the border between two wires is where a point is equally far from both.
         """
+        if np.ndim(y) == 0 and np.ndim(z) == 0:  # one point: plain floats (the 3D fit's inner loop)
+            return self._wire_coordinate_one(float(y), float(z))
         w = self.zeta_to_wire(self.zeta(y, z))
         if self.wire_lines is None or self.n_wires < 2:
             return w
@@ -118,6 +121,34 @@ class TPCPlane:
         d0 = a[..., 0] * y + a[..., 1] * z - a[..., 2]  # signed, growing along the pitch
         d1 = b[..., 0] * y + b[..., 1] * z - b[..., 2]
         return (j + 0.5 + d0 / (d0 - d1))[()]
+
+    @cached_property
+    def _scalars(self):
+        """(cos a, sin a, edges as a list or None, wire lines as a list or None) for one-point calls."""
+        return (math.cos(self.angle_rad), math.sin(self.angle_rad),
+                None if self.edges_cm is None else self.edges_cm.tolist(),
+                None if self.wire_lines is None else self.wire_lines.tolist())
+
+    def _wire_coordinate_one(self, y: float, z: float) -> float:
+        """:meth:`wire_coordinate` of one point, in plain floats (the same numbers)."""
+        ca, sa, edges, lines = self._scalars
+        zeta = z * ca + y * sa
+        if edges is None:
+            w = (zeta - self.zeta0_cm) / self.pitch_cm
+        elif zeta < edges[0]:
+            w = (zeta - edges[0]) / self.pitch_cm
+        elif zeta > edges[-1]:
+            w = len(edges) - 1 + (zeta - edges[-1]) / self.pitch_cm
+        else:
+            i = min(bisect.bisect_right(edges, zeta) - 1, len(edges) - 2)
+            w = i + (zeta - edges[i]) / (edges[i + 1] - edges[i])
+        if lines is None or self.n_wires < 2:
+            return w
+        j = min(max(math.floor(w - 0.5), 0), self.n_wires - 2)
+        a, b = lines[j], lines[j + 1]
+        d0 = a[0] * y + a[1] * z - a[2]
+        d1 = b[0] * y + b[1] * z - b[2]
+        return j + 0.5 + d0 / (d0 - d1)
 
     @cached_property
     def _edge_numbers(self) -> np.ndarray:
