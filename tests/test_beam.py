@@ -82,6 +82,10 @@ def test_finder_config_checks_the_beam_options():
             FinderConfig(beam_direction=bad)
     with pytest.raises(ValueError, match="beam_weight"):
         FinderConfig(beam_weight=-1.0)
+    for name in ("tile_anchors", "tiles", "crossings", "drift_candidates"):
+        with pytest.raises(ValueError, match=name):
+            FinderConfig(**{name: -1})
+        assert getattr(FinderConfig(**{name: 0}), name) == 0
 
 
 def test_cluster_ends_are_the_two_ends_of_each_big_cluster():

@@ -167,6 +167,9 @@ class FinderConfig:
                 raise ValueError(f"{name} must be >= 1; Received: {name}={getattr(self, name)}")
         if self.grid_seeds < 0 or self.seed_level < 0:
             raise ValueError("grid_seeds and seed_level must be >= 0")
+        for name in ("tile_anchors", "tiles", "crossings", "drift_candidates"):
+            if int(getattr(self, name)) < 0:
+                raise ValueError(f"{name} must be >= 0; Received: {name}={getattr(self, name)}")
         if self.num_steps is not None and self.num_steps < 1:
             raise ValueError(f"num_steps must be >= 1; Received: num_steps={self.num_steps}")
         if self.beam_direction is not None:
