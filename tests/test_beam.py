@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from vertexfinder.beam import UpstreamProfile, beam_view, cluster_ends, crossings, upstream_ends
+from vertexfinder.beam import UpstreamProfile, beam_view, cluster_ends, crossings, upstream_ends, wire_tiles
 from vertexfinder.detectors import get_detector
 
 
@@ -110,7 +110,6 @@ def test_wire_tiles_put_the_other_views_where_the_anchor_view_is_in_3d():
     from vertexfinder.evaluation import vertex_visible
     from vertexfinder.mapper import ImageMapper
     from vertexfinder.simulation import simulate
-    from vertexfinder.beam import wire_tiles
 
     events = [e for e in simulate("dune-fd-1x2x6", "numu-cc", events=6, seed=3)
               if e.primary is not None and vertex_visible(e, e.primary, min_planes=3)]

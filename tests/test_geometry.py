@@ -232,6 +232,20 @@ def test_integer_round_trip(name, window, data):
 
 @settings(max_examples=40, deadline=None)
 @given(name=st.sampled_from(BUILTIN + [str(SBND)]), data=st.data())
+def test_one_point_wire_coordinates_are_those_of_the_array_path(name, data):
+    # the 3D fit calls wire_coordinate one point at a time (plain floats); arrays take NumPy's path
+    d = get_detector(name)
+    t = d.tpcs[data.draw(st.integers(0, len(d.tpcs) - 1))]
+    plane = t.planes[data.draw(st.integers(0, len(t.planes) - 1))]
+    y = data.draw(st.floats(t.box[2] - 20.0, t.box[3] + 20.0))
+    z = data.draw(st.floats(t.box[4] - 20.0, t.box[5] + 20.0))
+    one = plane.wire_coordinate(y, z)
+    assert isinstance(one, float)
+    assert math.isclose(one, float(plane.wire_coordinate(np.array([y]), np.array([z]))[0]), rel_tol=0, abs_tol=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(name=st.sampled_from(BUILTIN + [str(SBND)]), data=st.data())
 def test_the_points_of_a_wire_at_a_drift_time_see_that_wire_and_hold_the_point(name, data):
     m = ImageMapper(name, drift_window=6)
     t = m.detector.tpcs[data.draw(st.integers(0, len(m.detector.tpcs) - 1))]

@@ -19,7 +19,9 @@ wire and drift time, so in 3D it lies on a line along that wire; where the other
 charge on that line's projections is where they see the same point (:func:`wire_tiles`). A vertex
 found on one view only is then proposed on the others.
 
-Everything here works on one view's image (axis 0 wire, axis 1 drift), NumPy and SciPy only.
+Everything here but :func:`wire_tiles` works on one view's image (axis 0 wire, axis 1 drift);
+:func:`wire_tiles` reads the other views through the event's :class:`vertexfinder.mapper.ImageMapper`.
+NumPy and SciPy only.
 """
 
 from __future__ import annotations
@@ -197,14 +199,18 @@ def crossings(image, drift: float, *, half_width: int = 1, gap: int = 2, spacing
     return np.array(sorted(points[i] for i in keep))
 
 
+#: (wire, drift) offsets of a pixel and its eight neighbours
+_NEIGHBOURS = np.array([(i, j) for i in (-1, 0, 1) for j in (-1, 0, 1)])
+
+
 def wire_tiles(mapper, images, view: int, point, *, max_points: int = 3, min_charge: float = 0.0,
-               step_cm: float = 0.6, run_cm: float = 4.0, reach: int = 1) -> dict:
+               step_cm: float = 0.6, run_cm: float = 4.0) -> dict:
     """Where one view's position can be in 3D and every other view has charge there.
 
     The 3D points of the wire under ``point`` (global wire, global drift) at its drift time
     (:meth:`vertexfinder.mapper.ImageMapper.wire_points`, ``step_cm`` apart) are projected on the
-    other views; a point is kept where each of them has a pixel above ``min_charge`` within
-    ``reach`` pixels of its projection (along wire and drift). Kept points form runs along the wire, cut into pieces of at most
+    other views; a point is kept where each of them has a pixel above ``min_charge`` within one
+    pixel of its projection. Kept points form runs along the wire, cut into pieces of at most
     ``run_cm``; the ``max_points`` pieces with most charge (at each point the smallest of the
     views' charges, summed) give their best point.
 
@@ -219,7 +225,6 @@ def wire_tiles(mapper, images, view: int, point, *, max_points: int = 3, min_cha
     if len(xyz) == 0:
         return {}
     proj = _along_lines(mapper, xyz, step_cm)
-    near = np.array([(i, j) for i in range(-reach, reach + 1) for j in range(-reach, reach + 1)])
     charge = np.full(len(xyz), np.inf)
     for b, (img, factor, origin) in enumerate(images):
         if b == view:
@@ -227,7 +232,7 @@ def wire_tiles(mapper, images, view: int, point, *, max_points: int = 3, min_cha
         px = np.floor((proj[:, b] - origin) * factor)
         q = np.zeros(len(xyz))
         fine = np.all(np.isfinite(px), axis=1)
-        at = px[fine].astype(np.int64)[:, None, :] + near[None]  # the pixel and its neighbours
+        at = px[fine].astype(np.int64)[:, None, :] + _NEIGHBOURS[None]
         inside = (at[..., 0] >= 0) & (at[..., 0] < img.shape[0]) & (at[..., 1] >= 0) & (at[..., 1] < img.shape[1])
         at = np.where(inside[..., None], at, 0)
         q[fine] = np.where(inside, img[at[..., 0], at[..., 1]], 0).max(axis=1)

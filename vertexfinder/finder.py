@@ -945,7 +945,8 @@ class VertexFinder:
         per_plane = [[c for c in ranked if c.plane == p][:k] for p in range(n_planes)]
         anchor = self._collection_plane(mapper)
         fits = []
-        for required in ([anchor, -1] if anchor >= 0 and self.config.collection_required else [-1]):  # with the collection plane if any match has it
+        # with the collection plane if any match has it (collection_required), else every match
+        for required in ([anchor, -1] if anchor >= 0 and self.config.collection_required else [-1]):
             for combo in itertools.product(*[opts + ([] if p == required else [None])
                                              for p, opts in enumerate(per_plane)]):
                 if sum(c is not None for c in combo) < 2:
