@@ -22,7 +22,7 @@ os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 import numpy as np  # noqa: E402
 
 
-def timed(fn, repeat=2):
+def timed(fn, repeat=3):
     best = np.inf
     for _ in range(repeat):
         t0 = time.perf_counter()

@@ -67,29 +67,27 @@ class GlimpseSpec:
         return self.glimpse_size[0] * self.scale[0] ** k, self.glimpse_size[1] * self.scale[1] ** k
 
 
-@njit
 def _pool_level(src, sw, sd, mode):
-    nw = (src.shape[0] + sw - 1) // sw
-    nd = (src.shape[1] + sd - 1) // sd
-    out = np.zeros((nw, nd), dtype=np.uint8)
-    for i in range(nw):
-        for j in range(nd):
-            acc = 0
-            best = 0
-            n = 0
-            for a in range(i * sw, min((i + 1) * sw, src.shape[0])):
-                for b in range(j * sd, min((j + 1) * sd, src.shape[1])):
-                    v = src[a, b]
-                    acc += v
-                    n += 1
-                    if v > best:
-                        best = v
-            if mode == 0:
-                out[i, j] = best
-            else:
-                # mean over the full window (outside the image counts as 0), rounded half up
-                out[i, j] = (2 * acc + sw * sd) // (2 * sw * sd)
-    return out
+    """One pyramid level from the one below: ``sw x sd`` windows, their maximum (mode 0) or their
+    mean over the full window with pixels outside the image counting 0, rounded half up (mode 1).
+
+    NumPy over ``sw * sd`` strided views of the zero-padded image (vectorised uint8 maxima: several
+    times faster than a per-pixel loop on event-sized images)."""
+    nw, nd = -(-src.shape[0] // sw), -(-src.shape[1] // sd)
+    if src.shape != (nw * sw, nd * sd):
+        padded = np.zeros((nw * sw, nd * sd), dtype=np.uint8)
+        padded[: src.shape[0], : src.shape[1]] = src
+        src = padded
+    views = [src[a::sw, b::sd] for a in range(sw) for b in range(sd)]
+    if mode == 0:
+        out = views[0].copy()
+        for v in views[1:]:
+            np.maximum(out, v, out=out)
+        return out
+    acc = views[0].astype(np.int64)
+    for v in views[1:]:
+        acc += v
+    return ((2 * acc + sw * sd) // (2 * sw * sd)).astype(np.uint8)
 
 
 @njit

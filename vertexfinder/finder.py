@@ -72,6 +72,8 @@ class FinderConfig:
         refine: use the model's refiner (when it has one): candidates are moved onto the vertex
             at full resolution, and the refiner's primary and class heads join their scores.
         refine_steps: refiner looks per candidate (each starts where the last one put it).
+        proposal_refine_steps: refiner looks per candidate proposed without walks (crossings,
+            upstream ends, wire tiles, secondary cluster ends).
         refine_candidates: best primary candidates per plane that are refined and matched.
         refine_weight: weight of the refiner's primary probability in a candidate's score (the
             walks' share counts 1).
@@ -122,7 +124,7 @@ class FinderConfig:
     """
 
     seeds_per_plane: int = 16
-    grid_seeds: int = 2
+    grid_seeds: int = 0
     all_seeds_per_plane: int = 48
     seed_level: int = 2
     num_steps: int | None = None
@@ -138,6 +140,7 @@ class FinderConfig:
     pixel_tolerance: float = 0.05
     refine: bool = True
     refine_steps: int = 2
+    proposal_refine_steps: int = 2
     refine_candidates: int = 4
     refine_weight: float = 1.0
     all_refine_candidates: int = 24
@@ -162,7 +165,8 @@ class FinderConfig:
     beam_weight: float = 1.0
 
     def __post_init__(self):
-        for name in ("seeds_per_plane", "all_seeds_per_plane", "candidates_per_plane", "min_walks", "batch_events"):
+        for name in ("seeds_per_plane", "all_seeds_per_plane", "candidates_per_plane", "min_walks", "batch_events",
+                     "refine_steps", "proposal_refine_steps"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1; Received: {name}={getattr(self, name)}")
         if self.grid_seeds < 0 or self.seed_level < 0:
@@ -789,22 +793,29 @@ class VertexFinder:
             if (e, c.plane) not in pyramids:
                 pyramids[(e, c.plane)] = Pyramid(prepared[e][c.plane][0].levels[0], self.refine_spec)
         g = self.refine_spec
-        glimpses = np.empty((len(todo), g.num_levels) + tuple(g.glimpse_size), dtype=np.uint8)
-        features = np.empty((len(todo), self.refiner.num_features), dtype=np.float32)
-        out = None
-        for _ in range(max(1, cfg.refine_steps if steps is None else steps)):
-            centres = np.floor(pos).astype(np.int64)
-            for e, p in {(e, c.plane) for e, c in todo}:
-                sel = (owners == e) & (plane == p)
+        if steps is None:  # proposals without walks may take fewer looks than the walks' clusters
+            looks = np.array([cfg.proposal_refine_steps if c.proposed else cfg.refine_steps for c in clusters])
+        else:
+            looks = np.full(len(todo), steps)
+        looks = np.maximum(looks, 1)
+        kind = np.empty((len(todo), 4), dtype=np.float64)
+        prim = np.empty(len(todo), dtype=np.float64)
+        for step in range(int(looks.max())):
+            act = np.flatnonzero(looks > step)
+            centres = np.floor(pos[act]).astype(np.int64)
+            glimpses = np.empty((len(act), g.num_levels) + tuple(g.glimpse_size), dtype=np.uint8)
+            features = np.empty((len(act), self.refiner.num_features), dtype=np.float32)
+            for e, p in {(int(owners[i]), int(plane[i])) for i in act}:
+                sel = (owners[act] == e) & (plane[act] == p)
                 glimpses[sel] = pyramids[(e, p)].extract(centres[sel])
-            for p in np.unique(plane):
-                sel = plane == p
-                features[sel] = walk_features(pos[sel], int(p), n_planes, g, 1.0)
+            for p in np.unique(plane[act]):
+                sel = plane[act] == p
+                features[sel] = walk_features(pos[act][sel], int(p), n_planes, g, 1.0)
             out = self._refine_fn(glimpses, features)
-            pos = pos + out["offset"]
-        logits = out["kind"] - out["kind"].max(axis=1, keepdims=True)
-        kind = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-        prim = 1.0 / (1.0 + np.exp(-out["primary"]))
+            pos[act] = pos[act] + out["offset"]
+            logits = out["kind"] - out["kind"].max(axis=1, keepdims=True)
+            kind[act] = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+            prim[act] = 1.0 / (1.0 + np.exp(-out["primary"].reshape(-1)))
         for i, c in enumerate(clusters):
             c.position = pos[i] / factor[i] + origin[i]
             c.probs = kind[i]

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -85,11 +86,26 @@ class BackProjection:
     inside: bool
 
 
-def _least_squares_2(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """The least-squares solution of ``a @ (u, v) = b`` for ``a`` (n, 2) of full rank (the normal
-    equations, solved in closed form: the 3D fit's 2 or 3 views)."""
-    a00, a01, a11 = float(a[:, 0] @ a[:, 0]), float(a[:, 0] @ a[:, 1]), float(a[:, 1] @ a[:, 1])
-    b0, b1 = float(a[:, 0] @ b), float(a[:, 1] @ b)
+class _OnePoint(NamedTuple):
+    """A plane's maps for one point, in plain floats (:meth:`ImageMapper._one_point`)."""
+
+    plane: object  # TPCPlane
+    x_of: Callable[[float], float]  # global drift -> x (cm)
+    drift_of: Callable[[float], float]  # x (cm) -> global drift
+    wire_of: Callable[[float], float]  # global wire -> local wire coordinate
+    global_of: Callable[[float], float]  # local wire coordinate -> global wire
+    cos_a: float
+    sin_a: float
+
+
+def _least_squares_rows(rows, b) -> tuple[float, float]:
+    """The least-squares solution of ``rows @ (u, v) = b`` for ``rows`` [(a0, a1)] of full rank and
+    ``b`` [float]: the normal equations in closed form, in plain floats (the 3D fit's 2 or 3 views)."""
+    a00 = sum(r[0] * r[0] for r in rows)
+    a01 = sum(r[0] * r[1] for r in rows)
+    a11 = sum(r[1] * r[1] for r in rows)
+    b0 = sum(r[0] * v for r, v in zip(rows, b))
+    b1 = sum(r[1] * v for r, v in zip(rows, b))
     det = a00 * a11 - a01 * a01
     return (a11 * b0 - a01 * b1) / det, (a00 * b1 - a01 * b0) / det
 
@@ -118,6 +134,7 @@ class ImageMapper:
                                    for view in self.views], dtype=np.int64)
         self._layout_drift()
         self._layout_wires()
+        self._one_point_maps: dict = {}
 
     # -- layout -------------------------------------------------------------------------
     def _layout_drift(self) -> None:
@@ -367,6 +384,49 @@ class ImageMapper:
                 out[sel, v, 1] = self.tick_to_global_drift(t, self.detector.drift_ticks(t, xyz[sel, 0], plane=k), v)
         return out
 
+    def _one_point(self, v: int, t: int) -> _OnePoint:
+        """The maps of TPC ``t``'s plane in view ``v`` between global and detector coordinates, in
+        plain floats (:class:`_OnePoint`): one point's projection and 3D fit (built once per pair)."""
+        got = self._one_point_maps.get((v, t))
+        if got is not None:
+            return got
+        det = self.detector
+        k = int(self._plane_of[v, t])
+        plane = det.tpcs[t].planes[k]
+        start, n, flip = float(self._block_start[v, t]), float(self.n_drift_block), bool(self._flip[t])
+        window, plane_x, side = float(self.drift_window), float(det._plane_x(t, k)), float(det.tpcs[t].side)
+        offset, per_tick = float(det.trigger_offset_ticks), float(det.cm_per_tick)
+        w_offset, n_w, w_flip = float(self._wire_offset[v, t]), float(self._tpc_wires[v, t]), bool(self._wire_flip[v, t])
+
+        def x_of(gd: float) -> float:  # global_drift_to_tick, then Detector.tick_to_x
+            tick = ((start + n - gd) if flip else (gd - start)) * window
+            return plane_x + side * (tick - offset) * per_tick
+
+        def drift_of(x: float) -> float:  # Detector.drift_ticks, then tick_to_global_drift
+            u = (offset + (x - plane_x) * side / per_tick) / window
+            return start + n - u if flip else start + u
+
+        def wire_of(gw: float) -> float:  # global_to_wire
+            k_ = gw - w_offset
+            return n_w - k_ if w_flip else k_
+
+        def global_of(w: float) -> float:  # wire_to_global
+            return w_offset + (n_w - w if w_flip else w)
+
+        got = self._one_point_maps[(v, t)] = _OnePoint(plane, x_of, drift_of, wire_of, global_of,
+                                                       math.cos(plane.angle_rad), math.sin(plane.angle_rad))
+        return got
+
+    def project_in(self, xyz, tpc: int) -> list[tuple[float, float]]:
+        """(global wire, global drift) on every view of one 3D point (cm) in TPC ``tpc``, in plain
+        floats: :meth:`project_points` for a point whose TPC is known (no volume check)."""
+        x, y, z = (float(c) for c in xyz)
+        out = []
+        for v in range(len(self.views)):
+            m = self._one_point(v, tpc)
+            out.append((m.global_of(m.plane._wire_coordinate_one(y, z)), m.drift_of(x)))
+        return out
+
     def backproject(self, points: dict) -> BackProjection:
         """One 3D point from continuous global coordinates on 2 or 3 views.
 
@@ -392,29 +452,29 @@ class ImageMapper:
         s = self._block_start[vi]
         covered = ((s - 1 <= d_arr) & (d_arr <= s + self.n_drift_block + 1) & (lw >= -1)
                    & (lw <= self._tpc_wires[vi] + 1)).all(axis=0)
-        for t in (self.detector.tpcs[i] for i in np.flatnonzero(covered)):
-            xs, rows, rhs, planes, wires = [], [], [], [], []
+        for ti in np.flatnonzero(covered).tolist():
+            t = self.detector.tpcs[ti]
+            xs, rows, planes, wires = [], [], [], []
             for v, w, d in items:
-                k = int(self._plane_of[v, t.index])
-                p = t.planes[k]
-                xs.append(float(self.detector.tick_to_x(t.index, self.global_drift_to_tick(t.index, d, v), plane=k)))
-                rows.append([math.cos(p.angle_rad), math.sin(p.angle_rad)])  # coefficients of (z, y)
-                wires.append(float(self.global_to_wire(v, t.index, w)))
-                rhs.append(float(p.wire_to_zeta(wires[-1])))
-                planes.append(p)
-            a, b, xs = np.array(rows), np.array(rhs), np.array(xs)
-            z, y = _least_squares_2(a, b)
+                m = self._one_point(v, ti)
+                xs.append(m.x_of(d))
+                wires.append(m.wire_of(w))
+                rows.append((m.cos_a, m.sin_a))  # coefficients of (z, y)
+                planes.append(m.plane)
+            b = [p._wire_to_zeta_one(w) for p, w in zip(planes, wires)]
+            z, y = _least_squares_rows(rows, b)
             for _ in range(4):  # wires-file planes: each wire's own line, not only the mean lattice
-                miss = np.array([w - float(p.wire_coordinate(y, z)) for p, w in zip(planes, wires)])
-                if np.all(np.abs(miss) < 1e-8):  # converged (1e-8 wire: well under a nanometre)
+                miss = [w - p._wire_coordinate_one(y, z) for p, w in zip(planes, wires)]
+                if max(abs(m) for m in miss) < 1e-8:  # converged (1e-8 wire: well under a nanometre)
                     break
-                b = a @ np.array([z, y]) + miss * np.array([p.pitch_cm for p in planes])
-                z, y = _least_squares_2(a, b)
-            b = np.array([float(p.wire_to_zeta(w)) for p, w in zip(planes, wires)]) + (
-                a @ np.array([z, y]) - np.array([float(p.wire_to_zeta(p.wire_coordinate(y, z))) for p in planes]))
-            x = float(xs.mean())
-            res = np.concatenate([a @ np.array([z, y]) - b, xs - x])
-            residual = float(np.sqrt(np.mean(res**2)))
+                b = [r[0] * z + r[1] * y + m * p.pitch_cm for r, m, p in zip(rows, miss, planes)]
+                z, y = _least_squares_rows(rows, b)
+            # residuals in cm along each pitch, measured through the wires' own positions
+            res = [p._wire_to_zeta_one(w) - p._wire_to_zeta_one(p._wire_coordinate_one(y, z))
+                   for p, w in zip(planes, wires)]
+            x = sum(xs) / len(xs)
+            res += [xx - x for xx in xs]
+            residual = math.sqrt(sum(r * r for r in res) / len(res))
             inside = bool(t.contains(x, y, z, tolerance_cm=1.0))
             key = (not inside, residual)
             if best is None or key < best[0]:

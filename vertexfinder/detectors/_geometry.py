@@ -175,6 +175,19 @@ class TPCPlane:
         inner = np.interp(w, self._edge_numbers, e)
         return np.where(w < 0, e[0] + w * self.pitch_cm, np.where(w > n, e[-1] + (w - n) * self.pitch_cm, inner))
 
+    def _wire_to_zeta_one(self, w: float) -> float:
+        """:meth:`wire_to_zeta` of one wire coordinate, in plain floats."""
+        if self.edges_cm is None:
+            return self.zeta0_cm + w * self.pitch_cm
+        e = self._scalars[2]
+        n = len(e) - 1
+        if w < 0:
+            return e[0] + w * self.pitch_cm
+        if w > n:
+            return e[-1] + (w - n) * self.pitch_cm
+        i = min(int(w), n - 1)
+        return e[i] + (w - i) * (e[i + 1] - e[i])
+
     def centres(self) -> np.ndarray:
         """(wires, 3) centres of the wire segments, cm."""
         return self.endpoints.mean(axis=1)
