@@ -164,3 +164,35 @@ def test_train_refiner_command_writes_a_refiner_and_refuses_to_train_it_again(tm
     assert (run / "refiner.keras").is_file() and RefineConfig.read(run / "refiner.json").seed == 3
     assert main(["train-refiner", "--config", str(toml), "--set", "seed=3", "-o", str(run), "-q"]) == 1
     assert "finished" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_warm_started_refiner_run_begins_with_the_weights_it_names(refiner_run, tmp_path):
+    src, cfg, model = refiner_run
+    start = {}
+
+    class Record(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            start["weights"] = [np.array(w) for w in self.model.get_weights()]
+
+    warm = RefineConfig(**{**TINY, "epochs": 1, "steps_per_epoch": 1, "seed": 5, "init_from": str(src)})
+    train_refiner(warm, tmp_path / "warm", verbose=0, callbacks=[Record()])
+    want = keras.saving.load_model(src / "refiner.keras", safe_mode=True).get_weights()
+    assert len(start["weights"]) == len(want)
+    for a, b in zip(start["weights"], want):
+        np.testing.assert_array_equal(a, b)
+    assert RefineConfig.read(tmp_path / "warm" / "refiner.json").init_from == str(src)
+
+
+def test_a_warm_start_from_another_network_or_no_refiner_is_refused_before_anything_is_written(tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "refiner.json").write_text(json.dumps(RefineConfig(**{**TINY, "units": 8}).to_dict()))
+    (other / "refiner.keras").write_bytes(b"")
+    run = tmp_path / "run"
+    with pytest.raises(ValueError, match="units"):
+        train_refiner(RefineConfig(**{**TINY, "init_from": str(other)}), run, verbose=0)
+    assert not (run / "refiner.json").exists()
+    with pytest.raises(ValueError, match="refiner.keras and refiner.json"):
+        train_refiner(RefineConfig(**{**TINY, "init_from": str(tmp_path / "nowhere")}), run, verbose=0)
+    assert not (run / "refiner.json").exists()

@@ -71,6 +71,9 @@ class RefineConfig:
     loss_weights: tuple = (1.0, 0.5, 0.5)  # offset, kind, primary
     seed: int = 0
     workers: int = 1
+    # warm start: a refiner (refiner.keras, or a folder with it and refiner.json) whose weights
+    # start this run; its model options (levels, glimpse, filters, units, stem) must be these
+    init_from: str = ""
 
     def __post_init__(self):
         for name in ("glimpse_size", "scale", "filters"):
@@ -216,6 +219,7 @@ def train_refiner(config: RefineConfig, run_dir, *, verbose: int = 1, callbacks=
             raise RunFinishedError(f"{run_dir}: this refiner run is finished (refiner.keras); start a new run "
                                    "folder to train another")
     else:
+        _init_refiner_file(config)  # a bad init_from fails before anything is written
         with atomic_output(cfg_path) as tmp:
             tmp.write_text(json.dumps(config.to_dict(), indent=1))
     keras.utils.set_random_seed(config.seed)
@@ -234,6 +238,11 @@ def train_refiner(config: RefineConfig, run_dir, *, verbose: int = 1, callbacks=
                          **response_options(config))
     model = build_refiner(config, len(val_events[0].planes))
     model.build()
+    init = _init_refiner_file(config)
+    if init is not None:  # a backup of this run, if any, replaces these weights when fit starts
+        from .modelfiles import load_keras_model
+
+        model.set_weights(load_keras_model(init, "refiner").get_weights())
     total = config.epochs * config.steps_per_epoch
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=total,
                                                       alpha=config.min_learning_rate / config.learning_rate)
@@ -256,3 +265,26 @@ def train_refiner(config: RefineConfig, run_dir, *, verbose: int = 1, callbacks=
         stop_logging(cbs)  # an interrupted fit never reaches on_train_end, where the history is closed
     finish_run(run_dir, model, "refiner.keras")
     return model
+
+
+#: RefineConfig fields that describe the network (a warm start keeps them)
+_MODEL_FIELDS = ("num_levels", "glimpse_size", "scale", "filters", "units", "stem_strides")
+
+
+def _init_refiner_file(config: RefineConfig):
+    """The refiner file of ``config.init_from`` (None without one): ``refiner.keras`` (or a folder
+    holding it) with its ``refiner.json``, checked to describe the same network."""
+    if not config.init_from:
+        return None
+    path = Path(config.init_from)
+    model_file = path / "refiner.keras" if path.is_dir() else path
+    cfg_file = model_file.parent / "refiner.json"
+    if not model_file.is_file() or not cfg_file.is_file():
+        raise ValueError(f"init_from {config.init_from}: needs refiner.keras and refiner.json (a refiner run "
+                         "or model folder)")
+    other = RefineConfig.read(cfg_file)
+    diff = {k: (getattr(other, k), getattr(config, k)) for k in _MODEL_FIELDS if getattr(other, k) != getattr(config, k)}
+    if diff:
+        raise ValueError(f"init_from {model_file}: its network differs from this run's ({diff}); warm starts keep "
+                         "the network options")
+    return model_file
