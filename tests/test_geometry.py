@@ -267,6 +267,25 @@ def test_the_points_of_a_wire_at_a_drift_time_see_that_wire_and_hold_the_point(n
     assert m.wire_points(view, -50.0, p.global_drift).shape == (0, 3)  # no TPC covers it
 
 
+@settings(max_examples=40, deadline=None)
+@given(name=st.sampled_from(BUILTIN + [str(SBND)]), data=st.data())
+def test_one_point_projection_in_a_known_tpc_is_the_array_projection(name, data):
+    # wire tiles project the ends of each straight piece through its TPC's plain-float maps
+    m = ImageMapper(name, drift_window=data.draw(st.sampled_from([1, 6])))
+    t = m.detector.tpcs[data.draw(st.integers(0, len(m.detector.tpcs) - 1))]
+    f = [data.draw(st.floats(0.0, 1.0)) for _ in range(3)]
+    xyz = np.array([t.box[0] + f[0] * (t.box[1] - t.box[0]), t.box[2] + f[1] * (t.box[3] - t.box[2]),
+                    t.box[4] + f[2] * (t.box[5] - t.box[4])])
+    one = np.array(m.project_in(xyz, t.index))
+    assert one.shape == (len(m.views), 2)
+    if m.detector.tpc_of(xyz[None])[0] == t.index:
+        np.testing.assert_allclose(one, m.project_points(xyz[None])[0], rtol=0, atol=1e-9)
+    for v in range(len(m.views)):  # and the maps back: a global drift's x, a global wire's local wire
+        maps = m._one_point(v, t.index)
+        assert math.isclose(maps.x_of(maps.drift_of(xyz[0])), xyz[0], abs_tol=1e-9)
+        assert math.isclose(maps.global_of(maps.wire_of(one[v, 0])), one[v, 0], abs_tol=1e-9)
+
+
 @settings(max_examples=60, deadline=None)
 @given(name=st.sampled_from(BUILTIN + [str(SBND)]), data=st.data())
 def test_project_then_backproject(name, data):

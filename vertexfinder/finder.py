@@ -10,8 +10,8 @@ How (one event, or many events batched together):
    training configuration; sizes within ``pixel_tolerance`` of it are used as they are), so one
    model serves any pitch, tick period and drift velocity, and its resolution pyramid is built once.
 2. Seeds per plane: charge-weighted draws over coarse pyramid cells (reproducible: the draw is
-   seeded from the event ids), plus a coarse grid over the activity; in ``all`` mode also seeds
-   on the charge itself, asked for the vertex their charge comes from.
+   seeded from the event ids), optionally plus a coarse grid over the activity (``grid_seeds``);
+   in ``all`` mode also seeds on the charge itself, asked for the vertex their charge comes from.
 3. All seeds of all planes (and of all events of a batch) are walked together: one compiled
    model call per step (:func:`models.step_function`, :func:`generators.rollout.rollout`).
 4. End points are clustered per plane (SciPy single linkage); a cluster's score is the share of
@@ -52,7 +52,8 @@ class FinderConfig:
 
     Args:
         seeds_per_plane: charge-weighted seeds per plane asked for the primary vertex.
-        grid_seeds: a ``grid_seeds x grid_seeds`` grid over each plane's activity, added to them.
+        grid_seeds: a ``grid_seeds x grid_seeds`` grid over each plane's activity, added to them
+            (0: none; on the tuning samples the grid's corner walks gave nothing, F34).
         all_seeds_per_plane: seeds on charge asked for the vertex of their charge (``all`` mode).
         seed_level: pyramid level whose cells the charge-weighted seeds are drawn from.
         num_steps: steps per walk (None: the model's training ``num_steps``).
@@ -74,6 +75,8 @@ class FinderConfig:
         refine_steps: refiner looks per candidate (each starts where the last one put it).
         proposal_refine_steps: refiner looks per candidate proposed without walks (crossings,
             upstream ends, wire tiles, secondary cluster ends).
+        proposal_merge_px: proposals closer than this (global pixels, in wire and in drift) to an
+            earlier one are left out before the refiner looks (several proposals of one place).
         refine_candidates: best primary candidates per plane that are refined and matched.
         refine_weight: weight of the refiner's primary probability in a candidate's score (the
             walks' share counts 1).
@@ -141,6 +144,7 @@ class FinderConfig:
     refine: bool = True
     refine_steps: int = 2
     proposal_refine_steps: int = 2
+    proposal_merge_px: float = 3.0
     refine_candidates: int = 4
     refine_weight: float = 1.0
     all_refine_candidates: int = 24
@@ -557,7 +561,7 @@ class VertexFinder:
                 tiled += [(p, c.position) for c in ranked[: cfg.tile_anchors]]
             tiled += [(v, e) for v, ends in out.items() for e in ends]
         stacked = self._stacked(out, self._crossings(prepared, anchors), self._tiles(mapper, prepared, tiled))
-        return {p: self._merged(pts, 1.0) for p, pts in stacked.items()}
+        return {p: self._merged(pts, cfg.proposal_merge_px) for p, pts in stacked.items()}
 
     def _secondary_proposals(self, mapper, prepared):
         """``all`` mode: candidates without walks for the secondary vertices, in global coordinates
