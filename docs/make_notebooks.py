@@ -210,7 +210,7 @@ for key in ('val_within_1cm', 'val_within_2cm', 'val_origin_within_1cm', 'val_cl
 axes[1].axvline(next((e for e, r in zip(epoch, hist) if float(r.get('policy_fraction') or 0) > 0), epoch[-1]), color='0.6', ls='--', lw=0.8)
 axes[1].legend(fontsize=7); axes[1].set_xlabel('epoch (dashed: on-policy walks start)')
 fig.tight_layout()""",
-        md("The bundled refiner's training run (`models/default/refiner_history.csv`): how far the refined points of the fixed validation set lie from their vertex, and its class and primary heads. The points start 2.2 px (median) from their vertex."),
+        md("The bundled refiner's training (`models/default/refiner_history.csv`: run R-e, then R-g started from its weights; the `run` column says which, the dotted line where R-g begins): how far the refined points of the fixed validation set lie from their vertex, and its class and primary heads. The points start 2.2 px (median) from their vertex."),
         """with open(default_model_path() / 'refiner_history.csv') as f:
     rh = list(csv.DictReader(f))
 ep = [int(r['epoch']) for r in rh]
@@ -221,6 +221,10 @@ axes[0].legend(fontsize=7); axes[0].set_xlabel('epoch')
 for key in ('val_within_1px', 'val_class_accuracy', 'val_primary_accuracy'):
     axes[1].plot(ep, [float(r[key]) for r in rh], label=key)
 axes[1].legend(fontsize=7); axes[1].set_xlabel('epoch')
+for ax in axes:  # where a warm-started run begins
+    for e, (a, b) in zip(ep[1:], zip(rh, rh[1:])):
+        if a.get('run') != b.get('run'):
+            ax.axvline(e - 0.5, color='0.6', ls=':', lw=0.8)
 fig.tight_layout()""",
     ],
 }
