@@ -805,16 +805,17 @@ class VertexFinder:
         kind = np.empty((len(todo), 4), dtype=np.float64)
         prim = np.empty(len(todo), dtype=np.float64)
         for step in range(int(looks.max())):
-            act = np.flatnonzero(looks > step)
-            centres = np.floor(pos[act]).astype(np.int64)
+            act = np.flatnonzero(looks > step)  # the candidates still looking
+            at, own, pl = pos[act], owners[act], plane[act]
+            centres = np.floor(at).astype(np.int64)
             glimpses = np.empty((len(act), g.num_levels) + tuple(g.glimpse_size), dtype=np.uint8)
             features = np.empty((len(act), self.refiner.num_features), dtype=np.float32)
-            for e, p in {(int(owners[i]), int(plane[i])) for i in act}:
-                sel = (owners[act] == e) & (plane[act] == p)
+            for e, p in set(zip(own.tolist(), pl.tolist())):
+                sel = (own == e) & (pl == p)
                 glimpses[sel] = pyramids[(e, p)].extract(centres[sel])
-            for p in np.unique(plane[act]):
-                sel = plane[act] == p
-                features[sel] = walk_features(pos[act][sel], int(p), n_planes, g, 1.0)
+            for p in np.unique(pl):
+                sel = pl == p
+                features[sel] = walk_features(at[sel], int(p), n_planes, g, 1.0)
             out = self._refine_fn(glimpses, features)
             pos[act] = pos[act] + out["offset"]
             logits = out["kind"] - out["kind"].max(axis=1, keepdims=True)

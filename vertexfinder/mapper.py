@@ -329,19 +329,18 @@ class ImageMapper:
         v = self.view_index(view)
         out = []
         for t in self.tpcs_at(v, int(math.floor(global_wire)), int(math.floor(global_drift))):
-            k = int(self._plane_of[v, t])
-            plane = self.detector.tpcs[t].planes[k]
-            wire = float(self.global_to_wire(v, t, global_wire))
+            m = self._one_point(v, t)
+            plane, sa, ca = m.plane, m.sin_a, m.cos_a
+            wire = m.wire_of(float(global_wire))
             wi = min(max(int(math.floor(wire)), 0), plane.n_wires - 1)
-            zeta = float(plane.wire_to_zeta(wire))
-            sa, ca = math.sin(plane.angle_rad), math.cos(plane.angle_rad)
+            zeta = plane._wire_to_zeta_one(wire)
             y_lo, y_hi, z_lo, z_hi = plane.segments[wi]
             # along the wire: (y, z) = zeta (sin a, cos a) + s (cos a, -sin a); s over the segment's box
             corners = [(y * ca - z * sa) for y in (y_lo, y_hi) for z in (z_lo, z_hi)]
             s = np.arange(min(corners), max(corners) + step_cm, step_cm)
             y, z = zeta * sa + s * ca, zeta * ca - s * sa
             tol = 0.5 * plane.pitch_cm
-            x = float(self.detector.tick_to_x(t, float(self.global_drift_to_tick(t, global_drift, v)), plane=k))
+            x = m.x_of(float(global_drift))
             keep = ((y >= y_lo - tol) & (y <= y_hi + tol) & (z >= z_lo - tol) & (z <= z_hi + tol)
                     & self.detector.tpcs[t].contains(x, y, z))
             out.append(np.stack([np.full(int(keep.sum()), x), y[keep], z[keep]], axis=1))
