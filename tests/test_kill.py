@@ -125,7 +125,8 @@ def test_simulate_killed_while_writing(tmp_path, reference, output, seed):
 
 
 def test_simulate_interrupted_while_writing(tmp_path, reference):
-    rc, complete = _kill_and_rerun(tmp_path, SIM + ["-o", "out.vfstore"], "out.vfstore", reference[0], 0.2,
+    # interrupted 0.05 s into the writing: the events can be written in well under a second
+    rc, complete = _kill_and_rerun(tmp_path, SIM + ["-o", "out.vfstore"], "out.vfstore", reference[0], 0.05,
                                    signal.SIGINT, when=_writing)
     assert rc == 130 and not complete
 
