@@ -11,7 +11,7 @@ pinned to one thread) for
     a pyramid.
 Table 2: walks per second from WalkDataset (T=8) on simulated DUNE events,
 with 1 and 2 worker threads, against the walks per second a recurrent CNN of
-the size DESIGN §7 found to work (per-step CNN over the K glimpses, GRU(128),
+the bundled walker's size (per-step CNN over the K glimpses, GRU(128),
 step/class/distance heads, ~0.3M parameters) consumes in training on the same
 2 cores (``--no-model`` skips it).
 """
@@ -126,7 +126,7 @@ def main(argv=None):
 
 
 def consumption(x, y, steps=10):
-    """Walks/s of train steps of a DESIGN-sized recurrent CNN on one batch (2 threads)."""
+    """Walks/s of train steps of a recurrent CNN of the walker's size on one batch (2 threads)."""
     import keras
     import tensorflow as tf
 

@@ -118,11 +118,3 @@ class CompositionControl:
                   f"distance bins {np.round(entry['distance_bin'], 2).tolist()}; planes {np.round(entry['plane'], 2).tolist()}")
         self._counts[:] = 0
         return entry
-
-
-def __getattr__(name):  # the Keras callback lives with the other Keras code; Keras loads only when asked for
-    if name == "CompositionCallback":
-        from .callbacks import CompositionCallback
-
-        return CompositionCallback
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -36,7 +36,7 @@ import numpy as np
 from .composition import CompositionControl
 from .features import flip_batch, num_walk_features, walk_features
 from .glimpses import GlimpseSpec, Pyramid
-from .response import normalise, vary_response
+from .charge import normalise, vary_response
 from .rollout import WalkBatch
 from .truth import NONE_CLASS, event_truth
 from .walks import WalkSpec, clip_norm, sample_walks
@@ -52,7 +52,7 @@ def _cached_event(ds, i: int, build, epoch: int | None = None):
     The images are the event's plane images seen with a varied response (``ds.response``, drawn
     from the seed sequence ``(ds.seed, epoch, i)``, ``epoch`` defaulting to the dataset's: the same
     every run, new every epoch) and then
-    normalised in charge (``ds.normalise``: :func:`generators.response.normalise` to that reference).
+    normalised in charge (``ds.normalise``: :func:`generators.charge.normalise` to that reference).
     """
     key = (int(i), (ds.epoch if epoch is None else int(epoch)) if ds.response is not None else 0)
     hit = ds._cache.get(key)
@@ -130,7 +130,7 @@ class WalkDataset(_EventBatches):
         augment: mirror walks at random along wire and drift, and transpose them when glimpses are
             square with equal scales (the physics has no preferred orientation in the image).
         cache_events: pyramids of this many recent events are kept per worker.
-        response: a generators.response.ResponseSpec: events are seen with a response drawn from it
+        response: a generators.charge.ResponseSpec: events are seen with a response drawn from it
             (a new draw every epoch); None: as stored.
         normalise: rescale every event's charge scale to this value (0: leave the charge as stored);
             the finder does the same.

@@ -24,7 +24,7 @@ from .jit import njit
 __all__ = ["PYRAMID_POOLINGS", "GlimpseSpec", "Pyramid", "build_pyramid", "extract_glimpses", "glimpse_coordinates"]
 
 #: How a pyramid level pools the level below it (kernel ids in this order). Not to be confused
-#: with drift pooling (``vertexfinder.imaging.DRIFT_POOLINGS``), which makes drift pixels of ticks.
+#: with drift pooling (``vertexfinder.records.DRIFT_POOLINGS``), which makes drift pixels of ticks.
 PYRAMID_POOLINGS = ("max", "mean")
 
 

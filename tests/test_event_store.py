@@ -404,13 +404,6 @@ def test_views_that_are_not_the_detectors_are_refused_when_creating(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_the_store_knows_the_mappers_poolings():
-    from vertexfinder.imaging import POOLINGS
-    from vertexfinder.store import _POOLINGS
-
-    assert _POOLINGS == POOLINGS
-
-
 def _same_store(a, b):
     assert a.meta == b.meta and a._manifest["chunks"] == b._manifest["chunks"] and len(a) == len(b)
     for i in (0, len(a) - 1):

@@ -83,7 +83,7 @@ def test_names_agree_across_packages():
     import generators
     from generators import truth
     from vertexfinder import records
-    from vertexfinder.imaging import DRIFT_POOLINGS
+    from vertexfinder.records import DRIFT_POOLINGS
     from vertexfinder.modelconfig import ModelConfig
     from vertexfinder.training import TrainConfig
     from generators.glimpses import PYRAMID_POOLINGS

@@ -1,4 +1,4 @@
-"""Physics validation of the simulation against the numbers of DESIGN §2."""
+"""Physics validation of the simulation against the PDG's liquid-argon numbers."""
 
 import math
 

@@ -35,7 +35,7 @@ import keras
 
 from .errors import RunError
 from .io.atomic import atomic_output, remove_stale_temporaries_in
-from .modelconfig import shown
+from .text import first_line, shown
 
 __all__ = ["AtomicModelCheckpoint", "RunBackup", "run_callbacks", "trim_history", "save_model_atomically",
            "stop_logging", "finish_run", "BACKUP_DIR", "BACKUP_METADATA"]
@@ -45,11 +45,6 @@ BACKUP_DIR = "backup"
 BACKUP_METADATA = "training_metadata.json"
 _WEIGHTS = re.compile(r"^epoch-\d{6,}\.weights\.h5$")
 _LEGACY_WEIGHTS = "latest.weights.h5"  # what keras.callbacks.BackupAndRestore writes
-
-
-def _first_line(exc: BaseException) -> str:
-    text = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
-    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
 
 
 def save_model_atomically(model, path) -> None:
@@ -115,7 +110,7 @@ class RunBackup(keras.callbacks.BackupAndRestore):
             raw = meta.read_bytes()
             data = json.loads(raw.decode("utf-8")) if len(raw) < 1 << 20 else None
         except (OSError, ValueError, RecursionError) as exc:
-            raise self._damaged(meta, _first_line(exc)) from None
+            raise self._damaged(meta, first_line(exc)) from None
         if not isinstance(data, dict):
             raise self._damaged(meta, "not a JSON object")
         epoch = data.get("epoch")
@@ -146,7 +141,7 @@ class RunBackup(keras.callbacks.BackupAndRestore):
             try:
                 self.model.load_weights(self.weights_file)
             except Exception as exc:  # h5py and Keras raise many kinds for a damaged or foreign file
-                raise self._damaged(self.weights_file, _first_line(exc)) from None
+                raise self._damaged(self.weights_file, first_line(exc)) from None
         self.model._initial_epoch = self.epoch
 
     def _save_model(self):

@@ -23,7 +23,8 @@ import sys
 import threading
 
 from .detectors import DEFAULT_DETECTOR
-from .imaging import DEFAULT_DRIFT_WINDOW, DRIFT_POOLINGS
+from .records import DEFAULT_DRIFT_WINDOW, DRIFT_POOLINGS
+from .text import one_line
 
 __all__ = ["main", "build_parser"]
 
@@ -35,12 +36,6 @@ _MAX_MESSAGE = 1000
 
 def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr)
-
-
-def _one_line(text: str) -> str:
-    """A message on one line: whitespace runs (newlines included) become one space; cut if very long."""
-    line = " ".join(str(text).split())
-    return line if len(line) <= _MAX_MESSAGE else line[: _MAX_MESSAGE - 3] + "..."
 
 
 def _bars_shown(args) -> bool:
@@ -633,9 +628,9 @@ def main(argv: list[str] | None = None) -> int:
 
         if isinstance(exc, (VertexFinderError, OSError, ValueError, KeyError)):
             msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-            print(f"vertexfinder {args.command}: error: {_one_line(msg)}", file=sys.stderr)
+            print(f"vertexfinder {args.command}: error: {one_line(msg, _MAX_MESSAGE)}", file=sys.stderr)
             return 1
-        print(f"vertexfinder {args.command}: internal error: {type(exc).__name__}: {_one_line(exc)} "
+        print(f"vertexfinder {args.command}: internal error: {type(exc).__name__}: {one_line(exc, _MAX_MESSAGE)} "
               "(run with --debug for the traceback)", file=sys.stderr)
         return 1
     finally:

@@ -1,4 +1,4 @@
-"""How well a finder does on events with truth: the figures of DESIGN §6.
+"""How well a finder does on events with truth: the figures the README and the model card quote.
 
 ``evaluate(finder, events)`` runs the finder in ``all`` mode (the primary vertex comes first) and
 returns a dict with (fractions are of the events or vertices counted, distances in cm):
@@ -267,7 +267,7 @@ def vary_event(event: EventRecord, variation: dict, seed: int = 0) -> EventRecor
     """
     import dataclasses
 
-    from generators.response import apply_response
+    from generators.charge import apply_response
 
     from .records import PlaneImage
 

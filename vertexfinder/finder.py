@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from generators.response import REFERENCE_SCALE
+from generators.charge import REFERENCE_SCALE
 
 from .errors import BadEventError, GeometryError
 from .modelconfig import ModelConfig, default_model_path
@@ -84,13 +84,13 @@ class FinderConfig:
         refine_3d: look at the primary vertex once more at its 3D point's projection on every
             view (``refine_3d_steps`` refiner calls) and fit the 3D point again from all views;
             kept when its residual is at most ``refine_3d_residual_cm`` or no worse than before.
-        normalise: rescale every event's charge so its charge scale (:func:`generators.response.charge_scale`,
+        normalise: rescale every event's charge so its charge scale (:func:`generators.charge.charge_scale`,
             the median wire-pulse peak of its track-like wires) is ``charge_reference``, the simulation's:
             the answer does not depend on the unit or the gain of the input.
         charge_reference: the charge scale (bytes) events are rescaled to.
         noise_threshold: after rescaling, pixels below this many bytes are set to zero (0: none).
         noise_sigmas: before rescaling, pixels below this many times the plane's low-level noise
-            RMS (:func:`generators.response.noise_rms`; 0 for zero-suppressed images) are set to zero.
+            RMS (:func:`generators.charge.noise_rms`; 0 for zero-suppressed images) are set to zero.
         beam_direction: direction of the neutrino beam in detector coordinates (DUNE FD, SBND and
             MicroBooNE: +z, the default); None for no beam prior (cosmic-ray or test-beam data
             whose beam is not a neutrino beam). See :mod:`vertexfinder.beam`.
@@ -457,7 +457,7 @@ class VertexFinder:
         mapper = self.check(event)
         images = [plane.pixels for plane in event.planes]
         if self.config.normalise:
-            from generators.response import normalise
+            from generators.charge import normalise
 
             images = normalise(images, reference=self.config.charge_reference, threshold=self.config.noise_threshold,
                                noise_sigmas=self.config.noise_sigmas)

@@ -13,23 +13,17 @@ import numpy as np
 
 from generators.jit import njit
 
-__all__ = ["DRIFT_POOLINGS", "POOLINGS", "DEFAULT_DRIFT_WINDOW", "pool_samples", "sample_pixels", "resample_image", "resample_coordinates", "crop_to_activity"]
+from .records import DEFAULT_DRIFT_WINDOW, DRIFT_POOLINGS
 
-#: Drift pooling choices (how ticks become drift pixels), in the order of their kernel ids. Records,
-#: stores, the mapper and the commands call this ``pooling``; the glimpse pyramid's own pooling is
-#: ``pyramid_pooling`` (:data:`generators.glimpses.PYRAMID_POOLINGS`).
-DRIFT_POOLINGS = ("max", "mean", "mean-around-max")
-POOLINGS = DRIFT_POOLINGS
+__all__ = ["pool_samples", "sample_pixels", "resample_image", "resample_coordinates", "crop_to_activity"]
 
-#: Ticks per drift pixel assumed when none is given (DUNE practice: pixels ~0.48 x 0.48 cm).
-DEFAULT_DRIFT_WINDOW = 6
 
 
 def pooling_id(pooling: str) -> int:
     try:
-        return POOLINGS.index(pooling)
+        return DRIFT_POOLINGS.index(pooling)
     except ValueError:
-        raise ValueError(f"pooling must be one of {POOLINGS}; Received: pooling={pooling!r}") from None
+        raise ValueError(f"pooling must be one of {DRIFT_POOLINGS}; Received: pooling={pooling!r}") from None
 
 
 def sample_pixels(n_samples: int, *, sample_us: float, pixel_us: float, start_us: float = 0.0) -> np.ndarray:

@@ -51,7 +51,7 @@ from .mapper import ImageMapper
 from .records import EventRecord, PlaneImage
 
 __all__ = ["CHARGE_UNITS", "DEFAULT_ELECTRONS_PER_ADC", "MIN_TICK_FRACTION", "FramePart", "event_from_frame", "event_from_frames",
-           "event_from_hits", "frame_from_event", "charge_scale"]
+           "event_from_hits", "frame_from_event", "adc_per_unit"]
 
 #: Units a frame's or a hit list's charge may come in.
 CHARGE_UNITS = ("adc", "electrons")
@@ -90,7 +90,7 @@ def _where(source, event) -> str:
     return f"{source}: event {event}" if source else f"event {event}"
 
 
-def charge_scale(charge_unit: str, electrons_per_adc: float, tick_ratio: float) -> float:
+def adc_per_unit(charge_unit: str, electrons_per_adc: float, tick_ratio: float) -> float:
     """Factor turning a sample's charge into ADC per detector tick (module docstring).
 
     Args:
@@ -244,7 +244,7 @@ def _check_part(mapper, part, what, where, charge_unit, electrons_per_adc):
     if abs(start_tick) > 2 * det.ticks_per_readout:
         raise BadEventError(f"{where}: {what} starts at tick {start_tick:g}, far outside the {det.name} readout "
                             f"window 0..{det.ticks_per_readout - 1}")
-    scale = charge_scale(charge_unit, electrons_per_adc, tick_us / det.tick_us)
+    scale = adc_per_unit(charge_unit, electrons_per_adc, tick_us / det.tick_us)
     return frame, channels, tick_us, start_tick, scale, what
 
 
@@ -355,9 +355,9 @@ def event_from_hits(channels, peak_ticks, integrals, *, detector="dune-fd-1x2x6"
             raise BadEventError(f"{where}: hit {i} (channel {int(ch[i])}) has width {_num(w.ravel()[i % w.size])} ticks; "
                                 f"widths must be > 0 and at most the readout window ({det.ticks_per_readout} ticks)")
     # ADC x ticks over a width in the same ticks: a height that does not depend on the tick; a
-    # number of electrons spreads over the width in detector ticks (charge_scale divides by k)
+    # number of electrons spreads over the width in detector ticks (adc_per_unit divides by k)
     with np.errstate(over="ignore"):
-        height = q / (math.sqrt(2 * math.pi) * width / k) * charge_scale(charge_unit, electrons_per_adc, k)
+        height = q / (math.sqrt(2 * math.pi) * width / k) * adc_per_unit(charge_unit, electrons_per_adc, k)
     height = np.minimum(height, _ADC_CLIP)
     rows, inverse = np.unique(ch, return_inverse=True)
     images = [np.zeros(mapper.shape(v), dtype=np.float32) for v in range(len(mapper.views))]

@@ -40,7 +40,8 @@ import numpy as np
 
 from .detectors import Detector, get_detector
 from .errors import BadEventError, GeometryError
-from .imaging import POOLINGS, pool_samples
+from .imaging import pool_samples
+from .records import DRIFT_POOLINGS
 
 __all__ = ["ImageMapper", "Projection", "BackProjection"]
 
@@ -123,8 +124,8 @@ class ImageMapper:
         self.detector = get_detector(detector)
         if int(drift_window) != drift_window or drift_window < 1:
             raise ValueError(f"drift_window must be a positive integer; Received: drift_window={drift_window!r}")
-        if pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {POOLINGS}; Received: pooling={pooling!r}")
+        if pooling not in DRIFT_POOLINGS:
+            raise ValueError(f"pooling must be one of {DRIFT_POOLINGS}; Received: pooling={pooling!r}")
         self.drift_window = int(drift_window)
         self.pooling = pooling
         det = self.detector

@@ -19,6 +19,7 @@ from generators.glimpses import PYRAMID_POOLINGS
 from generators.walks import CLASS_NAMES
 
 from .errors import ConfigError
+from .text import shown
 
 __all__ = ["ModelConfig", "default_model_path", "resolve_model", "read_json_object", "check_values", "shown",
            "MODEL_FILES", "LEGACY_KEYS"]
@@ -90,15 +91,6 @@ def read_json_object(path, what: str) -> dict:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: {what} must be a JSON object; Received: {type(data).__name__}")
     return data
-
-
-def shown(value, limit: int = 80) -> str:
-    """``repr(value)`` for a one-line message: cut at ``limit`` characters, huge integers by their size."""
-    try:
-        text = repr(value)
-    except (ValueError, RecursionError):  # an integer beyond the digits Python converts to text; deep nesting
-        return f"<a {value.bit_length()}-bit integer>" if isinstance(value, int) else f"<a large {type(value).__name__}>"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _number(name: str, value, kind):

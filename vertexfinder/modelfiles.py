@@ -26,7 +26,8 @@ import zlib
 from pathlib import Path
 
 from .errors import ConfigError, ModelFileError
-from .modelconfig import ModelConfig, resolve_model, shown
+from .modelconfig import ModelConfig, resolve_model
+from .text import first_line, shown
 
 __all__ = ["check_keras_archive", "load_keras_model", "load_model_folder", "MAX_WEIGHTS_BYTES"]
 
@@ -40,11 +41,6 @@ WALKER_FIELDS = ("num_levels", "glimpse_size", "filters", "encoder_units", "recu
                  "stem_strides", "coord_channels", "shared_levels")
 _REFINER_LIMITS = {"num_levels": (1, 12), "glimpse_size": (2, 512), "filters": (1, 1024), "units": (1, 8192),
                    "stem_strides": (1, 8), "radius": (1e-3, 1e4)}
-
-
-def _first_line(exc: BaseException) -> str:
-    text = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
-    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
 
 
 def _bad(path, what: str) -> ModelFileError:
@@ -114,14 +110,14 @@ def check_keras_archive(path, what: str = "model") -> dict:
     except IsADirectoryError:
         raise _bad(path, "a folder, not a .keras file") from None
     except OSError as exc:
-        raise _bad(path, f"cannot read the {what}: {exc.strerror or _first_line(exc)}") from None
+        raise _bad(path, f"cannot read the {what}: {exc.strerror or first_line(exc)}") from None
     except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
         # not a zip, truncated, a member compressed with an unknown method or encrypted
-        raise _bad(path, f"not a readable .keras file ({_first_line(exc)})") from None
+        raise _bad(path, f"not a readable .keras file ({first_line(exc)})") from None
     try:
         top = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise _bad(path, f"damaged: its config.json is not JSON ({_first_line(exc)})") from None
+        raise _bad(path, f"damaged: its config.json is not JSON ({first_line(exc)})") from None
     if not isinstance(top, dict) or not isinstance(top.get("config"), dict):
         raise _bad(path, "not a Keras model archive (its config.json holds no model configuration)")
     name = top.get("registered_name") or top.get("class_name")
@@ -146,7 +142,7 @@ def load_keras_model(path, what: str = "model"):
     try:
         model = keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as exc:  # Keras, h5py and TensorFlow raise many kinds for a damaged archive
-        raise _bad(path, f"cannot load the {what} ({_first_line(exc)})") from None
+        raise _bad(path, f"cannot load the {what} ({first_line(exc)})") from None
     cls = getattr(models, _KINDS[what])
     if not isinstance(model, cls):
         raise _bad(path, f"holds a {type(model).__name__}, not a vertexfinder {_KINDS[what].lower()}")

@@ -38,7 +38,18 @@ __all__ = [
     "TruthVertex",
     "EventRecord",
     "kind_from_flags",
+    "DRIFT_POOLINGS",
+    "DEFAULT_DRIFT_WINDOW",
 ]
+
+#: Drift pooling choices (how ticks become drift pixels), in the order of their kernel ids. Records,
+#: stores, the mapper and the commands call this ``pooling``; the glimpse pyramid's own pooling is
+#: ``pyramid_pooling`` (:data:`generators.glimpses.PYRAMID_POOLINGS`).
+DRIFT_POOLINGS = ("max", "mean", "mean-around-max")
+
+#: Ticks per drift pixel assumed when none is given (DUNE practice: pixels ~0.48 x 0.48 cm).
+DEFAULT_DRIFT_WINDOW = 6
+
 
 def _is_description_file(value) -> bool:
     path = Path(value)

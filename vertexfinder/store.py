@@ -69,7 +69,8 @@ import numpy as np
 
 from . import __version__
 from .errors import BadEventError, StoreCorruptError, StoreError, StoreVersionError
-from .records import VERTEX_KINDS, EventRecord, PlaneImage, TruthVertex
+from .records import DRIFT_POOLINGS, VERTEX_KINDS, EventRecord, PlaneImage, TruthVertex
+from .text import shown
 
 __all__ = ["SCHEMA_VERSION", "EventStore", "StoreWriter", "detector_description", "detector_from_description",
            "description_differences", "WIRES_PATH_ENV"]
@@ -83,8 +84,6 @@ SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 _INTERACTIONS = ("CC", "NC", "")
 COMPRESSIONS = ("zlib", "none")
-# imaging.POOLINGS, spelled out: importing vertexfinder.imaging loads Numba
-_POOLINGS = ("max", "mean", "mean-around-max")
 _DIGEST_KEY = "manifest_blake2b"
 _CHUNK_SUFFIXES = ("pixels", "events.npy", "planes.npy", "vertices.npy", "truth")
 _HEX32 = re.compile(r"[0-9a-f]{32}")
@@ -350,11 +349,6 @@ def _write_manifest(directory: Path, manifest: dict) -> None:
     _fsync_dir(directory)
 
 
-def _short(value, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def _is_count(value, low: int = 0) -> bool:
     return type(value) is int and value >= low
 
@@ -364,9 +358,9 @@ def _check_views(m: dict, bad) -> None:
     desc = m.get("detector_description")
     if desc is not None:
         if not isinstance(desc, dict):
-            raise bad(f"detector_description must be an object or null; found {_short(desc)}")
+            raise bad(f"detector_description must be an object or null; found {shown(desc)}")
         if desc.get("name") != m["detector"]:
-            raise bad(f"detector {m['detector']!r}, but detector_description describes {_short(desc.get('name'))}")
+            raise bad(f"detector {m['detector']!r}, but detector_description describes {shown(desc.get('name'))}")
         expected, source = desc.get("views"), "its detector_description"
     else:
         from .detectors import get_detector, list_detectors
@@ -375,7 +369,7 @@ def _check_views(m: dict, bad) -> None:
             return  # a user's detector known only by name: nothing to compare with
         expected, source = list(get_detector(m["detector"]).views), f"built-in detector {m['detector']!r}"
     if m["views"] != expected:
-        raise bad(f"views {m['views']} differ from {source}'s {_short(expected)}")
+        raise bad(f"views {m['views']} differ from {source}'s {shown(expected)}")
 
 
 def _check_manifest(m: dict, where, error=StoreCorruptError) -> None:
@@ -385,51 +379,51 @@ def _check_manifest(m: dict, where, error=StoreCorruptError) -> None:
         return error(f"{where}: {problem}")
 
     if not isinstance(m.get("detector"), str) or not m["detector"]:
-        raise bad(f"detector must be a name; found {_short(m.get('detector'))}")
+        raise bad(f"detector must be a name; found {shown(m.get('detector'))}")
     views = m.get("views")
     if (not isinstance(views, list) or not views or not all(isinstance(v, str) and v for v in views)
             or len(set(views)) != len(views)):
-        raise bad(f"views must be a list of distinct plane names; found {_short(views)}")
+        raise bad(f"views must be a list of distinct plane names; found {shown(views)}")
     if not _is_count(m.get("drift_window"), 1):
-        raise bad(f"drift_window must be an integer >= 1; found {_short(m.get('drift_window'))}")
-    if m.get("pooling") not in _POOLINGS:
-        raise bad(f"pooling must be one of {_POOLINGS}; found {_short(m.get('pooling'))}")
+        raise bad(f"drift_window must be an integer >= 1; found {shown(m.get('drift_window'))}")
+    if m.get("pooling") not in DRIFT_POOLINGS:
+        raise bad(f"pooling must be one of {DRIFT_POOLINGS}; found {shown(m.get('pooling'))}")
     if m.get("compression", "none") not in COMPRESSIONS:  # early schema-1 stores have no compression key
-        raise bad(f"unknown compression {_short(m.get('compression'))}")
+        raise bad(f"unknown compression {shown(m.get('compression'))}")
     pixel_cm = m.get("pixel_cm")
     if pixel_cm is not None and not (isinstance(pixel_cm, list)
                                      and all(type(v) in (int, float) and v > 0 for v in pixel_cm)):
-        raise bad(f"pixel_cm must be null or a list of positive numbers; found {_short(pixel_cm)}")
+        raise bad(f"pixel_cm must be null or a list of positive numbers; found {shown(pixel_cm)}")
     _check_views(m, bad)
     chunks = m.get("chunks")
     if not isinstance(chunks, list):
-        raise bad(f"chunks must be a list; found {_short(chunks)}")
+        raise bad(f"chunks must be a list; found {shown(chunks)}")
     total = 0
     for i, c in enumerate(chunks):
         name = f"chunk-{i:06d}"
         if not isinstance(c, dict):
-            raise bad(f"chunk {i} must be an object; found {_short(c)}")
+            raise bad(f"chunk {i} must be an object; found {shown(c)}")
         if c.get("name") != name:
-            raise bad(f"chunk {i} is named {_short(c.get('name'))}, expected {name!r} "
+            raise bad(f"chunk {i} is named {shown(c.get('name'))}, expected {name!r} "
                       "(a duplicated, reordered, removed or foreign chunk)")
         for key, low in (("events", 1), ("vertices", 0), ("pixels", 0), ("stored_bytes", 0)):
             if not _is_count(c.get(key), low):
-                raise bad(f"{name}: {key} must be an integer >= {low}; found {_short(c.get(key))}")
+                raise bad(f"{name}: {key} must be an integer >= {low}; found {shown(c.get(key))}")
         files = c.get("files")
         expected = sorted(f"{name}.{suffix}" for suffix in _CHUNK_SUFFIXES)
         if not isinstance(files, dict) or sorted(files) != expected:
             found = sorted(files) if isinstance(files, dict) else files
-            raise bad(f"{name}: files must be {expected}; found {_short(found)}")
+            raise bad(f"{name}: files must be {expected}; found {shown(found)}")
         for fname, meta in files.items():
             if (not isinstance(meta, dict) or not _is_count(meta.get("bytes"))
                     or not isinstance(meta.get("blake2b"), str) or not _HEX32.fullmatch(meta["blake2b"])):
-                raise bad(f"{fname}: size and digest entry must be {{bytes, blake2b}}; found {_short(meta)}")
+                raise bad(f"{fname}: size and digest entry must be {{bytes, blake2b}}; found {shown(meta)}")
         if files[f"{name}.pixels"]["bytes"] != c["stored_bytes"]:
             raise bad(f"{name}: stored_bytes {c['stored_bytes']} differs from its pixels file's "
                       f"{files[name + '.pixels']['bytes']} bytes")
         total += c["events"]
     if m.get("events") != total or not _is_count(m.get("events")):
-        raise bad(f"says {_short(m.get('events'))} events, its chunks hold {total}")
+        raise bad(f"says {shown(m.get('events'))} events, its chunks hold {total}")
 
 
 def _load_manifest(root: Path) -> dict:
@@ -448,7 +442,7 @@ def _load_manifest(root: Path) -> dict:
     version = m.get("schema_version")
     if type(version) is not int or version not in READABLE_VERSIONS:
         raise StoreVersionError(
-            f"{mpath}: store schema version {_short(version)}, this vertexfinder reads versions "
+            f"{mpath}: store schema version {shown(version)}, this vertexfinder reads versions "
             f"{', '.join(map(str, READABLE_VERSIONS))}"
         )
     digest = m.get(_DIGEST_KEY)
@@ -532,7 +526,7 @@ def detector_from_description(desc: dict, *, where: str, near=(), error=StoreErr
     from .records import detector_from_spec
 
     if not isinstance(desc, dict):
-        raise error(f"{where}: the recorded detector description is not an object: {_short(desc)}")
+        raise error(f"{where}: the recorded detector description is not an object: {shown(desc)}")
     if "wires" in desc:
         try:
             desc = dict(desc, wires=str(_find_wires(desc, where, near, error)))

@@ -16,7 +16,7 @@ store, or from the simulation directly), the walker, and trains it with:
   of it, and the class accuracy of walks asked for the vertex of their start charge
   (``val_within_1cm``, ``val_class_accuracy``; see :func:`validation_metrics`);
 * the batch-composition feedback of ``generators``;
-* on-policy refinement (``policy_fraction``): walks rolled out by the current model, relabelled
+* on-policy walks (``policy_fraction``): walks rolled out by the current model, relabelled
   with the teacher's targets, mixed into every batch from ``policy_start_epoch`` on;
 * optional weight averaging (``ema_momentum``) for the final model.
 
@@ -37,7 +37,8 @@ import numpy as np
 
 from .detectors import DEFAULT_DETECTOR
 from .errors import ConfigError, RunError, RunFinishedError
-from .modelconfig import ModelConfig, shown
+from .modelconfig import ModelConfig
+from .text import shown
 
 __all__ = ["TrainConfig", "RunFinishedError", "run_history", "train", "validation_metrics", "refresh_policy", "build_walker", "compile_walker", "make_dataset", "config_from_toml"]
 
@@ -61,8 +62,8 @@ class TrainConfig(ModelConfig):
     target: str = "mixed"
     origin_fraction: float = 0.5
     # detector response: share of events seen with a varied response (gain, smearing, noise,
-    # threshold, dead wires: generators.response.ResponseSpec), and whether every event's charge is
-    # normalised as the finder does (generators.response.normalise)
+    # threshold, dead wires: generators.charge.ResponseSpec), and whether every event's charge is
+    # normalised as the finder does (generators.charge.normalise)
     response_variation: float = 0.0
     normalise_charge: bool = False
     # optimisation
@@ -76,7 +77,7 @@ class TrainConfig(ModelConfig):
     workers: int = 1
     composition_every: int = 50
     ema_momentum: float = 0.0
-    # on-policy refinement: from this epoch on, policy_fraction of every batch are walks rolled out by
+    # on-policy walks: from this epoch on, policy_fraction of every batch are walks rolled out by
     # the current model (re-drawn at the start of every epoch) and relabelled with the teacher's targets
     policy_fraction: float = 0.0
     policy_start_epoch: int = 0
@@ -267,7 +268,7 @@ def refresh_policy(model, dataset, config: TrainConfig, epoch: int) -> None:
 def _callbacks(config, run_dir: Path, model, train_ds, validation):
     import keras
 
-    from generators.composition import CompositionCallback
+    from generators.callbacks import CompositionCallback
     from models import per_walk_loss
 
     from .checkpoints import run_callbacks
@@ -315,7 +316,7 @@ def make_dataset(config: TrainConfig, source):
 
 def event_images(event, config) -> list:
     """An event's plane images as the datasets of ``config`` see them (charge normalised or not)."""
-    from generators.response import REFERENCE_SCALE, normalise
+    from generators.charge import REFERENCE_SCALE, normalise
 
     images = [plane.pixels for plane in event.planes]
     return normalise(images, reference=REFERENCE_SCALE) if config.normalise_charge else images
@@ -323,7 +324,7 @@ def event_images(event, config) -> list:
 
 def response_options(config) -> dict:
     """The ``response`` and ``normalise`` options of a dataset for a TrainConfig or RefineConfig."""
-    from generators.response import REFERENCE_SCALE, ResponseSpec
+    from generators.charge import REFERENCE_SCALE, ResponseSpec
 
     return {"response": ResponseSpec(probability=config.response_variation) if config.response_variation > 0 else None,
             "normalise": REFERENCE_SCALE if config.normalise_charge else 0.0}

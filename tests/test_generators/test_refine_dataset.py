@@ -10,7 +10,7 @@ from generators.dataset import RefineDataset
 from generators.features import flip_batch, num_walk_features
 from generators.glimpses import GlimpseSpec
 from generators.refine import RefineSpec
-from generators.response import ResponseSpec
+from generators.charge import ResponseSpec
 from generators.truth import NONE_CLASS
 
 SPEC = RefineSpec(glimpse=GlimpseSpec(num_levels=2, glimpse_size=(16, 16)), radius=8.0)

@@ -6,7 +6,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from generators.composition import CompositionCallback, CompositionControl
+from generators.callbacks import CompositionCallback
+from generators.composition import CompositionControl
 from generators.dataset import WalkDataset
 from generators.features import flip_batch, walk_features
 from generators.glimpses import GlimpseSpec, Pyramid, extract_glimpses

@@ -94,6 +94,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from ..errors import DetectorSchemaError
+from ..text import shown
 
 __all__ = [
     "PlaneSpec", "AnodeSpec", "AnodePlacement", "DetectorSpec", "WiresDetectorSpec", "parse_detector",
@@ -123,18 +124,10 @@ MAX_VIEW_PIXELS = 10**9
 MAX_DESCRIPTION_BYTES = 1 << 20
 
 
-def _shown(value) -> str:
-    try:
-        text = repr(value)
-    except (ValueError, RecursionError):  # an integer too long to print
-        return f"<a {value.bit_length()}-bit integer>" if isinstance(value, int) else f"<a large {type(value).__name__}>"
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
 def _in_range(where: str, key: str, value, limit: str | None = None) -> None:
     lo, hi = LIMITS[limit or key]
     if not lo <= value <= hi:
-        raise DetectorSchemaError(f"{where}: {key!r} must be in [{lo}, {hi}]; Received: {key}={_shown(value)}")
+        raise DetectorSchemaError(f"{where}: {key!r} must be in [{lo}, {hi}]; Received: {key}={shown(value)}")
 
 
 def _check(where: str, key: str, value, kind):
@@ -143,11 +136,11 @@ def _check(where: str, key: str, value, kind):
         try:
             value = float(value)
         except OverflowError:
-            raise DetectorSchemaError(f"{where}: {key!r} is out of range; Received: {key}={_shown(value)}") from None
+            raise DetectorSchemaError(f"{where}: {key!r} is out of range; Received: {key}={shown(value)}") from None
     if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
-        raise DetectorSchemaError(f"{where}: {key!r} must be {kind.__name__}; Received: {key}={_shown(value)}")
+        raise DetectorSchemaError(f"{where}: {key!r} must be {kind.__name__}; Received: {key}={shown(value)}")
     if kind is float and not math.isfinite(value):
-        raise DetectorSchemaError(f"{where}: {key!r} must be finite; Received: {key}={_shown(value)}")
+        raise DetectorSchemaError(f"{where}: {key!r} must be finite; Received: {key}={shown(value)}")
     return value
 
 
@@ -220,7 +213,7 @@ class AnodeSpec:
 
     def __post_init__(self):
         if isinstance(self.faces, bool) or self.faces not in (1, 2):
-            raise DetectorSchemaError(f"anode: faces must be 1 or 2; Received: faces={_shown(self.faces)}")
+            raise DetectorSchemaError(f"anode: faces must be 1 or 2; Received: faces={shown(self.faces)}")
         for key in ("height_cm", "width_cm"):
             _in_range("anode", key, _check("anode", key, getattr(self, key), float), "length_cm")
         _in_range("anode", "thickness_cm", _check("anode", "thickness_cm", self.thickness_cm, float))
@@ -454,7 +447,7 @@ class WiresDetectorSpec:
             _in_range(where, "cathode_x_cm", _check(where, "cathode_x_cm", x, float), "coordinate_cm")
         if self.wires_sha256 and (len(self.wires_sha256) != 64 or any(c not in "0123456789abcdef" for c in self.wires_sha256)):
             raise DetectorSchemaError(
-                f"{where}: 'wires_sha256' must be 64 lowercase hex digits; Received: {_shown(self.wires_sha256)}"
+                f"{where}: 'wires_sha256' must be 64 lowercase hex digits; Received: {shown(self.wires_sha256)}"
             )
         self._check_image_size(where)
 
@@ -515,7 +508,7 @@ _WIRES_KEYS = {
 def _names(data: dict, key: str, where: str, default) -> list[str]:
     value = data.get(key, default)
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise DetectorSchemaError(f"{where}: {key!r} must be a list of names; Received: {key}={_shown(value)}")
+        raise DetectorSchemaError(f"{where}: {key!r} must be a list of names; Received: {key}={shown(value)}")
     return value
 
 
@@ -532,8 +525,8 @@ def _parse_wires_detector(data: dict[str, Any], source: str, base_dir: Path | No
     except (OSError, ValueError):  # a name the system refuses (a NUL byte, too long)
         found = False
     if not found:
-        shown = str(wires) if len(str(wires)) <= 4096 else _shown(str(wires))  # a path, whole unless absurd
-        raise DetectorSchemaError(f"{where}: wires file {shown!r} does not exist (from wires={_shown(given)})")
+        shown = str(wires) if len(str(wires)) <= 4096 else shown(str(wires))  # a path, whole unless absurd
+        raise DetectorSchemaError(f"{where}: wires file {shown!r} does not exist (from wires={shown(given)})")
     planes = _names(data, "planes", where, ["U", "V", "Z"])
     views = _names(data, "views", where, planes)
     collection = _optional(data, "collection", str, where, planes[-1] if planes else "")
@@ -564,7 +557,7 @@ _PLANE_KEYS = {"name", "angle_deg", "pitch_cm", "wrapped", "channels", "wires_pe
 def _float_list(table: dict, key: str, n: int | None, where: str) -> tuple[float, ...]:
     value = _require(table, key, list, where)
     if n is not None and len(value) != n:
-        raise DetectorSchemaError(f"{where}: {key!r} must have {n} numbers; Received: {key}={_shown(value)}")
+        raise DetectorSchemaError(f"{where}: {key!r} must have {n} numbers; Received: {key}={shown(value)}")
     if not value:
         raise DetectorSchemaError(f"{where}: {key!r} must not be empty")
     if len(value) > LIMITS["anodes"][1]:

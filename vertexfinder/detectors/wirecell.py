@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DetectorSchemaError
+from ..text import shown
 
 __all__ = ["WireStore", "WireLattice", "read_wires", "wire_lattice", "cache_dir", "MAX_WIRES_FILE_BYTES",
            "MAX_CHANNEL", "MIN_PITCH_CM"]
@@ -169,14 +170,6 @@ def _cache_file(sha: str) -> Path | None:
     return cache_dir() / f"wires-{sha[:32]}-v{_CACHE_FORMAT}.npz"
 
 
-def _shown(value) -> str:
-    try:
-        text = repr(value)
-    except (ValueError, RecursionError):
-        return f"<a large {type(value).__name__}>"
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
 def _bad(path: str, what: str) -> DetectorSchemaError:
     return DetectorSchemaError(f"wires file {path}: {what}")
 
@@ -213,22 +206,22 @@ def _parse(raw: bytes, path: str, sha: str) -> WireStore:
     def body(entry, kind, i):
         item = entry.get(kind) if isinstance(entry, dict) else None
         if not isinstance(item, dict):
-            raise _bad(path, f"{kind.lower()}s[{i}] is not a {{{kind!r}: {{...}}}} object; Received: {_shown(entry)}")
+            raise _bad(path, f"{kind.lower()}s[{i}] is not a {{{kind!r}: {{...}}}} object; Received: {shown(entry)}")
         return item
 
     def ints(item, key, where):
         value = item.get(key)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise _bad(path, f"{where}: {key!r} must be an integer; Received: {key}={_shown(value)}")
+            raise _bad(path, f"{where}: {key!r} must be an integer; Received: {key}={shown(value)}")
         return value
 
     def index_list(item, key, n, where):
         value = item.get(key)
         if not isinstance(value, list) or not value or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-            raise _bad(path, f"{where}: {key!r} must be a non-empty list of indices; Received: {_shown(value)}")
+            raise _bad(path, f"{where}: {key!r} must be a non-empty list of indices; Received: {shown(value)}")
         if any(v < 0 or v >= n for v in value):
             bad = next(v for v in value if v < 0 or v >= n)
-            raise _bad(path, f"{where}: {key!r} refers to {key[:-1]} {_shown(bad)}, but the file has {n} (0..{n - 1})")
+            raise _bad(path, f"{where}: {key!r} refers to {key[:-1]} {shown(bad)}, but the file has {n} (0..{n - 1})")
         return np.asarray(value, dtype=np.int64)
 
     points = store["points"]
@@ -239,7 +232,7 @@ def _parse(raw: bytes, path: str, sha: str) -> WireStore:
             item = body(p, "Point", i)
             for k in ("x", "y", "z"):
                 if isinstance(item.get(k), bool) or not isinstance(item.get(k), (int, float)):
-                    raise _bad(path, f"points[{i}]: {k!r} must be a number; Received: {k}={_shown(item.get(k))}")
+                    raise _bad(path, f"points[{i}]: {k!r} must be a number; Received: {k}={shown(item.get(k))}")
         raise _bad(path, "points: a coordinate is too large for a float") from None
     if not np.all(np.isfinite(xyz)):
         i = int(np.flatnonzero(~np.isfinite(xyz).all(axis=1))[0])

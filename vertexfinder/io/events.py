@@ -39,7 +39,7 @@ import numpy as np
 
 from ..detectors import DEFAULT_DETECTOR, get_detector
 from ..errors import BadEventError, InputError, RootFormatError
-from ..imaging import DEFAULT_DRIFT_WINDOW
+from ..records import DEFAULT_DRIFT_WINDOW
 
 __all__ = ["read_events", "write_events", "convert", "read_npz", "npz_events", "dump_mapper", "WIRECELL_SP_TAGS"]
 

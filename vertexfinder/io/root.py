@@ -1,6 +1,6 @@
 """ROOT dumps in the historical layout, read and written with uproot (no PyROOT).
 
-Layout (DESIGN section 2 "Storage"). Everything sits in a directory named after
+Layout. Everything sits in a directory named after
 the dump module, ``vertexdump`` by default; reading also accepts the objects at
 the top of the file or inside the file's single top-level directory.
 
@@ -73,6 +73,7 @@ from uproot.writing.identify import to_TAxis, to_TH2x
 from ..encoding import bytes_to_th2c, th2c_to_bytes
 from .atomic import atomic_output
 from ..errors import BadEventError, GeometryError, RootFormatError
+from ..text import one_line
 from ..records import FLAG_HADRONIC, FLAG_NU_PRIMARY, VERTEX_KINDS, EventRecord, PlaneImage, TruthVertex
 
 __all__ = ["DumpEntry", "read_dump", "write_dump", "dump_metadata", "DEFAULT_DIRECTORY", "METADATA_NAME"]
@@ -375,7 +376,7 @@ def dump_metadata(path, *, directory: str | None = None) -> dict | None:
         except RootFormatError:
             raise
         except Exception as exc:
-            raise RootFormatError(f"{path}: cannot read {METADATA_NAME!r} ({_one_line(exc)})") from exc
+            raise RootFormatError(f"{path}: cannot read {METADATA_NAME!r} ({one_line(exc)})") from exc
     try:
         meta = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -411,17 +412,12 @@ def _open(path: str):
         file = uproot.open(path, custom_classes=dict(uproot.classes))
     except Exception as exc:  # uproot reports non-ROOT files with assorted exception types
         _restore_models()
-        raise RootFormatError(f"{path}: not a readable ROOT file ({_one_line(exc)})") from exc
+        raise RootFormatError(f"{path}: not a readable ROOT file ({one_line(exc)})") from exc
     try:
         with file:
             yield file
     finally:
         _restore_models()
-
-
-def _one_line(exc: BaseException) -> str:
-    """uproot's messages span lines (they append the file path); errors here are one line."""
-    return " ".join(str(exc).split())
 
 
 def _classnames(d) -> list[tuple[str, int, str]]:
@@ -449,7 +445,7 @@ def _locate(path: str, file, directory: str | None):
         try:
             d = file[where]
         except Exception as exc:
-            raise RootFormatError(f"{path}: no directory {where!r} ({_one_line(exc)})") from exc
+            raise RootFormatError(f"{path}: no directory {where!r} ({one_line(exc)})") from exc
         if not isinstance(d, uproot.ReadOnlyDirectory):
             raise RootFormatError(f"{path}: {where!r} is not a directory")
         return d, where, _classnames(d)
@@ -542,7 +538,7 @@ def _read_table(path: str, d, name: str, cls: str) -> dict[str, np.ndarray]:
     except RootFormatError:
         raise
     except Exception as exc:
-        raise RootFormatError(f"{path}: cannot read tree {name!r} ({_one_line(exc)})") from exc
+        raise RootFormatError(f"{path}: cannot read tree {name!r} ({one_line(exc)})") from exc
     out = {}
     for b in present:
         a = np.asarray(arrays[b])
@@ -573,7 +569,7 @@ def _scan(path: str, mapper, directory: str | None) -> _Index:
         except RootFormatError:
             raise
         except Exception as exc:  # a damaged key list or directory
-            raise RootFormatError(f"{path}: cannot read the file's directory ({_one_line(exc)})") from exc
+            raise RootFormatError(f"{path}: cannot read the file's directory ({one_line(exc)})") from exc
     events: dict[tuple[int, int, int], _Event] = {}
     for name, cycle, cls in objects:
         m = _HIST_RE.match(name)
@@ -745,7 +741,7 @@ def _read_hist(d, ev: _Event, what: str, p: int, view: str, mapper):
     except RootFormatError as exc:  # a damaged key: this event only
         raise _Bad(str(exc).split(": ", 1)[1]) from exc
     except Exception as exc:  # a damaged object: this event only
-        raise _Bad(f"cannot read {name!r} ({type(exc).__name__}: {_one_line(exc)})") from exc
+        raise _Bad(f"cannot read {name!r} ({type(exc).__name__}: {one_line(exc)})") from exc
     w0 = _unit_axis(xedges, name, "x (global wire)")
     d0 = _unit_axis(yedges, name, "y (global drift pixel)")
     if values.shape != (len(xedges) - 1, len(yedges) - 1):

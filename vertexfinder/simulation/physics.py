@@ -1,6 +1,6 @@
 """Liquid-argon physics for the simulation: constants, stopping power, ranges, scattering, recombination.
 
-Numbers (DESIGN §2 and the PDG "Atomic and nuclear properties" page for liquid argon):
+Numbers (the PDG "Atomic and nuclear properties" page for liquid argon):
 density 1.396 g/cm3, Z/A 18/39.948, mean excitation energy 188 eV, radiation
 length X0 = 14.0 cm, Moliere radius 9.0 cm, critical energy 33 MeV (electrons),
 nuclear interaction length 85.7 cm, W = 23.6 eV per ion pair, Modified Box

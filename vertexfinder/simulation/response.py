@@ -31,7 +31,7 @@ __all__ = ["ResponseConfig", "respond"]
 
 @dataclass(frozen=True)
 class ResponseConfig:
-    """Detector-response parameters (defaults: DUNE-like, DESIGN §2).
+    """Detector-response parameters (defaults: DUNE-like).
 
     Attributes:
         field_kv_cm: drift field (recombination).

@@ -1,9 +1,9 @@
-"""Charge scale, normalisation and varied detector responses (generators.response)."""
+"""Charge scale, normalisation and varied detector responses (generators.charge)."""
 
 import numpy as np
 import pytest
 
-from generators.response import REFERENCE_SCALE, ResponseSpec, charge_scale, normalise, vary_response
+from generators.charge import REFERENCE_SCALE, ResponseSpec, charge_scale, normalise, vary_response
 
 
 def event_images(seed=0, shape=(120, 200), tracks=5, mip=32.0):

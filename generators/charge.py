@@ -1,4 +1,4 @@
-"""Detector response: a charge scale that does not depend on the user's units, and varied
+"""The charge of an event: a scale that does not depend on the user's units, and varied detector
 responses for training (NumPy and SciPy only).
 
 **Normalisation.** Charge arrives in the user's units (raw ADC, signal-processed electrons per
