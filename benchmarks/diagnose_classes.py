@@ -29,7 +29,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     from vertexfinder.evaluation import vertex_visible
-    from vertexfinder.finder import VertexFinder, _Cluster
+    from vertexfinder.finder import Candidate, VertexFinder
     from vertexfinder.io.events import read_events
     from vertexfinder.records import VERTEX_KINDS
 
@@ -47,10 +47,10 @@ def main(argv=None):
             for p in range(len(ev.planes)):
                 x = np.asarray(v.planes[p], dtype=np.float64)
                 if np.all(np.isfinite(x)):
-                    todo.append((0, _Cluster(p, x + rng.normal(0.0, 1.0, 2), 0.0, np.zeros(4), 0)))
+                    todo.append((0, Candidate(p, x + rng.normal(0.0, 1.0, 2), 0.0, np.zeros(4), 0)))
                     kinds.append(v.kind)
         if todo:
-            finder._refine([finder._prepare(ev)], todo, len(ev.planes), steps=1)
+            finder.refine([finder.prepare(ev)], todo, steps=1)
             for (_, c), k in zip(todo, kinds):
                 probs[k].append(c.probs)
     names = list(VERTEX_KINDS) + ["none"]

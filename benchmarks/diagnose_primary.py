@@ -34,23 +34,15 @@ def main(argv=None):
     from vertexfinder.io.events import read_events
 
     finder = VertexFinder.load(args.model)
-    seen = []
-    original = finder._primary_candidates
-
-    def record(clusters, mapper, n_planes, prior=None):
-        seen.append(clusters)
-        return original(clusters, mapper, n_planes, prior)
-
-    finder._primary_candidates = record
+    finder.require_second_look()  # the 3D candidates are scored and reported at the second look
     events = [e for e in read_events(args.sample) if any(p.pixels.any() for p in e.planes)]
     if args.events:
         events = events[: args.events]
-    with finder._recording() as recorded:  # per event: the 3D candidates the finder chose among
-        results = finder.find_many(events, mode="primary")
+    results = finder.find_many(events, mode="primary")
     k = finder.config.candidates_per_plane
     n = far = choice = fit_near = 0
     near_any, top_near = np.zeros(3), np.zeros(3)
-    for ev, clusters, res, tried in zip(events, seen, results, recorded):
+    for ev, res in zip(events, results):
         truth = ev.primary
         if truth is None or not vertex_visible(ev, truth):
             continue
@@ -59,7 +51,7 @@ def main(argv=None):
         d = np.linalg.norm(v.position_cm - truth.position_cm) if v is not None and v.position_cm is not None else np.inf
         ok = []
         for p in range(len(ev.planes)):
-            ranked = sorted([c for c in clusters if c.plane == p], key=lambda c: -c.rank)
+            ranked = sorted([c for c in res.plane_candidates if c.plane == p], key=lambda c: -c.rank)
             near = [i for i, c in enumerate(ranked) if np.linalg.norm(c.position - truth.planes[p]) <= 4]
             near_any[p] += bool(near)
             top_near[p] += bool(near) and near[0] == 0
@@ -67,7 +59,7 @@ def main(argv=None):
         if d > 5:
             far += 1
             choice += all(ok)
-            near3d = [np.linalg.norm(xyz - truth.position_cm) <= 2 for _, xyz, _ in tried]
+            near3d = [np.linalg.norm(c.position_cm - truth.position_cm) <= 2 for c in res.candidates]
             fit_near += any(near3d)
     print(f"{n} events with a visible primary vertex; more than 5 cm off: {far} "
           f"(true vertex among the {k} best candidates on every view: {choice}; not: {far - choice})")

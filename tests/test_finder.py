@@ -138,11 +138,11 @@ def test_every_input_form_gives_the_same_vertices(finder, events, tmp_path):
 def test_other_pixel_sizes_are_resampled_to_the_model_pixel(finder):
     ev = next(iter(simulate("microboone", "numu-cc", events=1, seed=4)))
     mapper = ImageMapper("microboone")
-    prep = finder._prepare(ev)
-    for p, (pyr, factor, origin) in enumerate(prep):
+    prep = finder.prepare(ev)
+    for p, view in enumerate(prep):
         px = mapper.pixel_cm(p)
-        np.testing.assert_allclose(factor, np.array(px) / finder.cm_per_pixel)
-        assert pyr.shape[0] == math.ceil(ev.planes[p].pixels.shape[0] * factor[0] - 1e-9)
+        np.testing.assert_allclose(view.factor, np.array(px) / finder.cm_per_pixel)
+        assert view.pyramid.shape[0] == math.ceil(ev.planes[p].pixels.shape[0] * view.factor[0] - 1e-9)
     (v,) = finder.find(ev)
     for p, pv in enumerate(v.planes):
         if pv is not None and pv.found:  # found views: reported in the event's own global pixels

@@ -11,7 +11,8 @@ keras = pytest.importorskip("keras")
 from generators.features import walk_features  # noqa: E402
 from generators.glimpses import Pyramid  # noqa: E402
 from models import Refiner  # noqa: E402
-from vertexfinder.finder import FinderConfig, VertexFinder, _Cluster  # noqa: E402
+from vertexfinder.finder import Candidate, Candidate3D, FinderConfig, VertexFinder  # noqa: E402
+from vertexfinder.finder.report import vertex  # noqa: E402
 from vertexfinder.mapper import ImageMapper  # noqa: E402
 from vertexfinder.refining import RefineConfig, build_refiner  # noqa: E402
 from vertexfinder.simulation import simulate  # noqa: E402
@@ -83,20 +84,20 @@ def test_a_finder_with_a_refiner_finds_vertices(walker, events):
 
 
 def test_refine_moves_candidates_by_the_offset_at_every_step(walker, events):
-    """_refine on hand-made candidates: each look moves a candidate by the refiner's offset; the class and
+    """VertexFinder.refine on hand-made candidates: each look moves a candidate by the refiner's offset; the class and
     primary heads replace its probabilities and join its rank."""
     off = (2.0, -1.5)
     f = finder(walker, constant_refiner(offset=off, kind=(0.0, 2.0, 0.0, -1.0), primary=-0.5), refine_steps=3,
                refine_weight=0.7)
-    prepared = [f._prepare(events[0])]
-    start = {p: np.array(origin) + np.array(pyr.shape) / 2 + 0.3 for p, (pyr, _, origin) in enumerate(prepared[0])}
-    clusters = [_Cluster(p, start[p].copy(), 0.4, np.full(4, 0.25), 5) for p in range(3)]
-    clusters.append(_Cluster(1, start[1] + 7.0, 0.1, np.full(4, 0.25), 2))
-    f._refine(prepared, [(0, c) for c in clusters], 3)
+    prepared = [f.prepare(events[0])]
+    start = {p: v.origin + np.array(v.pyramid.shape) / 2 + 0.3 for p, v in enumerate(prepared[0])}
+    clusters = [Candidate(p, start[p].copy(), 0.4, np.full(4, 0.25), 5) for p in range(3)]
+    clusters.append(Candidate(1, start[1] + 7.0, 0.1, np.full(4, 0.25), 2))
+    f.refine(prepared, [(0, c) for c in clusters])
     kind = np.exp([0.0, 2.0, 0.0, -1.0]) / np.exp([0.0, 2.0, 0.0, -1.0]).sum()
     prim = 1 / (1 + math.exp(0.5))
     for c, s in zip(clusters, [start[0], start[1], start[2], start[1] + 7.0]):
-        factor = prepared[0][c.plane][1]
+        factor = prepared[0][c.plane].factor
         np.testing.assert_allclose(c.position, s + 3 * expected_offset(off) / factor, atol=1e-5)
         np.testing.assert_allclose(c.probs, kind, rtol=1e-5)
         assert c.primary == pytest.approx(prim, rel=1e-5)
@@ -113,20 +114,20 @@ def test_the_refiner_sees_the_glimpses_and_features_where_the_candidates_are(wal
         return {"offset": np.tile([1.25, -0.5], (n, 1)).astype(np.float32), "kind": np.zeros((n, 4), np.float32),
                 "primary": np.zeros(n, np.float32)}
 
-    f._refine_fn = fake
-    prepared = [f._prepare(ev) for ev in events[:2]]
+    f.refine_fn = fake
+    prepared = [f.prepare(ev) for ev in events[:2]]
     todo = []
     for e in range(2):
-        for p, (pyr, _, origin) in enumerate(prepared[e]):
-            todo.append((e, _Cluster(p, np.array(origin) + np.array(pyr.shape) / 3 + 0.6, 0.5, np.zeros(4), 3)))
+        for p, v in enumerate(prepared[e]):
+            todo.append((e, Candidate(p, v.origin + np.array(v.pyramid.shape) / 3 + 0.6, 0.5, np.zeros(4), 3)))
     starts = [c.position.copy() for _, c in todo]
-    f._refine(prepared, todo, 3)
+    f.refine(prepared, todo)
     assert len(calls) == 2
     for step, (glimpses, features) in enumerate(calls):
         for i, ((e, c), s) in enumerate(zip(todo, starts)):
-            pyr, factor, origin = prepared[e][c.plane]
+            factor, origin = prepared[e][c.plane].factor, prepared[e][c.plane].origin
             pos = (s - origin) * factor + step * np.array([1.25, -0.5])  # model pixels at this look
-            want = Pyramid(pyr.levels[0], f.refine_spec).extract(np.floor(pos[None]).astype(np.int64))[0]
+            want = Pyramid(prepared[e][c.plane].image, f.refine_spec).extract(np.floor(pos[None]).astype(np.int64))[0]
             np.testing.assert_array_equal(glimpses[i], want)
             np.testing.assert_allclose(features[i], walk_features(pos[None], c.plane, 3, f.refine_spec, 1.0)[0],
                                        atol=1e-6)
@@ -140,23 +141,14 @@ def test_candidates_are_refined_before_the_3d_fit(walker, events):
     (the candidates proposed without walks, which exist only with a refiner, are left out here)."""
     off = (1.5, 0.0)
     seen = {}
-
-    def recording(f, name):
-        original = f._primary_candidates
-
-        def wrapper(clusters, mapper, n_planes, prior=None):
-            seen.setdefault(name, []).append([(c.plane, c.position.copy(), c.size) for c in clusters
-                                              if not c.proposed])
-            return original(clusters, mapper, n_planes, prior)
-        f._primary_candidates = wrapper
-        return f
-
     refiner = constant_refiner(offset=off)
-    plain = recording(finder(walker, refiner, refine=False), "plain")
-    refined = recording(finder(walker, refiner, refine_steps=2, refine_candidates=2), "refined")
+    plain = finder(walker, refiner, refine=False)
+    refined = finder(walker, refiner, refine_steps=2, refine_candidates=2)
     for ev in events[:2]:
-        plain.find(ev)
-        refined.find(ev)
+        for name, f in (("plain", plain), ("refined", refined)):
+            candidates = f.find_detailed(ev).plane_candidates  # what the 3D match saw
+            seen.setdefault(name, []).append([(c.plane, c.position.copy(), c.size) for c in candidates
+                                              if not c.proposed])
     assert len(seen["plain"]) == len(seen["refined"]) == 2
     assert all(len(clusters) > 3 for clusters in seen["plain"])
     for before, after in zip(seen["plain"], seen["refined"]):
@@ -281,9 +273,9 @@ def test_a_3d_vertex_just_outside_its_tpc_reports_every_view(walker):
     bp = mapper.backproject(seen)
     assert bp.inside and bp.tpc == 1 and bp.residual_cm < 0.01  # the finder's 3D match takes this point
     np.testing.assert_allclose(bp.position_cm, point, atol=0.01)
-    combo = (_Cluster(0, np.array(seen["U"]), 0.5, np.full(4, 0.25), 4), None,
-             _Cluster(2, np.array(seen["Z"]) + [0.0, 0.3], 0.5, np.full(4, 0.25), 4))
-    v = f._vertex(combo, bp, mapper, 3, kind="interaction", primary=True)
+    combo = (Candidate(0, np.array(seen["U"]), 0.5, np.full(4, 0.25), 4), None,
+             Candidate(2, np.array(seen["Z"]) + [0.0, 0.3], 0.5, np.full(4, 0.25), 4))
+    v = vertex(Candidate3D(0.0, combo, bp), mapper, 3, kind="interaction", primary=True)
     assert v.position_cm is not None and v.tpc == 1
     assert all(pv is not None for pv in v.planes)  # fails: the V view is None
     assert v.planes[0].global_drift == v.planes[2].global_drift

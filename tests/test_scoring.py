@@ -107,7 +107,6 @@ def test_collect_records_the_candidates_the_finder_chooses_among(parts):
     events = parts[4]
     finder = make_finder(parts)
     rows = collect(finder, events)
-    assert finder._record is None  # recording is switched off again
     assert 0 < len(rows) <= len(events)
     for x, d in rows:
         assert x.shape[1] == F and len(x) == len(d) and len(x) <= finder.config.choice_candidates

@@ -27,80 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError
+from .finder.score import FEATURES, CandidateScorer, hand_set_score
 
 __all__ = ["FEATURES", "CandidateScorer", "collect", "fit", "hand_set_score", "top_choice"]
-
-FEATURES = (
-    "views",  # planes in the combination (2 or 3)
-    "share_sum",  # sum of the candidates' walk shares
-    "share_min",
-    "primary_sum",  # sum of the refiner's primary probabilities (0 where not refined)
-    "primary_min",
-    "none_mean",  # mean class probability of "no vertex"
-    "interaction_mean",  # mean class probability of "interaction"
-    "residual_cm",  # RMS disagreement of the 3D fit
-    "upstream",  # share of the beam view's charge upstream of the point (0 without a beam prior)
-    "proposed",  # candidates found without walks (beam ends, drift-row crossings)
-    "log_walks",  # sum of log(1 + walks ending in the candidates)
-    "drift_spread_px",  # largest drift difference between the candidates
-)
-
-
-@dataclass(frozen=True)
-class CandidateScorer:
-    """A linear score over :data:`FEATURES`: ``sum(weights * (x - mean) / scale)``.
-
-    ``radius_cm``, ``events`` and ``finder_options`` (the FinderConfig fields, other than the
-    defaults, of the finder whose candidates it was fitted on) say how it was made.
-    """
-
-    features: tuple
-    mean: tuple
-    scale: tuple
-    weights: tuple
-    radius_cm: float = 2.0
-    events: int = 0
-    finder_options: dict = field(default_factory=dict)
-
-    def __post_init__(self):
-        n = len(self.features)
-        if tuple(self.features) != FEATURES:
-            raise ValueError(f"features must be {list(FEATURES)}; Received: {list(self.features)}")
-        for name in ("mean", "scale", "weights"):
-            values = getattr(self, name)
-            if len(values) != n or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
-                raise ValueError(f"{name} must be {n} finite numbers")
-        if any(s <= 0 for s in self.scale):
-            raise ValueError("scale must be > 0")
-        from .finder import FinderConfig
-
-        known = {f.name for f in fields(FinderConfig)}
-        if not isinstance(self.finder_options, dict) or not set(self.finder_options) <= known:
-            raise ValueError(f"finder_options must be FinderConfig fields; Received: {self.finder_options!r:.200}")
-
-    def __call__(self, x) -> np.ndarray:
-        """Scores of feature rows (M, F) (or one row (F,))."""
-        x = np.asarray(x, dtype=np.float64)
-        return ((x - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.weights)
-
-    def write(self, path) -> None:
-        from .io.atomic import atomic_output
-
-        with atomic_output(path) as tmp:
-            Path(tmp).write_text(json.dumps(asdict(self), indent=1) + "\n")
-
-    @classmethod
-    def read(cls, path) -> "CandidateScorer":
-        """A scorer.json; ConfigError naming the file when it is not one."""
-        from .modelconfig import read_json_object
-
-        data = read_json_object(path, "a candidate scorer")
-        try:
-            return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{path}: not a candidate scorer ({exc})") from None
-
 
 def collect(finder, events, *, progress: bool = False, on_skip=None):
     """Per event with a true primary vertex: (features (M, F), distance of each candidate's 3D
@@ -117,14 +46,13 @@ def collect(finder, events, *, progress: bool = False, on_skip=None):
         from tqdm import tqdm
 
         events = tqdm(events, desc="candidates", unit="event")
-    with finder._recording() as recorded:
-        done = [ev for ev, _ in finder.find_iter(events, mode="primary", on_skip=on_skip or (lambda ev, exc: None))]
+    finder.require_second_look()
     out = []
-    for ev, tried in zip(done, recorded):
-        if not tried:
+    for ev, res in finder.find_iter(events, mode="primary", on_skip=on_skip or (lambda ev, exc: None)):
+        if not res.candidates:
             continue
-        x = np.array([f for f, _, _ in tried], dtype=np.float64)
-        d = np.array([np.linalg.norm(np.asarray(p) - ev.primary.position_cm) for _, p, _ in tried])
+        x = np.array([c.features for c in res.candidates], dtype=np.float64)
+        d = np.array([np.linalg.norm(c.position_cm - ev.primary.position_cm) for c in res.candidates])
         out.append((x, d))
     return out
 
@@ -164,17 +92,3 @@ def fit(rows, *, radius_cm: float = 2.0, l2: float = 1e-2) -> CandidateScorer:
 def top_choice(rows, score) -> np.ndarray:
     """Distance (cm) to the truth of each event's best candidate under ``score`` (features -> scores)."""
     return np.array([d[int(np.argmax(score(x)))] for x, d in rows])
-
-
-def hand_set_score(config):
-    """The finder's score without a scorer (:meth:`vertexfinder.finder.VertexFinder._fit` with the
-    refiner's look: walk share + ``refine_weight`` x primary probability, less the residual and beam
-    terms) as a function of feature rows, for comparison with a learned one."""
-
-    def score(x):
-        x = np.atleast_2d(np.asarray(x, dtype=np.float64))
-        f = {name: x[:, i] for i, name in enumerate(FEATURES)}
-        return (f["share_sum"] + config.refine_weight * f["primary_sum"] - f["residual_cm"] / config.residual_scale_cm
-                - config.beam_weight * f["upstream"])
-
-    return score

@@ -8,9 +8,9 @@ more than one wire upstream of the true vertex is 0.1%; it is under 10% for 87% 
 a prior, not a rule: backward tracks and upstream activity (neutrons, de-excitation photons)
 exist, so the finder uses it in two soft ways (:class:`vertexfinder.finder.FinderConfig`):
 
-* **seeds**: walks also start at the upstream ends of the biggest charge clusters on the beam
+* **proposals** (``beam_proposals``): the upstream ends of the biggest charge clusters on the beam
   view (:func:`upstream_ends`) and, on the other views, where charge crosses those ends' drift
-  time (:func:`crossings`), so the search looks there even when the charge-weighted seeds do not;
+  time (:func:`crossings`), are candidates too, so the search looks there even when the walks do not;
 * **score**: a candidate's score loses ``beam_weight`` times the share of the beam view's charge
   upstream of it (:class:`UpstreamProfile`).
 

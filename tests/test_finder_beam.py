@@ -1,11 +1,11 @@
-"""The beam-direction prior (vertexfinder.beam) and the candidates the finder proposes with it."""
+"""The beam-direction prior (vertexfinder.finder.beam) and the candidates the finder proposes with it."""
 
 import math
 
 import numpy as np
 import pytest
 
-from vertexfinder.beam import UpstreamProfile, beam_view, cluster_ends, crossings, upstream_ends, wire_tiles
+from vertexfinder.finder.beam import UpstreamProfile, beam_view, cluster_ends, crossings, upstream_ends, wire_tiles
 from vertexfinder.detectors import get_detector
 
 

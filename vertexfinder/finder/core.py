@@ -1,0 +1,273 @@
+"""VertexFinder: the stages run in order over batches of events."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..errors import BadEventError
+from ..modelconfig import ModelConfig, default_model_path
+from ..records import EventRecord
+from . import choose, match, prepare, propose, refine, report, walk
+from .config import MODES, FinderConfig
+from .types import Candidate, FindResult, PreparedView, Vertex
+
+__all__ = ["VertexFinder", "load_model", "default_model_path"]
+
+
+class VertexFinder:
+    """Finds vertices with a trained walker (and its refiner and candidate score, when it has them).
+
+    Args:
+        model: a models.Walker.
+        model_config: its ModelConfig (glimpse geometry, working pixel size, steps; a training
+            run's TrainConfig works too).
+        config: FinderConfig.
+        refiner: optional models.Refiner, the last full-resolution look at each candidate, with
+            refiner_config its RefineConfig (glimpse geometry).
+        scorer: optional CandidateScorer, the learned score of 3D candidates.
+    """
+
+    def __init__(self, model, model_config: ModelConfig, config: FinderConfig = FinderConfig(), *, refiner=None,
+                 refiner_config=None, scorer=None):
+        from models import refine_function, step_function
+
+        self.model = model
+        self.model_config = model_config.model_config()
+        self.config = config
+        self.spec = self.model_config.glimpse_spec()
+        self.cm_per_pixel = float(self.model_config.cm_per_pixel)
+        self.num_steps = int(config.num_steps or self.model_config.num_steps)
+        self.step = step_function(model)
+        self._mappers: dict = {}
+        self.refiner = refiner
+        self.refiner_config = refiner_config
+        self.scorer = scorer
+        if refiner is not None:
+            from ..refining import refine_spec
+
+            if refiner_config is None:
+                raise ValueError("a refiner needs its refiner_config (glimpse geometry)")
+            self.refine_spec = refine_spec(refiner_config).glimpse
+            self.refine_fn = refine_function(refiner)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, config: FinderConfig | None = None, **options) -> "VertexFinder":
+        """Load a model: None for the bundled default, a run or model folder, or a ``.keras`` file.
+
+        The model's configuration is read from ``config.json`` beside the model (a training run's
+        configuration; its model fields). The files are checked before Keras reads them and the model
+        is loaded with Keras' safe mode (:func:`vertexfinder.modelfiles.load_model_folder`); a refiner
+        beside the model (``refiner.keras`` and ``refiner.json``) and its candidate score
+        (``scorer.json``) are loaded too. ``options`` are FinderConfig fields.
+
+        Raises:
+            FileNotFoundError: no model file, or no config.json beside it.
+            vertexfinder.errors.ModelFileError, vertexfinder.errors.ConfigError: a damaged or foreign
+                model file, or a configuration that does not describe it (the message names the file).
+        """
+        from ..modelconfig import resolve_model
+        from ..modelfiles import load_model_folder
+        from .score import CandidateScorer
+
+        if config is None:
+            config = FinderConfig(**options)
+        elif options:
+            raise ValueError("pass either config or FinderConfig options, not both")
+        model, model_config, refiner, refiner_config = load_model_folder(path)
+        scorer_file = resolve_model(path)[0].parent / "scorer.json"
+        scorer = CandidateScorer.read(scorer_file) if refiner is not None and scorer_file.is_file() else None
+        return cls(model, model_config, config, refiner=refiner, refiner_config=refiner_config, scorer=scorer)
+
+    # -- finding ---------------------------------------------------------------------------------
+    def find(self, event: EventRecord, mode: str = "primary") -> list[Vertex]:
+        """Vertices of one event: in ``primary`` mode the neutrino vertex, in ``all`` mode every
+        interaction, decay and conversion vertex (the primary first)."""
+        return self.find_many([event], mode=mode)[0].vertices
+
+    def find_detailed(self, event: EventRecord, mode: str = "primary") -> FindResult:
+        """Like :meth:`find`, with the walks, the candidates and each stage's time."""
+        return self.find_many([event], mode=mode)[0]
+
+    def primary_candidates(self, event: EventRecord) -> list[dict]:
+        """The 3D candidates the finder chose the primary vertex among, best first: dicts with
+        ``position_cm`` (x, y, z), ``score`` (what they were ranked by: the learned candidate score,
+        or the hand-set sum without one) and ``features`` ({name: value} of
+        :data:`vertexfinder.finder.score.FEATURES`). The first is the primary vertex :meth:`find`
+        reports. Needs a refiner, with ``refine`` and ``refine_3d`` set (the choice is made at the
+        second look)."""
+        from .score import FEATURES
+
+        self.require_second_look()
+        out = [{"position_cm": c.position_cm, "score": c.score,
+                "features": dict(zip(FEATURES, (float(v) for v in c.features)))}
+               for c in self.find_detailed(event).candidates]
+        return sorted(out, key=lambda c: -c["score"])
+
+    def require_second_look(self) -> None:
+        """ValueError unless the primary vertex is chosen at the second look (a refiner, with
+        ``refine`` and ``refine_3d`` set): only then are its 3D candidates scored and reported."""
+        if not self.second_look:
+            raise ValueError("the 3D primary candidates are chosen at the second look: a refiner, refine and "
+                             "refine_3d are needed")
+
+    @property
+    def refines(self) -> bool:
+        """Whether the refiner looks at the candidates (the model has one and ``refine`` is set)."""
+        return self.refiner is not None and self.config.refine
+
+    @property
+    def second_look(self) -> bool:
+        return self.refines and self.config.refine_3d
+
+    def find_many(self, events, mode: str = "primary") -> list[FindResult]:
+        """FindResults of many events, ``batch_events`` at a time, each batch through the stages:
+
+        1. preparation (:mod:`.prepare`): checks, charge normalisation, pyramids, the beam prior;
+        2. walks (:mod:`.walk`): every seed of the batch walked together, end points clustered;
+        3. proposals without walks (:mod:`.propose`): upstream ends, crossings, wire tiles;
+        4. the refiner's looks (:mod:`.refine`) at the best candidates of every view;
+        5. plane matching and the 3D fit (:mod:`.match`): the primary 3D candidates;
+        6. the second look and the choice (:mod:`.choose`), with the candidate score;
+        7. the report (:mod:`.report`): the primary vertex and, in ``all`` mode, the others.
+
+        Raises on the first event the finder cannot work on (see :meth:`check`); :meth:`find_iter`
+        skips such events instead.
+        """
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}; Received: mode={mode!r}")
+        events = list(events)
+        out = []
+        n = self.config.batch_events
+        for i in range(0, len(events), n):
+            out.extend(self.find_batch(events[i : i + n], mode))
+        return out
+
+    def find_iter(self, events, mode: str = "primary", *, on_skip=None):
+        """(event, FindResult) for every event of an iterable the finder can work on, in order.
+
+        Events are read lazily and found ``batch_events`` at a time. An event the finder cannot
+        work on (:meth:`check` raises BadEventError, UnknownDetectorError or TypeError) is passed
+        to ``on_skip(event, error)`` and left out; without ``on_skip`` the error is raised.
+        """
+        from ..errors import UnknownDetectorError
+
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}; Received: mode={mode!r}")
+        batch = []
+        for ev in itertools.chain(events, [None]):
+            if ev is not None:
+                try:
+                    self.check(ev)
+                except (BadEventError, UnknownDetectorError, TypeError) as exc:
+                    if on_skip is None:
+                        raise
+                    on_skip(ev, exc)
+                    continue
+                batch.append(ev)
+            if batch and (ev is None or len(batch) >= self.config.batch_events):
+                yield from zip(batch, self.find_batch(batch, mode))
+                batch = []
+
+    def find_batch(self, events: list, mode: str = "primary") -> list[FindResult]:
+        """FindResults of events walked together (the stages of :meth:`find_many`, timed)."""
+        cfg = self.config
+        times: dict = {}
+        start = time.perf_counter()
+
+        @contextmanager
+        def stage(name):
+            t0 = time.perf_counter()
+            yield
+            times[name] = times.get(name, 0.0) + time.perf_counter() - t0
+
+        with stage("prepare"):
+            prepared = [self.prepare(ev) for ev in events]
+            mappers = [self.mapper(ev) for ev in events]
+            priors = [propose.beam_prior(m, views, cfg.beam_direction) for m, views in zip(mappers, prepared)]
+        n_planes = len(events[0].planes)
+        with stage("walk"):
+            walked = walk.walk(self.step, self.spec, self.num_steps, events, prepared, mappers, mode, cfg)
+        if self.refines:
+            with stage("propose"):
+                for ev, views, prior in zip(walked, prepared, priors):
+                    self.propose(ev, views, prior, mode)
+            pyramids: dict = {}  # the refiner's pyramids of this batch, built once
+            with stage("refine"):
+                self.refine(prepared, list(refine.to_refine(walked, mode, cfg)), pyramids=pyramids)
+        with stage("match"):
+            candidates = [match.primary_candidates(ev.primary, ev.mapper, n_planes, cfg, prior)
+                          for ev, prior in zip(walked, priors)]
+        chosen, tried = [c[0] if c else None for c in candidates], [[] for _ in events]
+        if self.second_look:
+            with stage("choose"):
+                final = choose.second_look(
+                    lambda todo, steps: self.refine(prepared, todo, steps=steps, pyramids=pyramids),
+                    walked, candidates, n_planes, cfg, priors)
+                scorer = self.scorer if cfg.use_scorer else None
+                for e, (ev, prior) in enumerate(zip(walked, priors)):
+                    chosen[e], tried[e] = choose.choose(final[e], ev.mapper, prior, scorer)
+        out = []
+        with stage("report"):
+            for ev, best, cands in zip(walked, chosen, tried):
+                primary = None if best is None else report.vertex(best, ev.mapper, n_planes, kind="interaction",
+                                                                  primary=True)
+                vertices = [primary] if primary is not None else []
+                if mode == "all":
+                    vertices += match.match_all(ev.secondary, ev.mapper, n_planes, cfg, primary)
+                out.append(FindResult(vertices, ev.walks, ev.tasks, plane_candidates=ev.primary, candidates=cands))
+        share = (time.perf_counter() - start) / max(len(events), 1)
+        for r in out:
+            r.seconds = share
+            r.stage_seconds = {name: t / len(events) for name, t in times.items()}
+        return out
+
+    # -- the stages, one at a time ---------------------------------------------------------------
+    def mapper(self, event: EventRecord):
+        """The ImageMapper of an event's detector, drift window and pooling (made once)."""
+        from ..mapper import ImageMapper
+
+        det = event.get_detector()  # the record's own Detector (a description file's), else the built-in one
+        key = (det, event.drift_window, event.pooling)
+        if key not in self._mappers:
+            self._mappers[key] = ImageMapper(det, drift_window=event.drift_window, pooling=event.pooling)
+        return self._mappers[key]
+
+    def check(self, event: EventRecord):
+        """Raise a clear error if the finder cannot work on ``event``; returns its ImageMapper.
+
+        Raises:
+            TypeError: not an EventRecord. UnknownDetectorError: its detector is not known.
+            BadEventError: no charge on any plane, or planes that do not match the detector's views.
+        """
+        return prepare.check(event, self.mapper)
+
+    def prepare(self, event: EventRecord) -> list[PreparedView]:
+        """The event's planes in the model's working pixels (:func:`vertexfinder.finder.prepare.prepare`)."""
+        return prepare.prepare(event, self.check(event), self.spec, self.cm_per_pixel, self.config)
+
+    def propose(self, walked, prepared: list[PreparedView], prior, mode: str = "primary") -> None:
+        """Add the proposals without walks to a walked event's candidates (primary, and in ``all``
+        mode with ``secondary_clusters`` the secondary ones)."""
+        for p, points in propose.proposals(walked.mapper, prepared, prior, walked.primary, self.config).items():
+            walked.primary += [Candidate.proposal(p, x) for x in points]
+        if mode == "all" and self.config.secondary_clusters:
+            for p, points in propose.secondary_proposals(walked.mapper, prepared, self.config).items():
+                walked.secondary += [Candidate.proposal(p, x) for x in points]
+
+    def refine(self, prepared: list[list[PreparedView]], todo, *, steps: int | None = None,
+               pyramids: dict | None = None) -> None:
+        """Refine (event index, Candidate) pairs in place with the refiner
+        (:func:`vertexfinder.finder.refine.refine`); ``prepared``: each event's PreparedViews."""
+        if self.refiner is None:
+            raise ValueError("this finder has no refiner")
+        n_planes = len(prepared[0]) if prepared else 0
+        refine.refine(self.refine_fn, self.refine_spec, self.refiner.num_features, prepared, todo, n_planes,
+                      self.config, steps=steps, pyramids=pyramids)
+
+
+def load_model(path: str | Path | None = None):
+    """The walker (a Keras model) of a model file or folder, the bundled default for None (safe mode)."""
+    return VertexFinder.load(path).model

@@ -1,0 +1,126 @@
+"""The candidate score: which 3D candidate is the primary vertex.
+
+The finder's second look (:mod:`vertexfinder.finder.choose`) chooses the primary vertex among
+the best 3D candidates of the plane match. Each is described by the numbers in :data:`FEATURES`
+(what the walks, the refiner, the 3D fit and the beam prior say about it, :func:`candidate_features`);
+without a scorer the finder ranks them by a hand-set sum (walk share + refiner primary probability
+- residual / ``residual_scale_cm`` - ``beam_weight`` x upstream charge share, :func:`hand_set_score`).
+
+A :class:`CandidateScorer` replaces that sum by a linear score learned from the finder's own
+candidates on simulated events with truth, right and wrong (:mod:`vertexfinder.training.score`):
+a conditional-logit (softmax over each event's candidates) fit, so the score is trained for the
+decision it makes, the one best candidate of an event. It is stored beside the walker as
+``scorer.json`` (feature names, standardisation, weights: plain numbers a C++ framework reads as
+easily as the finder).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError
+from .config import FinderConfig
+from .match import upstream_share
+from .types import BeamPrior, Candidate3D
+
+__all__ = ["FEATURES", "CandidateScorer", "candidate_features", "hand_set_score"]
+
+FEATURES = (
+    "views",  # planes in the combination (2 or 3)
+    "share_sum",  # sum of the candidates' walk shares
+    "share_min",
+    "primary_sum",  # sum of the refiner's primary probabilities (0 where not refined)
+    "primary_min",
+    "none_mean",  # mean class probability of "no vertex"
+    "interaction_mean",  # mean class probability of "interaction"
+    "residual_cm",  # RMS disagreement of the 3D fit
+    "upstream",  # share of the beam view's charge upstream of the point (0 without a beam prior)
+    "proposed",  # candidates found without walks (beam ends, drift-row crossings)
+    "log_walks",  # sum of log(1 + walks ending in the candidates)
+    "drift_spread_px",  # largest drift difference between the candidates
+)
+
+
+@dataclass(frozen=True)
+class CandidateScorer:
+    """A linear score over :data:`FEATURES`: ``sum(weights * (x - mean) / scale)``.
+
+    ``radius_cm``, ``events`` and ``finder_options`` (the FinderConfig fields, other than the
+    defaults, of the finder whose candidates it was fitted on) say how it was made.
+    """
+
+    features: tuple
+    mean: tuple
+    scale: tuple
+    weights: tuple
+    radius_cm: float = 2.0
+    events: int = 0
+    finder_options: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        n = len(self.features)
+        if tuple(self.features) != FEATURES:
+            raise ValueError(f"features must be {list(FEATURES)}; Received: {list(self.features)}")
+        for name in ("mean", "scale", "weights"):
+            values = getattr(self, name)
+            if len(values) != n or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+                raise ValueError(f"{name} must be {n} finite numbers")
+        if any(s <= 0 for s in self.scale):
+            raise ValueError("scale must be > 0")
+        known = {f.name for f in fields(FinderConfig)}
+        if not isinstance(self.finder_options, dict) or not set(self.finder_options) <= known:
+            raise ValueError(f"finder_options must be FinderConfig fields; Received: {self.finder_options!r:.200}")
+
+    def __call__(self, x) -> np.ndarray:
+        """Scores of feature rows (M, F) (or one row (F,))."""
+        x = np.asarray(x, dtype=np.float64)
+        return ((x - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.weights)
+
+    def write(self, path) -> None:
+        from ..io.atomic import atomic_output
+
+        with atomic_output(path) as tmp:
+            Path(tmp).write_text(json.dumps(asdict(self), indent=1) + "\n")
+
+    @classmethod
+    def read(cls, path) -> "CandidateScorer":
+        """A scorer.json; ConfigError naming the file when it is not one."""
+        from ..modelconfig import read_json_object
+
+        data = read_json_object(path, "a candidate scorer")
+        try:
+            return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{path}: not a candidate scorer ({exc})") from None
+
+
+def hand_set_score(config):
+    """The finder's score without a scorer (:func:`vertexfinder.finder.match.fit` with the
+    refiner's look: walk share + ``refine_weight`` x primary probability, less the residual and beam
+    terms) as a function of feature rows, for comparison with a learned one."""
+
+    def score(x):
+        x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        f = {name: x[:, i] for i, name in enumerate(FEATURES)}
+        return (f["share_sum"] + config.refine_weight * f["primary_sum"] - f["residual_cm"] / config.residual_scale_cm
+                - config.beam_weight * f["upstream"])
+
+    return score
+
+
+def candidate_features(found: Candidate3D, mapper, prior: BeamPrior | None) -> np.ndarray:
+    """The numbers the candidate score sees of a fitted 3D candidate (:data:`FEATURES`)."""
+    present = found.present
+    share = [c.score for c in present]
+    prim = [0.0 if math.isnan(c.primary) else c.primary for c in present]
+    probs = np.mean([c.probs for c in present], axis=0)
+    upstream = upstream_share(present, found.fit, mapper, prior)
+    drifts = [c.position[1] for c in present]
+    return np.array([len(present), sum(share), min(share), sum(prim), min(prim), probs[3], probs[0],
+                     found.fit.residual_cm, upstream, sum(c.proposed for c in present),
+                     sum(math.log1p(c.size) for c in present), max(drifts) - min(drifts)], dtype=np.float64)
