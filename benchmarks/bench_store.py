@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from vertexfinder.records import EventRecord, PlaneImage, TruthVertex
-from vertexfinder.store import EventStore
+from vertexfinder.io.store import EventStore
 
 
 def rss_mb():
@@ -65,7 +65,7 @@ def main(argv=None):
     store = EventStore.open(path)
     t_open = time.perf_counter() - t0
     info = store.info()
-    pixel_bytes = sum(c["stored_bytes"] for c in store._manifest["chunks"])
+    pixel_bytes = sum(c["stored_bytes"] for c in store.manifest["chunks"])
     overhead = (info["bytes_on_disk"] - pixel_bytes) / info["events"]
     idx = rng.integers(0, len(store), 10_000)
     lat = []

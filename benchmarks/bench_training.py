@@ -66,10 +66,10 @@ def main(argv=None):
     parser.add_argument("--run", default=None)
     args = parser.parse_args(argv)
 
-    from vertexfinder.training import _sources, config_from_toml
+    from vertexfinder.training import config_from_toml, event_sources
 
     config = config_from_toml(args.config, args.overrides + ([f"store='{args.store}'"] if args.store else []))
-    source, _ = _sources(config, validation=False)
+    source, _ = event_sources(config, validation=False)
     print(f"walker: K={config.num_levels} levels of {config.glimpse_size}, T={config.num_steps} steps, "
           f"filters {config.filters}, GRU({config.recurrent_units}), batch {config.batch_size}")
     print(f"\n{'training (2 cores)':<32}{'walks/s':>10}{'parameters':>12}")

@@ -37,7 +37,7 @@ def main(argv=None):
     from vertexfinder.evaluation import evaluate
     from vertexfinder.finder import FinderConfig, VertexFinder
     from vertexfinder.io.events import read_events
-    from vertexfinder.refining import RefineConfig
+    from vertexfinder.model import RefineConfig
 
     base = VertexFinder.load(args.model)
     refiner, ref_cfg = base.refiner, base.refiner_config

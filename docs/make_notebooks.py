@@ -180,8 +180,8 @@ for tag in [t for t in tags if t.startswith('epoch_') and 'loss' in t]:
 ax.set_xlabel('epoch'); ax.legend(fontsize=7)""",
         md("Batch composition: the share of walks per class and per distance bin that the composition control drew, epoch by epoch (its weights follow the model's loss per category)."),
         """from generators.composition import CompositionControl
-from vertexfinder.training import make_dataset, _sources
-source, _ = _sources(cfg, validation=False)
+from vertexfinder.training import event_sources, make_dataset
+source, _ = event_sources(cfg, validation=False)
 ds = make_dataset(cfg, source)
 ds.composition = CompositionControl(floor=0.1, momentum=0.0)
 rows = []

@@ -3,6 +3,8 @@
 Never imports ``vertexfinder``. Every name is loaded lazily: the glimpse kernels, walks, features
 and rollouts need only NumPy and Numba; ``generators.dataset`` (the ``keras.utils.PyDataset``)
 and ``generators.callbacks`` import Keras.
+
+May import: nothing outside ``generators`` (never ``vertexfinder`` or ``models``).
 """
 
 import importlib

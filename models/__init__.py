@@ -1,6 +1,8 @@
 """The recurrent CNN vertex model (Keras 3) and the bundled default weights.
 
-Never imports ``vertexfinder``. Loading this package loads Keras.
+Loading this package loads Keras.
+
+May import: nothing outside ``models`` (never ``vertexfinder`` or ``generators``).
 """
 
 from .losses import DistanceLoss, StepLoss, per_walk_loss, walker_losses

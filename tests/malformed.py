@@ -210,10 +210,10 @@ TRAIN_BASE = {
 
 def use_detector(path: Path) -> None:
     """Build the detector and its mappers; check the image sizes they would allocate."""
-    from vertexfinder.detectors import _schema, get_detector
+    from vertexfinder.detectors import MAX_VIEW_PIXELS, get_detector
     from vertexfinder.mapper import ImageMapper
 
-    max_pixels = getattr(_schema, "MAX_VIEW_PIXELS", 10**9)
+    max_pixels = MAX_VIEW_PIXELS
     det = get_detector(str(path))
     for window in (1, 6):
         m = ImageMapper(det, drift_window=window)
@@ -237,8 +237,8 @@ def make_model_folder(folder: Path) -> None:
     """A tiny untrained walker with its config.json, and a tiny refiner with its refiner.json."""
     import keras
 
-    from vertexfinder.refining import RefineConfig, build_refiner
-    from vertexfinder.training import TrainConfig
+    from vertexfinder.model import RefineConfig
+    from vertexfinder.training import TrainConfig, build_refiner
 
     keras.utils.set_random_seed(0)
     cfg = TrainConfig.from_dict(TRAIN_BASE)

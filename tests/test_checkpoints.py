@@ -11,7 +11,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from vertexfinder.checkpoints import (  # noqa: E402
+from vertexfinder.training.checkpoints import (  # noqa: E402
     BACKUP_METADATA,
     AtomicModelCheckpoint,
     RunBackup,
@@ -148,7 +148,7 @@ def test_a_kill_between_the_weights_and_the_commit_keeps_the_previous_epoch(tmp_
     real = RunBackup._save_model
 
     def dies_before_commit(self):
-        import vertexfinder.checkpoints as ck
+        import vertexfinder.training.checkpoints as ck
 
         monkeypatch.setattr(ck, "atomic_output", _dies_on(BACKUP_METADATA, ck.atomic_output))
         real(self)
@@ -250,7 +250,8 @@ def test_atomic_checkpoint_ignores_a_nan_metric(tmp_path):
 
 def test_the_refiner_run_shares_the_run_folder_machinery(tmp_path):
     from vertexfinder.errors import RunFinishedError
-    from vertexfinder.refining import RefineConfig, train_refiner
+    from vertexfinder.model import RefineConfig
+    from vertexfinder.training import train_refiner
 
     cfg = RefineConfig(detector="test-detector", sample="numu-cc", train_events=20, validation_events=4,
                        validation_points=60, num_levels=2, glimpse_size=(16, 16), filters=(8,), units=16,

@@ -8,9 +8,9 @@ import pytest
 from vertexfinder.cli import main
 from vertexfinder.detectors import list_detectors
 from vertexfinder.io.root import write_dump
+from vertexfinder.io.store import EventStore
 from vertexfinder.mapper import ImageMapper
 from vertexfinder.records import FLAG_NU_PRIMARY, EventRecord, PlaneImage, TruthVertex
-from vertexfinder.store import EventStore
 
 
 def _records(mapper, n, seed=0):

@@ -15,11 +15,13 @@ from vertexfinder.cli import main
 from vertexfinder.detectors import get_detector
 from vertexfinder.errors import RootFormatError, StoreError, UnknownDetectorError
 from vertexfinder.inputs import event_from_frame, event_from_hits, frame_from_event
-from vertexfinder.io.events import dump_mapper, read_events, write_events
+from vertexfinder.io.descriptions import WIRES_PATH_ENV
+from vertexfinder.io.events import read_events, write_events
+from vertexfinder.io.root import dump_mapper
+from vertexfinder.io.store import EventStore
 from vertexfinder.mapper import ImageMapper
 from vertexfinder.records import EventRecord
 from vertexfinder.simulation import simulate
-from vertexfinder.store import WIRES_PATH_ENV, EventStore
 
 REPO = Path(__file__).resolve().parents[1]
 SBND_WIRES = REPO / "vertexfinder" / "detectors" / "wires" / "sbnd-wires-geometry-v0200.json.bz2"

@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 
 import vertexfinder.detectors as detectors
-from vertexfinder.detectors import get_detector
-from vertexfinder.detectors._schema import MAX_VIEW_PIXELS
-from vertexfinder.detectors.wirecell import MAX_CHANNEL, _read_cached, read_wires
+from vertexfinder.detectors import MAX_VIEW_PIXELS, get_detector
+from vertexfinder.detectors.wirecell import MAX_CHANNEL, clear_wires_cache, read_wires
 from vertexfinder.errors import DetectorSchemaError
 from vertexfinder.mapper import ImageMapper
 
@@ -150,7 +149,7 @@ def _wires_detector(tmp_path, store=None, raw=None, **extra):
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("VERTEXFINDER_CACHE_DIR", str(tmp_path / "cache"))
-    _read_cached.cache_clear()
+    clear_wires_cache()
 
 
 def test_a_huge_channel_number_is_refused_not_allocated(tmp_path):
@@ -199,7 +198,7 @@ def test_a_damaged_cache_zip_is_read_again_from_the_wires_file(tmp_path):
     cached = next((tmp_path / "cache").glob("wires-*.npz"))
     with pytest.raises(zipfile.BadZipFile):
         zipfile.ZipFile(_truncate(cached))
-    _read_cached.cache_clear()
+    clear_wires_cache()
     again = read_wires(wires)
     np.testing.assert_array_equal(again.tail_cm, first.tail_cm)
 

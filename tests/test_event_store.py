@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vertexfinder.errors import BadEventError, StoreCorruptError, StoreError, StoreVersionError
+from vertexfinder.io.store import EventStore
 from vertexfinder.records import FLAG_NU_PRIMARY, EventRecord, PlaneImage, TruthVertex
-from vertexfinder.store import EventStore
 
 VIEWS = ["U", "V", "Z"]
 
@@ -308,7 +308,7 @@ def write_manifest(path, m):
 
 
 def test_a_schema_1_store_opens_reads_and_appends_in_its_own_format(tmp_path):
-    from vertexfinder.store import PLANE_DTYPE_V1
+    from vertexfinder.io.store.layout import PLANE_DTYPE_V1
 
     path = tmp_path / "old.vfstore"
     recs = write_store(path, schema=1, n_events=5, chunk_events=2)
@@ -405,7 +405,7 @@ def test_views_that_are_not_the_detectors_are_refused_when_creating(tmp_path):
 
 
 def _same_store(a, b):
-    assert a.meta == b.meta and a._manifest["chunks"] == b._manifest["chunks"] and len(a) == len(b)
+    assert a.meta == b.meta and a.manifest["chunks"] == b.manifest["chunks"] and len(a) == len(b)
     for i in (0, len(a) - 1):
         assert_same(a[i], b[i])
 

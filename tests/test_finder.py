@@ -13,14 +13,14 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from vertexfinder.cli import main  # noqa: E402
-from vertexfinder.results import FIND_COLUMNS  # noqa: E402
 from vertexfinder.errors import BadEventError, UnknownDetectorError  # noqa: E402
 from vertexfinder.finder import FinderConfig, Vertex, VertexFinder  # noqa: E402
 from vertexfinder.inputs import event_from_frame, frame_from_event  # noqa: E402
+from vertexfinder.io.results import FIND_COLUMNS  # noqa: E402
+from vertexfinder.io.store import EventStore  # noqa: E402
 from vertexfinder.mapper import ImageMapper  # noqa: E402
 from vertexfinder.records import EventRecord, PlaneImage  # noqa: E402
 from vertexfinder.simulation import simulate  # noqa: E402
-from vertexfinder.store import EventStore  # noqa: E402
 from vertexfinder.training import build_walker, config_from_toml  # noqa: E402
 
 TINY = [

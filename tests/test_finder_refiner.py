@@ -14,9 +14,9 @@ from models import Refiner  # noqa: E402
 from vertexfinder.finder import Candidate, Candidate3D, FinderConfig, VertexFinder  # noqa: E402
 from vertexfinder.finder.report import vertex  # noqa: E402
 from vertexfinder.mapper import ImageMapper  # noqa: E402
-from vertexfinder.refining import RefineConfig, build_refiner  # noqa: E402
+from vertexfinder.model import RefineConfig  # noqa: E402
 from vertexfinder.simulation import simulate  # noqa: E402
-from vertexfinder.training import build_walker, config_from_toml  # noqa: E402
+from vertexfinder.training import build_refiner, build_walker, config_from_toml  # noqa: E402
 
 TINY = [
     "detector='test-detector'", "num_levels=3", "glimpse_size=[16, 16]", "num_steps=4", "max_step=32.0",
@@ -81,6 +81,38 @@ def test_a_finder_with_a_refiner_finds_vertices(walker, events):
             assert vertices and vertices[0].primary
             assert all(v.kind in ("interaction", "decay", "conversion") and 0 <= v.score <= 1 for v in vertices)
             assert all(len(v.planes) == 3 for v in vertices)
+
+
+def test_find_detailed_times_every_stage_in_order(walker, events):
+    with_refiner = finder(walker, constant_refiner()).find_detailed(events[0], mode="all")
+    assert list(with_refiner.stage_seconds) == ["prepare", "walk", "propose", "refine", "match", "choose", "report"]
+    assert all(t >= 0 for t in with_refiner.stage_seconds.values())
+    assert sum(with_refiner.stage_seconds.values()) <= with_refiner.seconds + 1e-6
+    without = finder(walker).find_detailed(events[0])
+    assert list(without.stage_seconds) == ["prepare", "walk", "match", "report"]  # no refiner: no proposals, no looks
+    assert without.candidates == []  # the 3D candidates are scored at the second look only
+
+
+def test_the_stages_called_one_by_one_give_what_find_gives(walker, events):
+    """prepare -> walk -> propose -> refine -> match -> choose -> report, each by its public name."""
+    from vertexfinder.finder import choose, match, propose, refine, report, walk
+
+    f = finder(walker, constant_refiner(offset=(0.5, -0.5), primary=1.0))
+    ev = events[1]
+    views = f.prepare(ev)
+    mapper = f.check(ev)
+    prior = propose.beam_prior(mapper, views, f.config.beam_direction)
+    (walked,) = walk.walk(f.step, f.spec, f.num_steps, [ev], [views], [mapper], "primary", f.config)
+    f.propose(walked, views, prior)
+    pyramids = {}
+    f.refine([views], list(refine.to_refine([walked], "primary", f.config)), pyramids=pyramids)
+    cands = match.primary_candidates(walked.primary, mapper, 3, f.config, prior)
+    (final,) = choose.second_look(lambda todo, steps: f.refine([views], todo, steps=steps, pyramids=pyramids),
+                                  [walked], [cands], 3, f.config, [prior])
+    best, tried = choose.choose(final, mapper, prior)
+    v = report.vertex(best, mapper, 3, kind="interaction", primary=True)
+    same_vertices([v], f.find(ev))
+    assert len(tried) == len(f.find_detailed(ev).candidates) > 0
 
 
 def test_refine_moves_candidates_by_the_offset_at_every_step(walker, events):

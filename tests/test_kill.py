@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from vertexfinder.io.events import read_events
-from vertexfinder.store import EventStore
+from vertexfinder.io.store import EventStore
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = 20
@@ -199,7 +199,7 @@ def _backup_epoch(run: Path) -> int:
 def test_train_killed_at_a_random_moment_resumes(tmp_path, sig, seed):
     from test_training import TINY
 
-    from vertexfinder.modelfiles import load_keras_model
+    from vertexfinder.model import load_keras_model
 
     epochs = 10
     args = ["train", "-o", "run", "-q"] + [a for s in TINY + [f"epochs={epochs}", "steps_per_epoch=20"]

@@ -13,7 +13,7 @@ keras = pytest.importorskip("keras")
 import malformed  # noqa: E402
 from vertexfinder.errors import ConfigError, ModelFileError, VertexFinderError  # noqa: E402
 from vertexfinder.finder import VertexFinder  # noqa: E402
-from vertexfinder.modelfiles import check_keras_archive  # noqa: E402
+from vertexfinder.model import check_keras_archive  # noqa: E402
 
 
 @pytest.fixture(scope="module")

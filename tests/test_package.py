@@ -18,7 +18,7 @@ def _modules_after(code: str) -> set[str]:
 
 
 def test_import_vertexfinder_does_not_load_tensorflow():
-    mods = _modules_after("import vertexfinder, vertexfinder.mapper, vertexfinder.store, vertexfinder.io.root")
+    mods = _modules_after("import vertexfinder, vertexfinder.mapper, vertexfinder.io.store, vertexfinder.io.root")
     assert "vertexfinder.mapper" in mods
     assert "tensorflow" not in mods and "keras" not in mods
 
@@ -46,6 +46,12 @@ def test_console_script_subcommand_help(name):
     assert name in out.stdout
 
 
+@pytest.mark.parametrize("module", ["vertexfinder", "vertexfinder.cli"])
+def test_the_command_line_runs_as_a_module(module):
+    out = subprocess.run([sys.executable, "-m", module, "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip().startswith("vertexfinder ")
+
+
 def test_numpy_side_of_generators_and_the_model_folder_load_no_tensorflow():
     mods = _modules_after(
         "import generators.rollout, generators.glimpses, generators.features, generators.truth, generators.walks\n"
@@ -59,24 +65,34 @@ def test_numpy_side_of_generators_and_the_model_folder_load_no_tensorflow():
 
 
 def test_finder_and_export_import_nothing_from_training():
-    mods = _modules_after("import vertexfinder.finder, vertexfinder.export, vertexfinder.modelconfig")
-    assert "vertexfinder.finder" in mods
+    mods = _modules_after("import vertexfinder.finder, vertexfinder.export, vertexfinder.model")
+    assert "vertexfinder.finder" in mods and "vertexfinder.model" in mods
     assert "vertexfinder.training" not in mods
     import ast
 
-    for name in ("finder.py", "export.py", "modelconfig.py", "evaluation.py"):
-        tree = ast.parse((ROOT / "vertexfinder" / name).read_text())
-        imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
-        imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
-        assert not [m for m in imported if "training" in m], name
+    for name in ("finder", "export.py", "model", "evaluation.py"):
+        path = ROOT / "vertexfinder" / name
+        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            tree = ast.parse(file.read_text())
+            imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+            imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+            assert not [m for m in imported if "training" in m], file
 
 
 def test_cli_holds_only_the_command_line_layer():
     import ast
 
-    tree = ast.parse((ROOT / "vertexfinder" / "cli.py").read_text())
-    public = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and not n.name.startswith("_")]
+    from vertexfinder import cli
+
+    assert sorted(cli.__all__) == ["build_parser", "main"]
+    public = []
+    for file in sorted((ROOT / "vertexfinder" / "cli").glob("*.py")):
+        tree = ast.parse(file.read_text())
+        public += [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))
+                   and not n.name.startswith("_")]
     assert sorted(public) == ["build_parser", "main"]
+    for file in (ROOT / "vertexfinder" / "cli").glob("*.py"):
+        assert len(file.read_text().splitlines()) <= 400, file
 
 
 def test_names_agree_across_packages():
@@ -84,7 +100,7 @@ def test_names_agree_across_packages():
     from generators import truth
     from vertexfinder import records
     from vertexfinder.records import DRIFT_POOLINGS
-    from vertexfinder.modelconfig import ModelConfig
+    from vertexfinder.model import ModelConfig
     from vertexfinder.training import TrainConfig
     from generators.glimpses import PYRAMID_POOLINGS
 
@@ -101,7 +117,7 @@ def test_names_agree_across_packages():
 def test_model_configs_written_with_old_key_names_still_read(tmp_path):
     import json
 
-    from vertexfinder.modelconfig import ModelConfig
+    from vertexfinder.model import ModelConfig
     from vertexfinder.training import TrainConfig
 
     old = {**TrainConfig(pyramid_pooling="mean").to_dict()}

@@ -1,4 +1,4 @@
-"""Refiner training (vertexfinder.refining): its configuration, validation figures and a tiny run."""
+"""Refiner training (vertexfinder.training.refiner; its description vertexfinder.model.RefineConfig): its configuration, validation figures and a tiny run."""
 
 import csv
 import json
@@ -11,8 +11,8 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from generators.truth import NONE_CLASS  # noqa: E402
-from vertexfinder.refining import (RefineConfig, build_refiner, refine_spec, refine_validation,  # noqa: E402
-                                   train_refiner)
+from vertexfinder.model import RefineConfig, refine_spec  # noqa: E402
+from vertexfinder.training import build_refiner, refine_validation, train_refiner  # noqa: E402
 
 TINY = dict(detector="test-detector", sample="numu-cc", store="", epochs=2, steps_per_epoch=3, batch_size=16,
             validation_events=3, validation_points=60, filters=(8, 8, 8), units=16)

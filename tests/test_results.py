@@ -8,7 +8,7 @@ import uproot
 from vertexfinder.finder import PlaneVertex, Vertex
 from vertexfinder.mapper import ImageMapper
 from vertexfinder.records import EventRecord, PlaneImage
-from vertexfinder.results import FIND_COLUMNS, vertex_rows, write_rows
+from vertexfinder.io.results import FIND_COLUMNS, vertex_rows, write_rows
 
 
 def _found(mapper, xyz):

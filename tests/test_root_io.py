@@ -392,7 +392,7 @@ def _historical_dump(path, mapper, n=4, seed=3, *, nu2d_rows=None):
 
 def test_historical_2d_tree_without_ids_converts(tmp_path, mapper):
     from vertexfinder.io.events import convert
-    from vertexfinder.store import EventStore
+    from vertexfinder.io.store import EventStore
 
     path = tmp_path / "historical.root"
     truth = _historical_dump(path, mapper)
@@ -464,7 +464,7 @@ def test_fractional_ids_in_a_tree_are_refused(tmp_path, mapper):
 def test_convert_refuses_the_same_file_twice_and_skips_repeated_events(tmp_path, mapper):
     from vertexfinder.errors import InputError
     from vertexfinder.io.events import convert
-    from vertexfinder.store import EventStore
+    from vertexfinder.io.store import EventStore
 
     a = tmp_path / "a.root"
     write_dump(a, _records(mapper, 20), mapper=mapper)

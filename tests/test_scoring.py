@@ -1,4 +1,4 @@
-"""The learned candidate score (vertexfinder.scoring): fitting, files, and the finder using it."""
+"""The learned candidate score (vertexfinder.finder.score, vertexfinder.training.score): fitting, files, and the finder using it."""
 
 import json
 
@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from vertexfinder.errors import ConfigError
-from vertexfinder.scoring import FEATURES, CandidateScorer, fit, top_choice
+from vertexfinder.finder.score import FEATURES, CandidateScorer
+from vertexfinder.training.score import fit, top_choice
 
 F = len(FEATURES)
 
@@ -102,7 +103,7 @@ def make_finder(parts, scorer=None, **options):
 
 
 def test_collect_records_the_candidates_the_finder_chooses_among(parts):
-    from vertexfinder.scoring import collect
+    from vertexfinder.training.score import collect
 
     events = parts[4]
     finder = make_finder(parts)
@@ -125,7 +126,7 @@ def test_collect_records_the_candidates_the_finder_chooses_among(parts):
 
 
 def test_the_finder_reports_the_candidate_its_scorer_ranks_first(parts):
-    from vertexfinder.scoring import collect
+    from vertexfinder.training.score import collect
 
     events = parts[4]
     rows = collect(make_finder(parts), events)
@@ -153,7 +154,7 @@ def test_train_scorer_command_writes_the_scorer_the_finder_then_loads(parts, tmp
     from tests.test_finder_refiner import save_model
     from vertexfinder.cli import main
     from vertexfinder.finder import VertexFinder
-    from vertexfinder.store import EventStore
+    from vertexfinder.io.store import EventStore
 
     walker, cfg, refiner, _, events = parts
     store = tmp_path / "ev.vfstore"
@@ -191,7 +192,7 @@ def test_secondary_proposals_add_vertices_but_leave_the_primary_alone(parts):
 
 
 def test_primary_candidates_lists_what_the_finder_chose_among(parts):
-    from vertexfinder.scoring import collect
+    from vertexfinder.training.score import collect
 
     events = parts[4]
     finder = make_finder(parts)

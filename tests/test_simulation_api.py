@@ -113,7 +113,7 @@ def test_simulate_command_writes_a_root_dump_that_reads_back(tmp_path, capsys):
 
 
 def test_simulate_command_writes_an_event_store(tmp_path, capsys):
-    from vertexfinder.store import EventStore
+    from vertexfinder.io.store import EventStore
 
     out = tmp_path / "sim.vfstore"
     assert main(["simulate", "--detector", "test-detector", "--sample", "gun", "--particle", "mu+",

@@ -8,7 +8,7 @@ import pytest
 from vertexfinder.mapper import ImageMapper
 from vertexfinder.simulation import kernels
 from vertexfinder.simulation.physics import range_table, recombination_box
-from vertexfinder.simulation.response import ResponseConfig, _charges, respond
+from vertexfinder.simulation.response import ResponseConfig, drifted_charges, respond
 from vertexfinder.simulation.transport import MICHEL_MAX, ME, Particle, Transport
 
 WORLD = (-2000.0, 2000.0, -2000.0, 2000.0, -2000.0, 4000.0)
@@ -164,7 +164,7 @@ def test_about_3e4_electrons_per_collection_wire_for_perpendicular_mip():
         tr.push(Particle(13, start.copy(), np.array([0.0, 0.0, 1.0]), 300.0, 0, 0))
         d, _ = tr.run()
         xyz, de, dedx, tns, origin = d.arrays()
-        keep, xyz, tpc, electrons, *_ = _charges(mapper, ResponseConfig(), xyz, de, dedx, tns)
+        keep, xyz, tpc, electrons, *_ = drifted_charges(mapper, ResponseConfig(), xyz, de, dedx, tns)
         plane = t.plane_for_view("Z")
         wires = np.floor(plane.wire_coordinate(xyz[:, 1], xyz[:, 2])).astype(int)
         q = np.bincount(wires, weights=electrons)

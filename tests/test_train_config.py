@@ -4,7 +4,7 @@ naming the TOML file (or the --set option) and the value, before anything is bui
 import pytest
 
 from vertexfinder.errors import ConfigError
-from vertexfinder.modelconfig import ModelConfig
+from vertexfinder.model import ModelConfig
 from vertexfinder.training import TrainConfig, config_from_toml
 
 

@@ -13,7 +13,7 @@ import pytest
 
 import vertexfinder.detectors as detectors
 from vertexfinder.detectors import get_detector, list_detectors
-from vertexfinder.detectors.wirecell import _read_cached, read_wires
+from vertexfinder.detectors.wirecell import clear_wires_cache, read_wires
 from vertexfinder.errors import DetectorSchemaError
 from vertexfinder.mapper import ImageMapper
 from vertexfinder.simulation import simulate
@@ -273,10 +273,10 @@ def test_parsed_wires_are_cached_by_content(tmp_path, monkeypatch):
     first = read_wires(path)
     cached = list((tmp_path / "cache").glob("wires-*.npz"))
     assert len(cached) == 1
-    _read_cached.cache_clear()
+    clear_wires_cache()
     again = read_wires(path)
     cached[0].write_bytes(b"garbage")  # a damaged cache is ignored
-    _read_cached.cache_clear()
+    clear_wires_cache()
     damaged = read_wires(path)
     for other in (again, damaged):
         assert other.sha256 == first.sha256

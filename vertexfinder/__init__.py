@@ -2,6 +2,9 @@
 
 Public names are loaded lazily, so ``import vertexfinder`` is cheap and never
 loads TensorFlow.
+
+May import: ``generators``, ``models`` (and its own subpackages, each with its own rule in its
+``__init__``; ``tests/test_layering.py`` checks every rule and that no import circle exists).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ _LAZY = {
     "list_detectors": ".detectors",
     "Detector": ".detectors",
     "ImageMapper": ".mapper",
-    "EventStore": ".store",
+    "EventStore": ".io.store",
     "EventRecord": ".records",
     "PlaneImage": ".records",
     "TruthVertex": ".records",
@@ -36,8 +39,8 @@ _LAZY = {
     "read_events": ".io.events",
     "demo": ".demo",
     "show_event": ".demo",
-    "ModelConfig": ".modelconfig",
-    "FIND_COLUMNS": ".results",
+    "ModelConfig": ".model",
+    "FIND_COLUMNS": ".io.results",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -8,7 +8,7 @@ The SavedModel holds one signature, ``serving_default`` = one walker step for a 
 
 A C++ client loops over the steps itself (cutting glimpses with the same pyramid rule), exactly as
 :class:`vertexfinder.finder.VertexFinder` does; ``vertexfinder.json`` in the export folder holds
-the model's configuration (glimpse geometry, pixel size, number of steps; :class:`vertexfinder.modelconfig.ModelConfig`) such a client needs.
+the model's configuration (glimpse geometry, pixel size, number of steps; :class:`vertexfinder.model.ModelConfig`) such a client needs.
 A zero state starts a walk.
 """
 

@@ -221,7 +221,7 @@ def test_composition_is_logged_per_epoch():
 
 def test_dataset_reads_an_event_store_and_the_simulation(tmp_path):
     from vertexfinder.simulation import SimulatedEvents, simulate
-    from vertexfinder.store import EventStore
+    from vertexfinder.io.store import EventStore
 
     path = tmp_path / "s.vfstore"
     events = list(simulate("test-detector", "numu-cc", events=3, seed=1, fiducial_margin_cm=2.0))

@@ -4,6 +4,8 @@
 ``get_detector("path/to/sbnd.toml")`` reads a description from a TOML or
 JSON file (schema in :mod:`vertexfinder.detectors._schema`, example in
 ``docs/detectors/sbnd.toml``).
+
+May import: ``vertexfinder.errors``, ``vertexfinder.text``.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ from typing import Any
 
 from ..errors import UnknownDetectorError
 from ._geometry import TPC, Detector, TPCPlane
-from ._schema import DetectorSpec, load_detector_file, parse_detector
+from ._schema import MAX_VIEW_PIXELS, DetectorSpec, load_detector_file, parse_detector
 
 __all__ = ["Detector", "DetectorSpec", "TPC", "TPCPlane", "get_detector", "list_detectors", "detector_from_dict",
-           "DEFAULT_DETECTOR"]
+           "DEFAULT_DETECTOR", "MAX_VIEW_PIXELS"]
 
 #: The detector commands and functions assume when none is given (what the historical dumps were made with).
 DEFAULT_DETECTOR = "dune-fd-1x2x6"

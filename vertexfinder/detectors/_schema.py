@@ -525,8 +525,8 @@ def _parse_wires_detector(data: dict[str, Any], source: str, base_dir: Path | No
     except (OSError, ValueError):  # a name the system refuses (a NUL byte, too long)
         found = False
     if not found:
-        shown = str(wires) if len(str(wires)) <= 4096 else shown(str(wires))  # a path, whole unless absurd
-        raise DetectorSchemaError(f"{where}: wires file {shown!r} does not exist (from wires={shown(given)})")
+        path_text = str(wires) if len(str(wires)) <= 4096 else shown(str(wires))  # a path, whole unless absurd
+        raise DetectorSchemaError(f"{where}: wires file {path_text!r} does not exist (from wires={shown(given)})")
     planes = _names(data, "planes", where, ["U", "V", "Z"])
     views = _names(data, "views", where, planes)
     collection = _optional(data, "collection", str, where, planes[-1] if planes else "")

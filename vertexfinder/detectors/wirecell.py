@@ -48,8 +48,8 @@ import numpy as np
 from ..errors import DetectorSchemaError
 from ..text import shown
 
-__all__ = ["WireStore", "WireLattice", "read_wires", "wire_lattice", "cache_dir", "MAX_WIRES_FILE_BYTES",
-           "MAX_CHANNEL", "MIN_PITCH_CM"]
+__all__ = ["WireStore", "WireLattice", "read_wires", "clear_wires_cache", "wire_lattice", "cache_dir",
+           "MAX_WIRES_FILE_BYTES", "MAX_CHANNEL", "MIN_PITCH_CM"]
 
 _CACHE_FORMAT = 1
 _MM = 0.1  # cm per mm
@@ -144,6 +144,11 @@ def read_wires(path: str | Path, *, use_cache: bool = True) -> WireStore:
     except OSError as exc:
         raise DetectorSchemaError(f"cannot read wires file {path}: {exc.strerror or exc}") from None
     return _read_cached(str(path), st.st_mtime_ns, st.st_size, use_cache)
+
+
+def clear_wires_cache() -> None:
+    """Forget the wires files read in this process, so the next read parses the file or the disk cache again."""
+    _read_cached.cache_clear()
 
 
 @functools.lru_cache(maxsize=8)

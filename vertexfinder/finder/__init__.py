@@ -22,10 +22,10 @@ A package of stages, data flowing one way (each module a stage, callable on its 
 ``core``           :class:`VertexFinder`, which runs the stages and times each
 =================  =================================================================================
 
-Layering: ``vertexfinder.finder`` may import ``generators``, ``models``, ``vertexfinder.model``,
-``vertexfinder.records``, ``.mapper``, ``.imaging``, ``.detectors``, ``.errors``, ``.text`` and
-``.io.atomic``; never ``vertexfinder.training``, ``vertexfinder.cli`` or the readers of
-``vertexfinder.io``. TensorFlow loads only when a model is built or loaded.
+May import: ``generators``, ``models``, ``vertexfinder.model``, ``vertexfinder.records``,
+``vertexfinder.mapper``, ``vertexfinder.imaging``, ``vertexfinder.detectors``, ``vertexfinder.errors``,
+``vertexfinder.text``, ``vertexfinder.io.atomic``; never ``vertexfinder.training``, the command line
+or the readers and writers of ``vertexfinder.io``. TensorFlow loads only when a model is built or loaded.
 """
 
 from .config import MODES, FinderConfig

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import BadEventError
-from ..modelconfig import ModelConfig, default_model_path
+from ..model import ModelConfig, default_model_path
 from ..records import EventRecord
 from . import choose, match, prepare, propose, refine, report, walk
 from .config import MODES, FinderConfig
@@ -46,7 +46,7 @@ class VertexFinder:
         self.refiner_config = refiner_config
         self.scorer = scorer
         if refiner is not None:
-            from ..refining import refine_spec
+            from ..model import refine_spec
 
             if refiner_config is None:
                 raise ValueError("a refiner needs its refiner_config (glimpse geometry)")
@@ -59,7 +59,7 @@ class VertexFinder:
 
         The model's configuration is read from ``config.json`` beside the model (a training run's
         configuration; its model fields). The files are checked before Keras reads them and the model
-        is loaded with Keras' safe mode (:func:`vertexfinder.modelfiles.load_model_folder`); a refiner
+        is loaded with Keras' safe mode (:func:`vertexfinder.model.load_model_folder`); a refiner
         beside the model (``refiner.keras`` and ``refiner.json``) and its candidate score
         (``scorer.json``) are loaded too. ``options`` are FinderConfig fields.
 
@@ -68,8 +68,7 @@ class VertexFinder:
             vertexfinder.errors.ModelFileError, vertexfinder.errors.ConfigError: a damaged or foreign
                 model file, or a configuration that does not describe it (the message names the file).
         """
-        from ..modelconfig import resolve_model
-        from ..modelfiles import load_model_folder
+        from ..model import load_model_folder, resolve_model
         from .score import CandidateScorer
 
         if config is None:

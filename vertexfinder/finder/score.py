@@ -90,7 +90,7 @@ class CandidateScorer:
     @classmethod
     def read(cls, path) -> "CandidateScorer":
         """A scorer.json; ConfigError naming the file when it is not one."""
-        from ..modelconfig import read_json_object
+        from ..model import read_json_object
 
         data = read_json_object(path, "a candidate scorer")
         try:

@@ -1,10 +1,28 @@
-"""Reading and writing events and outputs.
+"""Reading and writing events and outputs: one module (or subpackage) per file format.
 
-``vertexfinder.io.events`` reads events from any input (store, ROOT dump, frame, hit or
-Wire-Cell frame ``.npz``), writes them, and converts dumps into stores; ``vertexfinder.io.root`` reads and writes the
-historical ROOT dump layout (TH2C plane images and the ``nu vertex`` trees) with uproot;
-``vertexfinder.io.atomic`` makes every output appear only when complete. Names are loaded
-lazily so ``import vertexfinder.io`` does not import uproot.
+================  ===========================================================================================
+``formats``       the table of formats: how each is recognised (folder, suffix, arrays) and what reads and
+                  writes it
+``events``        events from any input (``read_events``), ``write_events``, ``convert`` (dumps to a store)
+``store``         the event store (``layout``, ``read``: EventStore, ``write``: StoreWriter)
+``root``          ROOT dumps in the historical layout, with uproot (``layout``, ``file``, ``read``, ``write``)
+``npz``           ``.npz`` inputs checked before they are read, and what frame, hit and Wire-Cell files share
+``frame``         frame ``.npz`` files (one channel-indexed frame)
+``hits``          hit ``.npz`` files (one hit list)
+``wirecell``      Wire-Cell ``NumpyFrameSaver`` ``.npz`` files (one event per saved frame)
+``descriptions``  the detector recorded with the data (stores, dumps), and found again from that record
+``results``       the ``find`` table, written as CSV or a ROOT TTree
+``atomic``        ``atomic_output``: every output appears only when complete
+================  ===========================================================================================
+
+The physics of turning frames and hits into images is :mod:`vertexfinder.inputs`; the readers
+here only check and read the files. Names are loaded lazily so ``import vertexfinder.io`` does not
+import uproot.
+
+May import: ``vertexfinder.records``, ``vertexfinder.errors``, ``vertexfinder.text``,
+``vertexfinder.detectors``, ``vertexfinder.encoding``, ``vertexfinder.mapper``,
+``vertexfinder.inputs``; never ``vertexfinder.finder``, ``vertexfinder.training``, the model or
+the command line.
 """
 
 from __future__ import annotations
@@ -12,16 +30,28 @@ from __future__ import annotations
 import importlib
 
 _LAZY = {
-    "DumpEntry": ".root",
-    "read_dump": ".root",
-    "write_dump": ".root",
     "read_events": ".events",
     "write_events": ".events",
     "convert": ".events",
     "read_npz": ".events",
     "npz_events": ".events",
-    "dump_mapper": ".events",
+    "Format": ".formats",
+    "FORMATS": ".formats",
+    "EventStore": ".store",
+    "StoreWriter": ".store",
+    "DumpEntry": ".root",
+    "read_dump": ".root",
+    "write_dump": ".root",
     "dump_metadata": ".root",
+    "dump_mapper": ".root",
+    "WIRECELL_SP_TAGS": ".wirecell",
+    "detector_description": ".descriptions",
+    "detector_from_description": ".descriptions",
+    "description_differences": ".descriptions",
+    "WIRES_PATH_ENV": ".descriptions",
+    "FIND_COLUMNS": ".results",
+    "vertex_rows": ".results",
+    "write_rows": ".results",
     "atomic_output": ".atomic",
 }
 

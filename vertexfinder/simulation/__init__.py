@@ -3,6 +3,10 @@
 ``simulate(detector, sample, events=..., seed=...)`` yields EventRecords; see
 :mod:`.api`. Physics in :mod:`.physics` and :mod:`.transport`, event sources in
 :mod:`.sources`, detector response in :mod:`.response`. Loaded lazily.
+
+May import: ``generators.jit``, ``vertexfinder.records``, ``vertexfinder.detectors``, ``vertexfinder.mapper``,
+``vertexfinder.imaging``, ``vertexfinder.encoding``, ``vertexfinder.errors``, ``vertexfinder.text``; never the finder,
+the model, training or the readers and writers of ``vertexfinder.io``.
 """
 
 import importlib

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -26,7 +27,7 @@ from ..mapper import ImageMapper
 from . import kernels
 from .physics import LAR, recombination_box
 
-__all__ = ["ResponseConfig", "respond"]
+__all__ = ["ResponseConfig", "DriftedCharges", "drifted_charges", "respond"]
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,28 @@ class ResponseConfig:
                 raise ValueError(f"{name} must be >= 0; Received: {name}={getattr(self, name)}")
 
 
-def _charges(mapper: ImageMapper, cfg: ResponseConfig, xyz, de, dedx, time_ns):
+class DriftedCharges(NamedTuple):
+    """The charge of the deposits inside a TPC as it reaches the wires (:func:`drifted_charges`).
+
+    Attributes:
+        keep: bool (N,): which of the N deposits given lie inside a TPC (the rows below).
+        xyz: (M, 3) cm, their positions; tpc: (M,) their TPC.
+        electrons: (M,) ionization electrons reaching the anode.
+        tick: (M, planes) the tick at which each readout plane reads the charge (when it reaches
+            that plane's wires).
+        sig_tick: (M,) longitudinal spread in ticks; sig_t_cm: (M,) transverse spread in cm.
+    """
+
+    keep: np.ndarray
+    xyz: np.ndarray
+    tpc: np.ndarray
+    electrons: np.ndarray
+    tick: np.ndarray
+    sig_tick: np.ndarray
+    sig_t_cm: np.ndarray
+
+
+def drifted_charges(mapper: ImageMapper, cfg: ResponseConfig, xyz, de, dedx, time_ns) -> DriftedCharges:
     """Per deposit inside a TPC: electrons reaching the anode, the tick on every readout plane
     (array (deposits, planes): each plane reads the charge when it reaches that plane's wires),
     and the longitudinal (ticks) and transverse (cm) spreads."""
@@ -91,7 +113,7 @@ def _charges(mapper: ImageMapper, cfg: ResponseConfig, xyz, de, dedx, time_ns):
     sig_l = np.sqrt(2 * cfg.diffusion_long_cm2_s * t_drift_us * 1e-6) / det.cm_per_tick
     sig_tick = np.sqrt(sig_l**2 + cfg.response_sigma_ticks**2)
     sig_t_cm = np.sqrt(2 * cfg.diffusion_trans_cm2_s * t_drift_us * 1e-6)
-    return keep, xyz, tpc, electrons, tick, sig_tick, sig_t_cm
+    return DriftedCharges(keep, xyz, tpc, electrons, tick, sig_tick, sig_t_cm)
 
 
 def respond(mapper: ImageMapper, deposits, vertex_positions, vertex_times_ns, rng: np.random.Generator,
@@ -109,7 +131,7 @@ def respond(mapper: ImageMapper, deposits, vertex_positions, vertex_times_ns, rn
     """
     det = mapper.detector
     xyz, de, dedx, time_ns, origin = deposits
-    keep, xyz, tpc, electrons, tick, sig_tick, sig_t_cm = _charges(mapper, cfg, xyz, de, dedx, time_ns)
+    keep, xyz, tpc, electrons, tick, sig_tick, sig_t_cm = drifted_charges(mapper, cfg, xyz, de, dedx, time_ns)
     origin = origin[keep]
     inwin = np.all((tick >= 0) & (tick < det.ticks_per_readout), axis=1)
     xyz, tpc, electrons, tick, sig_tick, sig_t_cm, origin = (a[inwin] for a in (xyz, tpc, electrons, tick, sig_tick, sig_t_cm, origin))

@@ -10,19 +10,17 @@ fields, so the finder never imports the training code. Nothing here imports Tens
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from generators.glimpses import PYRAMID_POOLINGS
 from generators.walks import CLASS_NAMES
 
-from .errors import ConfigError
-from .text import shown
+from ..errors import ConfigError
+from ..text import shown
+from .options import check_values, read_json_object
 
-__all__ = ["ModelConfig", "default_model_path", "resolve_model", "read_json_object", "check_values", "shown",
-           "MODEL_FILES", "LEGACY_KEYS"]
+__all__ = ["ModelConfig", "default_model_path", "resolve_model", "MODEL_FILES", "LEGACY_KEYS"]
 
 #: Model files looked for in a folder, in this order (the bundled model, then a run's).
 MODEL_FILES = ("walker.keras", "final.keras", "best.keras", "last.keras")
@@ -60,93 +58,6 @@ def resolve_model(path) -> tuple[Path, Path]:
     if not cfg_file.is_file():
         raise FileNotFoundError(f"{cfg_file}: missing (the configuration the model needs)")
     return model_file, cfg_file
-
-
-#: Largest configuration file read (a model's config.json is about 1 kB).
-MAX_CONFIG_BYTES = 1 << 20
-
-
-def read_config_bytes(path, what: str, limit: int = MAX_CONFIG_BYTES) -> bytes:
-    """The bytes of a configuration file of at most ``limit`` bytes; ConfigError naming the file otherwise."""
-    path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(limit + 1)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
-    if len(raw) > limit:
-        raise ConfigError(f"{path}: not {what} (larger than {limit} bytes)")
-    return raw
-
-
-def read_json_object(path, what: str) -> dict:
-    """The JSON object in ``path`` (a configuration file); ConfigError naming the file otherwise."""
-    path = Path(path)
-    raw = read_config_bytes(path, what)
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-        raise ConfigError(f"{path}: {what} is not valid JSON ({reason})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: {what} must be a JSON object; Received: {type(data).__name__}")
-    return data
-
-
-def _number(name: str, value, kind):
-    """``value`` as an int (kind int) or a finite float (kind float); ValueError naming ``name`` otherwise."""
-    if kind is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"{name} must be an integer; Received: {name}={shown(value)}")
-        return int(value)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a number; Received: {name}={shown(value)}")
-    try:
-        value = float(value)
-    except OverflowError:  # an int beyond the float range
-        raise ValueError(f"{name} is out of range; Received: {name}={shown(value)}") from None
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite; Received: {name}={shown(value)}")
-    return value
-
-
-def check_values(obj, limits: dict, sequences: dict) -> None:
-    """Check and normalise the fields of a frozen config dataclass ``obj`` in place.
-
-    Each field must be of its annotated type (``int``, ``float``, ``bool``, ``str``, or a list for the
-    fields of ``sequences``: name -> (element type, (min length, max length))); numbers must be finite
-    and within ``limits`` (name -> inclusive (lo, hi), for lists each element). Lists become tuples,
-    ints given for floats become floats.
-
-    Raises:
-        ValueError: naming the field and the value received.
-    """
-    for f in dataclasses.fields(obj):
-        name, value = f.name, getattr(obj, f.name)
-        kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
-        if name in sequences:
-            elem, (n_lo, n_hi) = sequences[name]
-            if not isinstance(value, (list, tuple)):
-                raise ValueError(f"{name} must be a list of {elem.__name__}s; Received: {name}={shown(value)}")
-            value = tuple(_number(name, v, elem) for v in value)
-            if not n_lo <= len(value) <= n_hi:
-                size = str(n_lo) if n_lo == n_hi else f"{n_lo} to {n_hi}"
-                raise ValueError(f"{name} must have {size} values; Received: {name}={shown(list(value))}")
-        elif kind == "bool":
-            if not isinstance(value, bool):
-                raise ValueError(f"{name} must be true or false; Received: {name}={shown(value)}")
-        elif kind in ("int", "float"):
-            value = _number(name, value, int if kind == "int" else float)
-        elif kind == "str":
-            if not isinstance(value, str):
-                raise ValueError(f"{name} must be a string; Received: {name}={shown(value)}")
-        if name in limits:
-            lo, hi = limits[name]
-            for v in value if isinstance(value, tuple) else (value,):
-                if not lo <= v <= hi:
-                    raise ValueError(f"{name} must be in [{lo}, {hi}]; Received: "
-                                     f"{name}={shown(list(value) if isinstance(value, tuple) else value)}")
-        object.__setattr__(obj, name, value)
 
 
 def _renamed(data: dict) -> dict:

@@ -25,9 +25,11 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from .errors import ConfigError, ModelFileError
-from .modelconfig import ModelConfig, resolve_model
-from .text import first_line, shown
+from ..errors import ConfigError, ModelFileError
+from ..text import first_line, shown
+from .config import ModelConfig, resolve_model
+from .options import check_values
+from .refiner import RefineConfig, refine_spec
 
 __all__ = ["check_keras_archive", "load_keras_model", "load_model_folder", "MAX_WEIGHTS_BYTES"]
 
@@ -170,7 +172,7 @@ def _compare(model_file, cfg_file, archive: dict, config: ModelConfig) -> None:
 def load_model_folder(path=None):
     """(walker, ModelConfig, refiner or None, RefineConfig or None) of a model file or folder.
 
-    ``path``: a ``.keras`` file, a model or run folder (:func:`vertexfinder.modelconfig.resolve_model`),
+    ``path``: a ``.keras`` file, a model or run folder (:func:`vertexfinder.model.resolve_model`),
     or None for the bundled model. A refiner is loaded when ``refiner.keras`` and ``refiner.json``
     are both beside the walker.
 
@@ -202,9 +204,6 @@ def load_model_folder(path=None):
 
 def _read_refine_config(path):
     """The RefineConfig of a refiner.json, with the values the finder uses checked."""
-    from .modelconfig import check_values
-    from .refining import RefineConfig, refine_spec
-
     config = RefineConfig.read(path)
     try:
         check_values(config, {**_REFINER_LIMITS, "cm_per_pixel": (0.05, 20.0), "scale": (1, 16)},

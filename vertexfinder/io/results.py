@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .io.atomic import atomic_output
+from .atomic import atomic_output
 
 __all__ = ["FIND_COLUMNS", "vertex_rows", "write_rows"]
 
@@ -48,7 +48,7 @@ def write_rows(rows, output) -> None:
             import numpy as np
             import uproot
 
-            from .records import VERTEX_KINDS
+            from ..records import VERTEX_KINDS
 
             # TTree branches are numeric: kind and plane become ids (kind_id: VERTEX_KINDS order;
             # plane_id: index of the view in the detector's view order, plane_view: its letter code)

@@ -33,9 +33,9 @@ from pathlib import Path
 
 import keras
 
-from .errors import RunError
-from .io.atomic import atomic_output, remove_stale_temporaries_in
-from .text import first_line, shown
+from ..errors import RunError
+from ..io.atomic import atomic_output, remove_stale_temporaries_in
+from ..text import first_line, shown
 
 __all__ = ["AtomicModelCheckpoint", "RunBackup", "run_callbacks", "trim_history", "save_model_atomically",
            "stop_logging", "finish_run", "BACKUP_DIR", "BACKUP_METADATA"]

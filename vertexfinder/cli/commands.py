@@ -1,0 +1,240 @@
+"""The commands: each parses nothing, checks its output, calls the library and prints one summary.
+
+Each calls functions the Python API exposes too (:mod:`vertexfinder.io.events`,
+:mod:`vertexfinder.training`, :mod:`vertexfinder.demo`, ...). Bad events are skipped and reported on
+stderr; TensorFlow is imported (quietly, :func:`._tensorflow`) only once the arguments and outputs
+are checked.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from .runtime import _bars_shown, _progress, _tensorflow
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def _cmd_detectors(args) -> int:
+    from ..detectors import get_detector, list_detectors
+
+    names = list_detectors()
+    if not args.details:
+        print("\n".join(names))
+        return 0
+    from ..mapper import ImageMapper
+
+    header = f"{'detector':<16} {'TPCs':>4} {'channels':>8}  global image per view at drift window {args.drift_window}"
+    print(header)
+    for name in names:
+        det = get_detector(name)
+        m = ImageMapper(det, drift_window=args.drift_window)
+        shapes = "  ".join(f"{v} {m.shape(v)[0]}x{m.shape(v)[1]}" for v in m.views)
+        print(f"{name:<16} {len(det.tpcs):>4} {det.n_channels:>8}  {shapes}")
+    return 0
+
+
+def _cmd_info(args) -> int:
+    from ..io.store import EventStore
+
+    with EventStore.open(args.store) as store:
+        info = store.info()
+        if args.verify:
+            store.verify()
+            info["verified"] = True
+    print(json.dumps(info, indent=2, default=str))
+    return 0
+
+
+def _check_output(output, overwrite: bool) -> None:
+    """Refuse an output that cannot be written before any work is done (the writers check again)."""
+    from pathlib import Path
+
+    from ..errors import InputError
+
+    out = Path(output)
+    if not out.parent.is_dir():
+        raise InputError(f"{out}: the folder {out.parent} does not exist")
+    if out.exists() and not overwrite:
+        raise InputError(f"{out}: exists (use --overwrite)")
+
+
+def _cmd_simulate(args) -> int:
+    from ..io.events import write_events
+    from ..simulation import SimulationConfig, simulate
+
+    _check_output(args.output, args.overwrite)  # before simulating anything
+    cfg = SimulationConfig(
+        detector=args.detector, sample=args.sample, drift_window=args.drift_window, pooling=args.pooling,
+        cosmics=args.cosmics, particle=args.particle, energy_mev=args.energy_mev, beam=args.beam,
+    )
+    errors: list[str] = []
+    records = simulate(events=args.events, seed=args.seed, jobs=args.jobs, first_event=args.first_event, config=cfg,
+                       errors=errors)
+    with _progress(records, total=args.events, desc="simulating", unit="event", disable=not _bars_shown(args)) as bar:
+        n = write_events(bar, args.output, detector=args.detector, drift_window=args.drift_window,
+                         pooling=args.pooling, overwrite=args.overwrite)
+    for line in errors:
+        _stderr(f"skipped {line}")
+    print(f"simulated {n} {args.sample} events ({args.detector}, seed {args.seed}) into {args.output}"
+          + (f"; skipped {len(errors)} that failed" if errors else ""))
+    return 0
+
+
+def _cmd_train(args) -> int:
+    from ..training import config_from_toml, train
+
+    config = config_from_toml(args.config, args.set or [])
+    _tensorflow(args.debug)
+    train(config, args.output, verbose=0 if args.quiet else 1)
+    print(f"trained; models in {args.output} (last.keras, best.keras, final.keras), logs in {args.output}/logs")
+    return 0
+
+
+def _cmd_train_refiner(args) -> int:
+    from ..model import RefineConfig
+    from ..training import train_refiner
+
+    config = RefineConfig.from_toml(args.config, args.set or [])
+    _tensorflow(args.debug)
+    train_refiner(config, args.output, verbose=0 if args.quiet else 1)
+    print(f"trained; the refiner is {args.output}/refiner.keras with {args.output}/refiner.json; put both beside a "
+          "walker (its .keras and config.json) for the finder to use them")
+    return 0
+
+
+def _cmd_train_scorer(args) -> int:
+    import itertools
+
+    from ..model import parse_overrides
+    from ..training.score import fit_scorer, recording_config, scorer_output, scoring_finder
+
+    output = scorer_output(args.model, args.output, radius_cm=args.radius)
+    _check_output(output, True)
+    options = parse_overrides(args.set or [])
+    config = recording_config(options)
+    _tensorflow(args.debug)
+    finder = scoring_finder(args.model, config)
+    events = _events(args, args.store)
+    if args.events:
+        events = itertools.islice(events, args.events)
+    result = fit_scorer(finder, events, radius_cm=args.radius, finder_options=options, progress=_bars_shown(args))
+    print(result.summary())
+    result.scorer.write(output)
+    print(f"candidate scorer -> {output}")
+    return 0
+
+
+def _cmd_convert(args) -> int:
+    from ..io.events import convert
+
+    summary = convert(
+        args.inputs, args.output, detector=args.detector, drift_window=args.drift_window, pooling=args.pooling,
+        overwrite=args.overwrite, progress=_bars_shown(args), report=_stderr,
+    )
+    print(f"converted {summary['converted']} events into {summary['store']}; skipped {summary['skipped']}")
+    return 0
+
+
+def _load_finder(args):
+    from ..finder import VertexFinder
+    from ..model import resolve_model
+
+    resolve_model(args.model)  # a missing model fails before TensorFlow is imported
+    _tensorflow(args.debug)
+    return VertexFinder.load(args.model)
+
+
+def _events(args, path, report=_stderr):
+    from ..io.events import read_events
+
+    return read_events(path, detector=args.detector, drift_window=args.drift_window, pooling=args.pooling,
+                       report=report)
+
+
+def _cmd_find(args) -> int:
+    from ..errors import InputError
+    from ..io.results import vertex_rows, write_rows
+
+    _check_output(args.output, True)
+    finder = _load_finder(args)
+    skipped: list[str] = []
+
+    def skip(ev, exc):
+        skipped.append(f"skipped {args.input} run {ev.run} subrun {ev.subrun} event {ev.event}: {exc}")
+
+    rows, n = [], 0
+    with _progress(_events(args, args.input, report=skipped.append), desc="finding", unit="event",
+                   disable=not _bars_shown(args)) as events:
+        for ev, res in finder.find_iter(events, mode=args.mode, on_skip=skip):
+            rows.extend(vertex_rows(ev, res.vertices))
+            n += 1
+    for msg in skipped:
+        _stderr(msg)
+    if n == 0:
+        raise InputError(f"{args.input}: no event could be read ({len(skipped)} skipped); nothing written")
+    write_rows(rows, args.output)
+    print(f"found vertices in {n} events ({len(rows)} rows) -> {args.output}" + (f"; skipped {len(skipped)}" if skipped else ""))
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    import itertools
+
+    from ..evaluation import evaluate, format_report, parse_variation, vary_event
+    from ..io.atomic import atomic_output
+
+    variation = parse_variation(args.variation or "")
+    if args.json:
+        _check_output(args.json, True)
+    finder = _load_finder(args)
+    events = _events(args, args.store)
+    if args.events:
+        events = itertools.islice(events, args.events)
+    if variation:
+        events = (vary_event(ev, variation) for ev in events)
+    metrics = evaluate(finder, events, progress=_bars_shown(args))
+    metrics["model"] = str(args.model or "default")
+    metrics["input"] = str(args.store)
+    metrics["variation"] = variation
+    print(format_report(metrics))
+    if args.json:
+        with atomic_output(args.json) as tmp:
+            tmp.write_text(json.dumps(metrics, indent=1))
+    return 0
+
+
+def _cmd_export(args) -> int:
+    from ..export import export_savedmodel
+
+    _check_output(args.output, args.overwrite)
+    out = export_savedmodel(_load_finder(args), args.output, overwrite=args.overwrite)
+    print(f"exported the walker step as a TensorFlow SavedModel -> {out}")
+    return 0
+
+
+def _cmd_show(args) -> int:
+    import itertools
+
+    from ..demo import show_event
+    from ..errors import InputError
+
+    _check_output(args.output, True)
+    finder = _load_finder(args)
+    event = next(itertools.islice(_events(args, args.input), args.event, None), None)
+    if event is None:
+        raise InputError(f"{args.input}: no event {args.event}")
+    res = show_event(finder, event, args.output, mode=args.mode)
+    print(f"event {event.event}: {len(res.vertices)} vertices found -> {args.output}")
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    from ..demo import demo
+
+    _tensorflow(args.debug)
+    demo(events=args.events, seed=args.seed, output=args.output, model=args.model)
+    return 0
