@@ -4,7 +4,7 @@
 
 Runs with TensorFlow and Numba pinned to one thread. Table 1: ms per event for ``primary`` and
 ``all`` mode, events one at a time and batched (``batch_events``), on simulated DUNE FD 1x2x6
-nu-mix events. Table 2: ms per event in ``primary`` mode when every crop is padded with empty
+nu-mix events, and the time of each stage of the finder (``FindResult.stage_seconds``). Table 2: ms per event in ``primary`` mode when every crop is padded with empty
 pixels to 1x, 4x and 16x its area (the cost is set by seeds and steps, not pixels). Table 3: a
 dense patch-scan baseline as earlier tools did it: the walker's own glimpse encoder run on a
 32x32 patch around every charged pixel (one CNN call per pixel, batched), ms per event.
@@ -74,6 +74,14 @@ def main(argv=None):
         single = timed(lambda: [finder.find(e, mode=mode) for e in events]) / n * 1000
         batched = timed(lambda: finder.find_many(events, mode=mode)) / n * 1000
         print(f"{mode:<10}{single:>20.1f}{batched:>12.1f}")
+    print(f"\n{'stage (batched, ms per event)':<30}{'primary':>10}{'all':>10}")
+    stages = {mode: {} for mode in ("primary", "all")}
+    for mode in stages:
+        for r in finder.find_many(events, mode=mode):
+            for name, t in r.stage_seconds.items():
+                stages[mode][name] = stages[mode].get(name, 0.0) + t * 1000 / n
+    for name in stages["all"]:
+        print(f"{name:<30}{stages['primary'].get(name, 0.0):>10.1f}{stages['all'][name]:>10.1f}")
     if args.modes_only:
         return
 

@@ -87,6 +87,46 @@ def test_convert_not_root_file_leaves_no_store(tmp_path, capsys):
     assert list(tmp_path.iterdir()) == [bad]
 
 
+def test_convert_onto_an_existing_store_names_the_command_lines_option(tmp_path, capsys):
+    """Issue 21: the command line said "pass overwrite=True" (the API's words); it says --overwrite, and the API
+    keeps its own words."""
+    from vertexfinder.errors import StoreError
+    from vertexfinder.io.events import convert
+
+    mapper = ImageMapper("test-detector", drift_window=6)
+    src = tmp_path / "dump.root"
+    write_dump(src, _records(mapper, 2), mapper=mapper)
+    out = tmp_path / "events.vfstore"
+    assert main(["convert", str(src), "-o", str(out), "--detector", "test-detector", "-q"]) == 0
+    capsys.readouterr()
+    assert main(["convert", str(src), "-o", str(out), "--detector", "test-detector", "-q"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "events.vfstore: exists (use --overwrite)" in err and "overwrite=True" not in err
+    assert main(["convert", str(src), "-o", str(out), "--detector", "test-detector", "-q", "--overwrite"]) == 0
+    assert len(EventStore.open(out)) == 2
+    with pytest.raises(StoreError, match=r"events\.vfstore: exists \(pass overwrite=True to replace it\)"):
+        convert([src], out, detector="test-detector", progress=False)
+
+
+def test_find_reports_charge_cropped_from_a_long_frame_without_counting_it_skipped(tmp_path, capsys):
+    """Issue 21: a frame longer than the readout window is read; what lay outside it is reported on stderr, and
+    the event is not counted as skipped."""
+    mapper = ImageMapper("test-detector", drift_window=6)
+    plane = mapper.detector.tpcs[1].plane_for_view("Z")
+    channels = np.array([plane.channels[w] for w in range(10, 30)])
+    frame = np.zeros((len(channels), 900), np.float32)  # 1.5 readout windows
+    frame[:, 200:260] = 60.0
+    frame[:3, 700:705] = 40.0  # beyond the window (600 ticks)
+    np.savez(tmp_path / "long.npz", frame=frame, channels=channels)
+    out = tmp_path / "v.csv"
+    assert main(["find", str(tmp_path / "long.npz"), "--detector", "test-detector", "-o", str(out), "-q"]) == 0
+    captured = capsys.readouterr()
+    assert out.exists() and "found vertices in 1 events" in captured.out and "skipped" not in captured.out
+    assert captured.err.strip() == (f"cropped {tmp_path / 'long.npz'}: event 0: 15 samples on 3 channels held charge "
+                                    "outside the test-detector readout window 0..599 (ticks 700.5..704.5): 600 ADC "
+                                    "summed over samples, 0.826% of the frame's charge, dropped")
+
+
 def test_info_on_missing_store_is_one_line_error(tmp_path, capsys):
     assert main(["info", str(tmp_path / "none.vfstore")]) == 1
     err = capsys.readouterr().err.strip()

@@ -220,3 +220,56 @@ def test_a_wires_name_the_system_refuses_is_named(tmp_path):
     with pytest.raises(DetectorSchemaError, match="does not exist") as err:
         get_detector(str(desc))
     assert str(desc) in str(err.value)
+
+
+# -- detectors that cannot be real (issue 21) ------------------------------------------------------------------
+
+
+def test_two_anodes_at_the_same_place_are_refused_naming_the_file(tmp_path):
+    """``z_cm = [11.75, 11.75]`` simulated happily into overlapping TPCs."""
+    _refused(_edited(tmp_path, "z_cm = [11.75, 35.5]", "z_cm = [11.75, 11.75]"), "TPC 0 (anode 0 at center_cm=[0.0, "
+             "0.0, 11.75]", "TPC 2 (anode 1 at center_cm=[0.0, 0.0, 11.75]", "overlap by 45 x 60 x 23.5 cm")
+    _refused(_edited(tmp_path, "z_cm = [11.75, 35.5]", "z_cm = [11.75, 30.0]"), "overlap by 45 x 60 x 5.25 cm")
+    # a drift length reaching past the next anode
+    _refused(_edited(tmp_path, "x_cm = [0.0]", "x_cm = [0.0, 60.0]"), "TPC 1 (anode 0", "+x side",
+             "center_cm=[60.0, 0.0, 11.75], -x side", "overlap by 32 x")
+
+
+def test_tpcs_that_share_a_face_are_fine(tmp_path):
+    touching = get_detector(str(_edited(tmp_path, "z_cm = [11.75, 35.5]", "z_cm = [11.75, 35.25]", "touch.toml")))
+    assert touching.tpcs[0].box[5] == touching.tpcs[2].box[4] == 23.5
+    facing = get_detector(str(_edited(tmp_path, "x_cm = [0.0]", "x_cm = [0.0, 92.0]", "facing.toml")))  # one cathode
+    assert facing.tpcs[1].box[1] == facing.tpcs[2].box[0] == 46.0
+    # within the tolerance (0.01 cm): rounding, not an overlap
+    get_detector(str(_edited(tmp_path, "z_cm = [11.75, 35.5]", "z_cm = [11.75, 35.245]", "rounded.toml")))
+
+
+def test_built_in_and_documented_detectors_pass_the_geometry_checks():
+    from vertexfinder.detectors import list_detectors
+    from vertexfinder.detectors.checks import check_geometry
+
+    docs = sorted((Path(detectors.__file__).parents[2] / "docs" / "detectors").glob("*.toml"))
+    assert docs and set(list_detectors()) >= {"dune-fd-1x2x6", "protodune-sp", "microboone", "sbnd", "test-detector"}
+    for name in list_detectors() + [str(p) for p in docs]:
+        check_geometry(get_detector(name))  # built (and checked) when loaded; checked again here
+
+
+def test_wires_files_with_overlapping_tpcs_or_coincident_planes_are_refused_naming_the_file(tmp_path):
+    import malformed
+
+    for faces, needles in [
+        ([(0.0, 0.0, -6.0)], ["planes U (ident 0) and V (ident 1) both at x = 0.0000 cm", "one place"]),
+        ([(0.0, -6.0, -6.0)], ["planes V (ident 1) and Z (ident 2) both at x = -0.6000 cm"]),
+        ([(0.0, -3.0, -6.0)] * 2, ["TPC 0 (the file's anode #0", "TPC 1 (the file's anode #1", "overlap by 40 x"]),
+        ([(0.0, -3.0, -6.0), (100.0, 97.0, 94.0)], ["wires at x = 10 cm", "overlap by 30 x"]),
+    ]:
+        wires, desc = _wires_detector(tmp_path, malformed._tiny_wires_store(faces=faces))
+        clear_wires_cache()
+        msg = _refused(desc, *needles)
+        assert str(wires) in msg
+    # two anodes drifting to one cathode plane from both sides: touching, fine
+    facing = malformed._tiny_wires_store(faces=[(0.0, -3.0, -6.0), (200.0, 203.0, 206.0)])
+    wires, desc = _wires_detector(tmp_path, facing, cathode_x_cm="[10.0]")
+    clear_wires_cache()
+    det = get_detector(str(desc))
+    assert [t.box[:2] for t in det.tpcs] == [(0.0, 10.0), (10.0, 20.0)]

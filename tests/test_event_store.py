@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -86,6 +87,39 @@ def test_round_trip_over_many_chunks_and_random_access(tmp_path, compression):
     table = store.vertex_table()
     assert len(table) == sum(len(r.vertices) for r in recs)
     assert set(table["event"]) == {i for i, r in enumerate(recs) if r.vertices}
+
+
+def _resident_kb(path) -> int:
+    """Resident kB of this process's mappings of ``path`` (``/proc/self/smaps``)."""
+    total, inside = 0, False
+    with open("/proc/self/smaps") as f:
+        lines = f.readlines()
+    for line in lines:
+        if "-" in line.split(" ", 1)[0]:
+            inside = line.rstrip().endswith(str(path))
+        elif inside and line.startswith("Rss:"):
+            total += int(line.split()[1])
+    return total
+
+
+def test_a_pass_over_the_store_lets_go_of_each_chunk_once_read(tmp_path):
+    """Iterating holds one chunk's crops at a time (a find over any number of events in bounded
+    memory), and the events read the same before and after their chunk was let go."""
+    rng = np.random.default_rng(3)
+    recs = [make_record(rng, e, shape=(400, 300)) for e in range(12)]
+    path = tmp_path / "s.vfstore"
+    with create(path, chunk_events=4, compression="none") as w:
+        w.extend(recs)
+    store = EventStore.open(path)
+    first = path / "chunk-000000.pixels"
+    seen = []
+    for i, ev in enumerate(store):
+        assert_same(recs[i], ev)
+        seen.append(_resident_kb(first))
+    assert seen[3] >= 4 * 3 * 400 * 300 // 1024 * 0.9  # its 4 events' crops were read through the mapping
+    assert seen[4] < seen[3] / 10 and seen[-1] < seen[3] / 10  # ... and let go once the next chunk began
+    for i in (0, 5, 11):
+        assert_same(recs[i], store[i])  # a later read maps them again
 
 
 def test_append_adds_events_after_the_existing_ones(tmp_path):
@@ -477,7 +511,7 @@ def test_creating_a_store_removes_partial_folders_of_dead_writers_only(tmp_path,
 
     path = tmp_path / "s.vfstore"
     repo = Path(__file__).resolve().parents[1]
-    # a writer killed while writing: two chunks committed in its partial folder
+    # a writer killed while writing: two chunks committed in its partial folder, which is hidden
     killed = subprocess.run(
         [sys.executable, "-c",
          "import os, signal, sys, numpy as np\n"
@@ -485,25 +519,31 @@ def test_creating_a_store_removes_partial_folders_of_dead_writers_only(tmp_path,
          "from test_event_store import create, make_record\n"
          "w = create(sys.argv[1], chunk_events=2)\n"
          "w.extend(make_record(np.random.default_rng(0), e) for e in range(5))\n"
+         "print(os.getpid(), flush=True)\n"
          "os.kill(os.getpid(), signal.SIGKILL)\n", str(path)],
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(repo), "TESTS": str(repo / "tests")}, capture_output=True)
     assert killed.returncode == -9, killed.stderr.decode()
-    (dead,) = tmp_path.glob("s.vfstore.partial-*")
+    (dead,) = tmp_path.iterdir()
+    assert dead.name == f".s.vfstore.partial-{int(killed.stdout)}"
     assert len(read_manifest(dead)["chunks"]) == 2
     live_writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        live = tmp_path / f"s.vfstore.partial-{live_writer.pid}"
-        live.mkdir()
+        live = tmp_path / f".s.vfstore.partial-{live_writer.pid}"
+        live.mkdir()  # stamped a moment later
         finished = subprocess.Popen([sys.executable, "-c", "pass"])
         finished.wait()
-        elsewhere = tmp_path / f"s.vfstore.partial-{finished.pid}"
+        elsewhere = tmp_path / f".s.vfstore.partial-{finished.pid}"
         elsewhere.mkdir()  # a dead PID here, but the writer runs on another machine sharing the folder
-        (elsewhere / ".writer.json").write_text(json.dumps({"host": socket.gethostname() + "-other", "pid": 1}))
-        unrelated = tmp_path / "t.vfstore.partial-999999999"
+        (elsewhere / ".writer.json").write_text(json.dumps({"host": socket.gethostname() + "-other",
+                                                             "pid": finished.pid}))
+        old_style = tmp_path / f"s.vfstore.partial-{finished.pid}"  # as writers named it before: visible
+        old_style.mkdir()
+        (old_style / ".writer.json").write_text(json.dumps({"host": socket.gethostname(), "pid": finished.pid}))
+        unrelated = tmp_path / "t.vfstore.partial-999999999"  # not stamped: not ours
         unrelated.mkdir()
         with create(path) as w:
             w.append(make_record(np.random.default_rng(1), 1))
-        assert not dead.exists()
+        assert not dead.exists() and not old_style.exists()
         assert live.is_dir() and elsewhere.is_dir() and unrelated.is_dir()
         assert capsys.readouterr() == ("", "")
         assert sorted(p.name for p in path.iterdir()) == sorted(
@@ -511,3 +551,170 @@ def test_creating_a_store_removes_partial_folders_of_dead_writers_only(tmp_path,
     finally:
         live_writer.kill()
         live_writer.wait()
+
+
+# -- values a buggy writer leaves, every digest sealed again (issue 21) -------------------------------------------
+
+def _set(chunk, key, row, field, value=None, change=None):
+    """A damage: one index value set (or changed by ``change(old)``), then every digest resealed."""
+    from malformed import reseal_store, set_index_value  # tests/malformed.py: the corpus damages stores alike
+
+    def damage(path):
+        old = np.load(path / f"chunk-{chunk:06d}.{key}.npy")[field][row]
+        set_index_value(path, chunk, key, row, field, change(old) if change else value)
+        reseal_store(path)
+
+    return damage
+
+
+def _manifest(edit):
+    from malformed import reseal_store
+
+    return lambda path: reseal_store(path, edit)
+
+
+# (id, compression, damage, what the one-line error says after the store's path); write_store's events have
+# 1 + e % 3 vertices, so event 2's vertices are rows 3..5 of chunk 0, and chunk 1 starts at event 20
+RESEALED = [
+    ("interaction code 9", "zlib", _set(1, "events", 3, "interaction", 9),
+     r"chunk-000001\.events\.npy: event 23: interaction code 9, expected 0\.\.2"),
+    ("vertex kind 9", "zlib", _set(0, "vertices", 4, "kind", 9),
+     r"chunk-000000\.vertices\.npy: event 2: vertex 1: kind code 9, expected 0\.\.2"),
+    ("n_vertices 2**31", "zlib", _set(0, "events", 3, "n_vertices", 2**31),
+     r"chunk-000000\.events\.npy: event 3: n_vertices 2147483648 ends its range at 2147483654, where the next one "
+     r"starts at 7"),
+    ("n_vertices 2**31 of a chunk's last event", "zlib", _set(1, "events", 19, "n_vertices", 2**31),
+     r"chunk-000001\.events\.npy: the index spans vertices 0\.\.\d+, the chunk holds 40 \(event 39: vertex_start 39, "
+     r"n_vertices 2147483648\)"),
+    ("vertex_start", "zlib", _set(0, "events", 5, "vertex_start", change=lambda v: v + 1),
+     r"chunk-000000\.events\.npy: event 5: vertex_start 10, expected 9, where the previous range ends"),
+    ("parent out of range", "zlib", _set(0, "vertices", 4, "parent", 7),
+     r"chunk-000000\.vertices\.npy: event 2: vertex 1: parent 7, expected -1 or another of the event's 3 vertices"),
+    ("parent of itself", "none", _set(0, "vertices", 4, "parent", 1),
+     r"chunk-000000\.vertices\.npy: event 2: vertex 1: parent 1, expected"),
+    ("vertex row of another event", "zlib", _set(1, "vertices", 0, "event", 7),
+     r"chunk-000001\.vertices\.npy: event 20: vertex 0: its row says event 7"),
+    ("crop offset", "zlib", _set(0, "planes", 7, "offset", change=lambda v: v + 3),
+     r"chunk-000000\.planes\.npy: event 2 plane V: offset \d+, expected \d+, where the previous range ends"),
+    ("crop size", "none", _set(0, "planes", 7, "stored", change=lambda v: v + 3),
+     r"chunk-000000\.planes\.npy: event 2 plane V: stored 33 ends its range at \d+, where the next one starts at \d+"),
+    ("crop shape of an uncompressed store", "none", _set(0, "planes", 10, "wires", 7),
+     r"chunk-000000\.pixels: event 3 plane V: crops are not stored uncompressed \(30 bytes for 7x5 pixels\)"),
+    ("crop shape against the chunk's pixels", "zlib", _set(0, "planes", 10, "drift", 6),
+     r"chunk-000000\.planes\.npy: the crops hold 1806 pixels, the manifest says chunk-000000 holds 1800"),
+    ("truth code 9", "zlib", _set(0, "planes", 4, "truth_code", 9),
+     r"chunk-000000\.planes\.npy: event 1 plane V: truth_code 9, expected one of \(0, 2, 3\) in a 'zlib' store"),
+    ("sparse truth code in a deflated store", "zlib", _set(0, "planes", 4, "truth_code", 1),
+     r"event 1 plane V: truth_code 1, expected one of \(0, 2, 3\)"),
+    ("tpc", "zlib", _set(0, "events", 3, "tpc", -5), r"chunk-000000\.events\.npy: event 3: tpc -5, expected -1"),
+    ("energy", "zlib", _set(0, "events", 3, "energy_gev", -np.inf),
+     r"chunk-000000\.events\.npy: event 3: energy_gev -inf, expected a finite value >= 0 or NaN"),
+    ("manifest without pixel_cm", "zlib", _manifest(lambda m: m.pop("pixel_cm")),
+     r"manifest\.json: has no pixel_cm \(a manifest holds format, .*pixel_cm"),
+    ("manifest without detector_description", "zlib", _manifest(lambda m: m.pop("detector_description")),
+     r"manifest\.json: has no detector_description"),
+    ("manifest created_by a number", "zlib", _manifest(lambda m: m.update(created_by=5)),
+     r"manifest\.json: created_by must be text; found 5"),
+    ("pixel_cm infinite", "zlib", _manifest(lambda m: m.update(pixel_cm=[0.5, float("inf")])),
+     r"manifest\.json: pixel_cm must be null or a list of positive numbers"),
+]
+
+
+@pytest.mark.parametrize("case", RESEALED, ids=[c[0] for c in RESEALED])
+def test_index_values_resealed_by_a_buggy_writer_are_refused_naming_store_event_and_value(tmp_path, capsys, case):
+    from vertexfinder.cli import main
+
+    _, compression, damage, expected = case
+    path = tmp_path / "s.vfstore"
+    write_store(path, compression=compression)
+    damage(path)
+    with pytest.raises(StoreCorruptError) as err:
+        EventStore.open(path)
+    message = str(err.value)
+    assert message.startswith(str(path)) and "\n" not in message
+    assert re.search(expected, message), message
+    capsys.readouterr()
+    assert main(["info", str(path)]) == 1
+    err_lines = capsys.readouterr().err.splitlines()
+    assert len(err_lines) == 1 and str(path) in err_lines[0] and re.search(expected, err_lines[0])
+
+
+def test_a_truth_map_resealed_over_a_vertex_the_event_lacks_is_refused_on_read(tmp_path):
+    import zlib
+
+    from malformed import reseal_store, set_index_value
+
+    path = tmp_path / "s.vfstore"
+    recs = write_store(path, n_events=10, chunk_events=10, compression="none")  # sparse (pixel, vertex) pairs
+    planes = np.load(path / "chunk-000000.planes.npy")
+    row = int(np.flatnonzero(planes["truth_bytes"] > 0)[4])
+    start, n = int(planes["truth_start"][row]), int(planes["truth_bytes"][row])
+    data = bytearray((path / "chunk-000000.truth").read_bytes())
+    pairs = np.frombuffer(bytes(data[start:start + n]), dtype=[("pixel", "<u4"), ("vertex", "<i2")]).copy()
+    pairs["vertex"][0] = 3  # event row // 3 has 1 + (row // 3) % 3 <= 3 vertices
+    data[start:start + n] = pairs.tobytes()
+    (path / "chunk-000000.truth").write_bytes(bytes(data))
+    set_index_value(path, 0, "planes", row, "truth_crc32", zlib.crc32(pairs.tobytes()) & 0xFFFFFFFF)
+    reseal_store(path)
+    store = EventStore.open(path)
+    event, view = row // 3, VIEWS[row % 3]
+    expected = (rf"s\.vfstore/chunk-000000\.truth: event {event} plane {view}: truth map refers to vertices -?\d+\.\.3, "
+                rf"expected -1 \(none\) or one of the event's {1 + event % 3}")
+    with pytest.raises(StoreCorruptError, match=expected):
+        store[event]
+    assert_same(recs[event - 1], store[event - 1])
+
+
+@pytest.mark.parametrize("field,problem", [("crc32", "crop fails its CRC-32 check"),
+                                           ("truth_crc32", "truth map fails its CRC-32 check")])
+def test_a_crc_resealed_wrong_passes_open_but_fails_info_verify(tmp_path, capsys, compression, field, problem):
+    from vertexfinder.cli import main
+
+    path = tmp_path / "s.vfstore"
+    write_store(path, compression=compression)
+    _set(1, "planes", 13, field, change=lambda v: v ^ 1)(path)  # event 24, plane V
+    store = EventStore.open(path)  # opening reads no pixels
+    assert main(["info", str(path)]) == 0
+    capsys.readouterr()
+    suffix = "pixels" if field == "crc32" else "truth"
+    expected = f"{path}/chunk-000001.{suffix}: event 24 plane V: {problem}"
+    assert main(["info", "--verify", str(path)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].endswith(expected), err
+    with pytest.raises(StoreCorruptError) as exc:
+        store.verify()
+    assert str(exc.value) == expected
+
+
+def test_find_refuses_a_store_resealed_over_an_interaction_code_naming_it(tmp_path, capsys):
+    from vertexfinder.cli import main
+
+    path = tmp_path / "s.vfstore"
+    write_store(path, n_events=6, chunk_events=6)
+    _set(0, "events", 4, "interaction", 9)(path)
+    out = tmp_path / "found.csv"
+    assert main(["find", str(path), "-o", str(out), "-q"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and f"{path}/chunk-000000.events.npy: event 4: interaction code 9" in err[0], err
+    assert "internal error" not in err[0] and not out.exists()
+
+
+def test_what_a_store_would_refuse_is_not_written(tmp_path):
+    rng = np.random.default_rng(3)
+    with create(tmp_path / "s.vfstore") as w:
+        for change, match in [(dict(tpc=-2), "tpc must be -1"), (dict(energy_gev=-1.0), "energy_gev must be"),
+                              (dict(energy_gev=float("inf")), "energy_gev must be")]:
+            rec = make_record(rng, 1)
+            bad = EventRecord(**{**{k: getattr(rec, k) for k in ("run", "subrun", "event", "detector", "drift_window",
+                                                                 "pooling", "planes", "vertices", "nu_pdg",
+                                                                 "interaction", "energy_gev", "tpc")}, **change})
+            with pytest.raises(BadEventError, match=match):
+                w.append(bad)
+        rec = make_record(rng, 2)
+        truth = rec.planes[0].truth.copy()
+        truth[0, 0] = -3  # deflated as vertex + 1 in a byte, it would read back as vertex 253
+        planes = [PlaneImage(rec.planes[0].view, rec.planes[0].pixels, rec.planes[0].origin, truth), *rec.planes[1:]]
+        with pytest.raises(BadEventError, match=r"plane U truth refers to vertices -3\.\."):
+            w.append(EventRecord(7, 0, 2, "test-detector", 6, "max", planes, rec.vertices))
+        w.append(make_record(rng, 3))
+    assert len(EventStore.open(tmp_path / "s.vfstore")) == 1

@@ -122,23 +122,57 @@ def test_start_tick_places_samples_and_a_pre_trigger_frame_may_start_before_the_
     np.testing.assert_array_equal(_global(late, mapper, z), _global(ref, mapper, z))
 
 
-def test_charge_outside_the_readout_window_is_refused_never_cut():
+def test_charge_outside_the_readout_window_is_cropped_and_reported_or_refused_on_request():
     mapper = ImageMapper("test-detector")
-    frame, channels = _z_track(mapper, ticks=(20, 40))
-    with pytest.raises(BadEventError, match=r"frame\.npz: event 4: frame channel \d+ sample 20 \(tick -59\.5\) holds "
-                                            r"60 ADC outside the test-detector readout window 0\.\.599"):
-        event_from_frame(frame[:, :500], channels, detector=mapper, start_tick=-80, event=4, source="frame.npz")
+    frame, channels = _z_track(mapper, ticks=(60, 100))  # from start_tick -80: ticks -20..20, half before the window
+    reports = []
+    rec = event_from_frame(frame[:, :500], channels, detector=mapper, start_tick=-80, event=4, source="frame.npz",
+                           report=reports.append)
+    inside, inside_channels = _z_track(mapper, ticks=(0, 20))
+    z = mapper.view_index("Z")
+    ref = event_from_frame(inside, inside_channels, detector=mapper)
+    np.testing.assert_array_equal(_global(rec, mapper, z), _global(ref, mapper, z))  # the window's half is kept
+    assert len(reports) == 1 and re.fullmatch(  # the rest is cut, and said so: file, event, samples, ticks, charge
+        r"cropped frame\.npz: event 4: 200 samples on 10 channels held charge outside the test-detector readout window "
+        r"0\.\.599 \(ticks -19\.5\.\.-0\.5\): 1\.2e\+04 ADC summed over samples, 50% of the frame's charge, dropped",
+        reports[0]), reports
+    with pytest.raises(BadEventError, match=r"frame\.npz: event 4: frame channel \d+ sample 60 \(tick -19\.5\) holds "
+                                            r"60 ADC outside the test-detector readout window 0\.\.599 .*"
+                                            r"outside_window='refuse'"):
+        event_from_frame(frame[:, :500], channels, detector=mapper, start_tick=-80, event=4, source="frame.npz",
+                         outside_window="refuse")
     frame, channels = _z_track(mapper, ticks=(540, 560))
     with pytest.raises(BadEventError, match=r"sample 540 \(tick 600\.5\) holds 60 ADC outside"):
-        event_from_frame(frame[:, :560], channels, detector=mapper, start_tick=60)
-    # longer than the readout window: refused from its shape alone, before anything is allocated
+        event_from_frame(frame[:, :560], channels, detector=mapper, start_tick=60, outside_window="refuse")
+    # all the charge outside: nothing to image, refused with what lay outside
+    with pytest.raises(BadEventError, match=r"event 0: no charge above threshold inside the test-detector readout "
+                                            r"window; 200 samples on 10 channels held charge outside .*100% of the "
+                                            r"frame's charge"):
+        event_from_frame(frame[:, 540:560], channels, detector=mapper, start_tick=600, report=reports.append)
+    with pytest.raises(InputError, match=r"outside_window must be one of \('crop', 'refuse'\)"):
+        event_from_frame(frame, channels, detector=mapper, outside_window="keep")
+    # longer than 4 readout windows: refused from its shape alone, before anything is allocated
     huge = np.broadcast_to(np.float32(0.0), (len(channels), 10**9))
-    with pytest.raises(BadEventError, match=r"1000000000 samples .* longer than the test-detector readout window "
+    with pytest.raises(BadEventError, match=r"1000000000 samples .* longer than 4 test-detector readout windows "
                                             r"of 600 ticks"):
         event_from_frame(huge, channels, detector=mapper)
     too_many = np.broadcast_to(np.float32(0.0), (20_000, 10))
     with pytest.raises(BadEventError, match="20000 rows but test-detector has 512 channels"):
         event_from_frame(too_many, np.arange(20_000), detector=mapper)
+
+
+def test_a_frame_longer_than_the_window_reads_when_nothing_lies_beyond_it():
+    """Issue 21: a frame of 1.5 readout windows was refused ("crop it to the readout window") though empty beyond."""
+    mapper = ImageMapper("test-detector")
+    frame, channels = _z_track(mapper)
+    ref = event_from_frame(frame, channels, detector=mapper)
+    reports = []
+    longer = np.concatenate([frame, np.zeros((len(channels), 300), np.float32)], axis=1)
+    longer[:, 650] = 0.2  # below half an ADC count: makes no pixel, is no charge
+    got = event_from_frame(longer, channels, detector=mapper, report=reports.append)
+    z = mapper.view_index("Z")
+    np.testing.assert_array_equal(_global(got, mapper, z), _global(ref, mapper, z))
+    assert reports == []
 
 
 @pytest.mark.parametrize("frame,channels,match", [
@@ -306,9 +340,42 @@ def test_wirecell_raw_adc_frames_and_tag_choice(tmp_path):
     ref = event_from_frame(a, ca, detector=mapper)
     z = mapper.view_index("Z")
     np.testing.assert_array_equal(_global(rec, mapper, z), _global(ref, mapper, z))
-    with pytest.raises(BadEventError, match=r"raw\.npz \(orig\): event 7: frame channel \d+ sample \d+ "
-                                            r"\(tick -\d+(\.\d+)?\) holds 40 ADC outside"):
-        read_npz(path, detector="test-detector", tag="orig")  # timed from the readout start: 200 ticks early
+    # timed from the readout start, the track lies 200 ticks early, before the window: refused, with what lay there
+    with pytest.raises(BadEventError, match=r"raw\.npz \(orig\): event 7: no charge above threshold inside the "
+                                            r"test-detector readout window; 150 samples on 10 channels held charge "
+                                            r"outside .* \(ticks -99\.\.-71\): 6000 ADC summed over samples, 100%"):
+        read_npz(path, detector="test-detector", tag="orig")
+
+
+def test_dune_fd_wirecell_frames_of_6000_ticks_read_and_charge_beyond_4492_is_cropped_and_reported(tmp_path):
+    """Issue 21: Wire-Cell simulates DUNE FD frames of 6000 ticks, the LArSoft readout window is 4492: such a frame
+    was refused ("crop it to the readout window") though nothing lay beyond the window."""
+    from vertexfinder.io.events import read_events
+
+    mapper = ImageMapper("dune-fd-1x2x6")
+    assert mapper.detector.ticks_per_readout == 4492
+    frame, channels = _z_track(mapper, n_ticks=6000, value=50.0 * 120, wires=range(300, 340), ticks=(2000, 2060))
+    ref = event_from_frame(frame[:, :4492], channels, detector=mapper, charge_unit="electrons")
+    beyond = frame.copy()
+    beyond[:5, 5000:5010] = 30.0 * 120  # 50 samples of 30 ADC, 1508 to 1517 ticks beyond the window
+    path = tmp_path / "dune-sp.npz"
+    _save_wirecell(path, {("gauss0", 0): (frame, channels, 0.0, 500.0, 0),
+                          ("gauss0", 1): (beyond, channels, 0.0, 500.0, 0)})
+    reports = []
+    events = list(read_events(path, detector="dune-fd-1x2x6", report=reports.append))
+    assert [e.event for e in events] == [0, 1]
+    z = mapper.view_index("Z")
+    for e in events:
+        np.testing.assert_array_equal(_global(e, mapper, z), _global(ref, mapper, z))
+    assert reports == [  # event 0: nothing to say; event 1: what was dropped, on one line
+        f"cropped {path} (gauss0): event 1: 50 samples on 5 channels held charge outside the dune-fd-1x2x6 readout "
+        f"window 0..4491 (ticks 5000.5..5009.5): 1.8e+05 electrons, 1.23% of the frame's charge, dropped"]
+    # asked to refuse such frames, the event is skipped and reported like any bad event
+    reports = []
+    kept = list(read_events(path, detector="dune-fd-1x2x6", outside_window="refuse", report=reports.append))
+    assert [e.event for e in kept] == [0] and len(reports) == 1
+    assert re.fullmatch(r"skipped .*dune-sp\.npz \(gauss0\): event 1: frame channel \d+ sample 5000 \(tick 5000\.5\) "
+                        r"holds 30 ADC outside the dune-fd-1x2x6 readout window .*", reports[0]), reports
 
 
 def test_npz_frames_carry_their_charge_unit_and_ids_are_checked(tmp_path):

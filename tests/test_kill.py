@@ -1,6 +1,6 @@
 """Commands killed (SIGKILL) or interrupted (SIGINT, as Ctrl-C) at random moments, on tiny inputs:
 every output is complete or absent, the next run leaves nothing of the dead one behind (temporaries
-``.NAME.PID.RANDOM.tmp``, stores' ``NAME.partial-PID`` folders), and a killed ``train`` resumes.
+``.NAME.PID.RANDOM.tmp``, stores' ``.NAME.partial-PID`` folders), and a killed ``train`` resumes.
 
 The default run kills ``simulate`` and ``convert`` (no TensorFlow, a few seconds each); ``-m slow``
 kills ``find`` and ``train`` too, at more moments."""
@@ -26,8 +26,8 @@ SIM = ["simulate", "--detector", "test-detector", "--sample", "numu-cc", "--even
        "-q", "--overwrite"]
 
 
-#: How the console script ``vertexfinder`` runs main (``python -m`` reports an interrupt as a death by SIGINT).
-CLI = [sys.executable, "-c", "import sys; from vertexfinder.cli import main; sys.exit(main())"]
+#: The console script ``vertexfinder`` (``vertexfinder.__main__:run``).
+CLI = [sys.executable, "-c", "import sys; from vertexfinder.__main__ import run; sys.exit(run())"]
 
 
 def _env():

@@ -39,6 +39,17 @@ def test_malformed_inputs(tmp_path, kind, cases):
     assert summary["outcomes"].get("works", 0) < cases  # the mutations do break things
 
 
+def test_impossible_detectors_are_refused_and_touching_ones_work(tmp_path):
+    """Overlapping drift volumes and coincident wire planes (issue 21) are refused naming the file; TPCs that only
+    share a face work (the runner fails a case whose outcome is not the expected one)."""
+    import malformed
+
+    n = len(malformed.GEOMETRY_CASES)
+    summary = _corpus(tmp_path, "impossible-detector", n, seed=0, memory=3 * GiB)
+    works = sum(expect == "works" for _, expect, _ in malformed.GEOMETRY_CASES)
+    assert summary["outcomes"] == {"DetectorSchemaError": n - works, "works": works}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["detector-toml", "detector-json", "wires-toml", "wires-file", "train-toml"])
 def test_malformed_inputs_thousands(tmp_path, kind):

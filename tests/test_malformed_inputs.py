@@ -8,7 +8,12 @@ must either read (its events valid, every skipped event reported naming the file
 package's error (a VertexFinderError naming the file, on one line), never another exception, and
 within a bounded amount of memory (tracemalloc peak).
 
-The default run takes 330 cases (about ten seconds, most of it uproot); ``-m slow`` runs 5400 more.
+Event stores come from ``tests/malformed.py`` (kind ``store``): one index value, CRC, truth pair or
+manifest key damaged and every digest sealed again, as a buggy writer leaves a store; each is read
+whole and verified, or refused naming the store.
+
+The default run takes 330 cases and 200 stores (about twenty seconds, most of it uproot); ``-m slow``
+runs 5400 more and 3000 stores.
 """
 
 from __future__ import annotations
@@ -317,3 +322,38 @@ def test_malformed_inputs_many(kind, sources, tmp_path):
     first = FAST_CASES[kind]
     outcomes = _run(kind, range(first, first + SLOW_CASES[kind]), sources, tmp_path)
     assert sum(outcomes.values()) == SLOW_CASES[kind]
+
+
+# -- event stores resealed over damaged values (tests/malformed.py, kind "store") -------------------------------
+
+#: Cases in the default run and in the slow one (a case costs ~6 ms: copy, damage, reseal, open, read, verify).
+STORE_CASES, STORE_SLOW_CASES = 200, 3000
+
+
+def _store_corpus(tmp_path, monkeypatch, cases: int, seed: int) -> dict:
+    """Index values, CRCs, truth pairs and manifest keys of small stores damaged and every digest resealed, as a
+    buggy writer leaves them: each store is read whole (what it reads agrees with its totals) and verified, or
+    refused with the package's error naming it on one line."""
+    import malformed
+
+    monkeypatch.setenv("VERTEXFINDER_CACHE_DIR", str(tmp_path / "cache"))  # the runner sets it: restored after
+    tracemalloc.start()
+    try:
+        summary = malformed.run("store", cases, seed, tmp_path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert not summary["failures"], summary["failures"][:5]
+    assert sum(summary["outcomes"].values()) == cases
+    assert peak < MEMORY_LIMIT, f"{peak / 2**20:.0f} MB allocated"
+    return summary
+
+
+def test_stores_resealed_over_damaged_values_are_read_or_refused_naming_the_store(tmp_path, monkeypatch):
+    outcomes = _store_corpus(tmp_path, monkeypatch, STORE_CASES, seed=0)["outcomes"]
+    assert set(outcomes) == {"works", "StoreCorruptError"} and outcomes["StoreCorruptError"] > STORE_CASES / 2
+
+
+@pytest.mark.slow
+def test_stores_resealed_over_damaged_values_many(tmp_path, monkeypatch):
+    _store_corpus(tmp_path, monkeypatch, STORE_SLOW_CASES, seed=1)

@@ -354,11 +354,12 @@ def test_write_rejects_records_the_format_cannot_hold(tmp_path, mapper):
 
 
 # -- a historical dump written without this package: nu vertex 2d with only fPlane, fPosX, fPosY ----------------
-def _historical_dump(path, mapper, n=4, seed=3, *, nu2d_rows=None):
+def _historical_dump(path, mapper, n=4, seed=3, *, nu2d_rows=None, apart=None):
     """A dump as the framework's dump module wrote it, made here with uproot alone: TH2C per event and
     plane in 'vertexdump', a 'nu vertex' tree (fRun, fEvent, fCryo, fTpc, fPdg, fInteraction) and a
     'nu vertex 2d' tree of only fPlane, fPosX, fPosY (planes 2, 1, 0 per event, events in the order of
-    'nu vertex'). Returns the true vertices."""
+    'nu vertex'). Event number ``apart`` (0..n-1) has its plane-0 wire moved by half the plane, so its
+    2D positions do not meet in 3D. Returns the true vertices."""
     rng = np.random.default_rng(seed)
     det = mapper.detector
     nu = {b: [] for b in ("fRun", "fEvent", "fCryo", "fTpc", "fPdg", "fInteraction")}
@@ -379,7 +380,10 @@ def _historical_dump(path, mapper, n=4, seed=3, *, nu2d_rows=None):
                 # the vertex's wire and tick in that TPC's plane of this view, from the geometry alone
                 plane = tpc.plane_for_view(mapper.views[p])
                 nu2d["fPlane"].append(p)
-                nu2d["fPosX"].append(float(plane.wire_coordinate(xyz[1], xyz[2])))
+                wire = float(plane.wire_coordinate(xyz[1], xyz[2]))
+                if e == apart and p == 0:
+                    wire = (wire + plane.n_wires / 2) % plane.n_wires
+                nu2d["fPosX"].append(wire)
                 nu2d["fPosY"].append(float(det.drift_ticks(tpc.index, xyz[0], plane=plane.index)))
         f.mktree("vertexdump/nu vertex", {k: np.int32 for k in nu}).extend(
             {k: np.asarray(v, np.int32) for k, v in nu.items()})
@@ -407,6 +411,44 @@ def test_historical_2d_tree_without_ids_converts(tmp_path, mapper):
         rec = store[i]
         assert rec.ids == (5, 0, 100 + i) and rec.interaction == ("CC", "NC")[i % 2]
         np.testing.assert_allclose(rec.primary.position_cm, xyz, atol=0.05)
+
+
+def test_an_event_whose_2d_truth_does_not_meet_in_3d_keeps_its_images(tmp_path, mapper):
+    """Issue 21: the event was skipped whole, images and all; its truth is dropped and reported instead."""
+    from vertexfinder.encoding import th2c_to_bytes
+    from vertexfinder.io.events import convert, read_events
+    from vertexfinder.io.store import EventStore
+
+    path = tmp_path / "apart.root"
+    truth = _historical_dump(path, mapper, apart=1)
+    entries = _read_all(path, mapper)
+    assert [e.error for e in entries] == [None] * 4
+    assert [e.truth_dropped is None for e in entries] == [True, False, True, True]
+    kept = entries[1].record
+    assert kept.ids == (5, 0, 101) and kept.vertices == () and kept.primary is None
+    assert kept.nu_pdg == 14 and kept.interaction == "NC"  # the neutrino's tree is not in doubt
+    with uproot.open(path) as f:  # the images, as dumped
+        for p, plane in enumerate(kept.planes):
+            hist = f[f"vertexdump/event_101_run_5_subrun_0_plane_{p}_raw"]
+            np.testing.assert_array_equal(plane.pixels, th2c_to_bytes(hist.values()))
+    assert re.fullmatch(r"tree 'nu vertex 2d': the 2D vertex positions .* do not meet in 3D \(residual [\d.]+ cm > "
+                        r"[\d.]+ cm\); the event is kept without its truth vertex", entries[1].truth_dropped)
+    reports = []
+    assert [r.event for r in read_events(path, detector="test-detector", report=reports.append)] == [100, 101, 102, 103]
+    assert len(reports) == 1 and reports[0].startswith(f"truth dropped {path} run 5 subrun 0 event 101: ")
+    reports = []
+    summary = convert([path], tmp_path / "a.vfstore", detector="test-detector", progress=False,
+                      report=reports.append)
+    assert summary["converted"] == 4 and summary["skipped"] == 0 and summary["errors"] == []
+    assert summary["truth_dropped"] == reports and len(reports) == 1
+    assert reports[0].startswith(f"truth dropped {path} run 5 subrun 0 event 101: tree 'nu vertex 2d': the 2D vertex")
+    assert "do not meet in 3D" in reports[0] and "\n" not in reports[0]
+    store = EventStore.open(tmp_path / "a.vfstore")
+    assert store[1].ids == (5, 0, 101) and store[1].vertices == ()
+    for a, b in zip(store[1].planes, kept.planes):
+        assert a.origin == b.origin
+        np.testing.assert_array_equal(a.pixels, b.pixels)
+    np.testing.assert_allclose(store[2].primary.position_cm, truth[2], atol=0.05)
 
 
 def test_historical_2d_tree_of_the_wrong_length_is_refused(tmp_path, mapper):

@@ -21,8 +21,16 @@ def show_event(finder, event, output, *, mode="all", title=None):
                  if v.planes[p] is not None] for p in range(len(event.planes))}
     fig = plot_event(event, walks=res.walks, found=found, title=title)
     if output is not None:
-        fig.savefig(output, dpi=110)
-        plt.close(fig)
+        from pathlib import Path
+
+        from .io.atomic import atomic_output
+
+        kind = Path(output).suffix  # the temporary ends like the output: matplotlib picks the format by it
+        try:
+            with atomic_output(output, suffix=kind) as tmp:
+                fig.savefig(tmp, dpi=110, format=kind[1:] or "png")
+        finally:
+            plt.close(fig)
     return res
 
 

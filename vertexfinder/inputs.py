@@ -17,13 +17,26 @@ A hit's peak is at detector tick ``start_tick + peak_tick * k``; its width is in
 ``tick_us`` too.
 
 Bounds. Everything is checked against what the detector allows before anything is allocated:
-a frame has at most one row per readout channel and is no longer than the readout window; a
-sample period is at least a quarter of the detector's tick; samples outside the readout window
-are accepted only if they hold no charge (nothing that would make a non-zero pixel), otherwise
-the frame is refused with the channel, sample and value; hits must peak inside the window. NaN or
-infinite samples, fractional or out-of-range channels, and negative hit integrals or widths are
-refused. Every refusal is a :class:`~vertexfinder.errors.BadEventError` whose one-line message
-names the source (when given), the event and the value.
+a frame has at most one row per readout channel and covers at most :data:`MAX_FRAME_WINDOWS`
+readout windows; a sample period is at least a quarter of the detector's tick; hits must peak
+inside the window. NaN or infinite samples, fractional or out-of-range channels, and negative hit
+integrals or widths are refused. Every refusal is a :class:`~vertexfinder.errors.BadEventError`
+whose one-line message names the source (when given), the event and the value.
+
+The readout window. The images cover the detector's readout window, so a frame's samples before
+its start or beyond its end (Wire-Cell's DUNE FD frames are 6000 ticks long, the LArSoft window
+4492) are not imaged. Samples there that hold no charge (nothing that would make a non-zero
+pixel) are dropped without a word; samples that hold charge are handled as ``outside_window``
+says:
+
+* ``"crop"`` (the default): they are dropped and the event is reported once, on one line naming
+  the source, the event, how many samples on how many channels, at which ticks, and how much
+  charge (and which fraction of the frame's) was dropped; a large fraction means the frame's
+  timing (``start_tick``, Wire-Cell's ``time_zero_tick``) is wrong, not that the readout is long.
+  An event whose charge all lies outside is refused with the same figures.
+* ``"refuse"``: the frame is refused, naming the first such channel, sample and value.
+
+Reports go to ``report(message)`` (default: a warning on the ``vertexfinder`` logger).
 
 Charge units (``charge_unit``):
 
@@ -39,6 +52,7 @@ Charge units (``charge_unit``):
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import NamedTuple
 
@@ -50,8 +64,8 @@ from .imaging import crop_to_activity, sample_pixels
 from .mapper import ImageMapper
 from .records import EventRecord, PlaneImage
 
-__all__ = ["CHARGE_UNITS", "DEFAULT_ELECTRONS_PER_ADC", "MIN_TICK_FRACTION", "FramePart", "event_from_frame", "event_from_frames",
-           "event_from_hits", "frame_from_event", "adc_per_unit"]
+__all__ = ["CHARGE_UNITS", "DEFAULT_ELECTRONS_PER_ADC", "MIN_TICK_FRACTION", "MAX_FRAME_WINDOWS", "OUTSIDE_WINDOW",
+           "FramePart", "event_from_frame", "event_from_frames", "event_from_hits", "frame_from_event", "adc_per_unit"]
 
 #: Units a frame's or a hit list's charge may come in.
 CHARGE_UNITS = ("adc", "electrons")
@@ -59,6 +73,10 @@ CHARGE_UNITS = ("adc", "electrons")
 DEFAULT_ELECTRONS_PER_ADC = 120.0
 #: The finest sample period accepted, as a fraction of the detector's tick.
 MIN_TICK_FRACTION = 0.25
+#: The longest frame accepted, in readout windows (Wire-Cell's DUNE FD frames: 1.34; MicroBooNE's raw: 1.5).
+MAX_FRAME_WINDOWS = 4
+#: What may happen to charge outside the readout window (module docstring).
+OUTSIDE_WINDOW = ("crop", "refuse")
 #: Charge above this many ADC is clipped before encoding (everything above 255 saturates anyway).
 _ADC_CLIP = 1.0e6
 #: Frame elements converted at once (bounds the working memory of big frames).
@@ -88,6 +106,9 @@ def _mapper(detector, drift_window: int, pooling: str) -> ImageMapper:
 
 def _where(source, event) -> str:
     return f"{source}: event {event}" if source else f"event {event}"
+
+
+_log = logging.getLogger("vertexfinder")
 
 
 def adc_per_unit(charge_unit: str, electrons_per_adc: float, tick_ratio: float) -> float:
@@ -170,7 +191,7 @@ def event_from_frame(frame, channels, *, detector="dune-fd-1x2x6", tick_us: floa
                      start_tick: float = 0, charge_unit: str = "adc",
                      electrons_per_adc: float = DEFAULT_ELECTRONS_PER_ADC, drift_window: int = 6,
                      pooling: str = "max", run: int = 0, subrun: int = 0, event: int = 0, crop_margin: int = 8,
-                     source: str | None = None) -> EventRecord:
+                     source: str | None = None, outside_window: str = "crop", report=None) -> EventRecord:
     """An EventRecord from a channel-indexed frame.
 
     Args:
@@ -184,6 +205,10 @@ def event_from_frame(frame, channels, *, detector="dune-fd-1x2x6", tick_us: floa
         drift_window, pooling: how ticks are pooled into drift pixels.
         crop_margin: pixels kept around the activity.
         source: the file the frame comes from, named in error messages.
+        outside_window: "crop" (default) or "refuse": what happens to charge outside the readout
+            window (module docstring).
+        report: called with the one-line message of charge cropped (default: a warning on the
+            ``vertexfinder`` logger).
 
     Raises:
         BadEventError: a frame the detector cannot hold, or no charge (module docstring).
@@ -191,16 +216,18 @@ def event_from_frame(frame, channels, *, detector="dune-fd-1x2x6", tick_us: floa
     return event_from_frames([FramePart(frame, channels, tick_us, start_tick)], detector=detector,
                              charge_unit=charge_unit, electrons_per_adc=electrons_per_adc,
                              drift_window=drift_window, pooling=pooling, run=run, subrun=subrun, event=event,
-                             crop_margin=crop_margin, source=source)
+                             crop_margin=crop_margin, source=source, outside_window=outside_window, report=report)
 
 
 def event_from_frames(parts, *, detector="dune-fd-1x2x6", charge_unit: str = "adc",
                       electrons_per_adc: float = DEFAULT_ELECTRONS_PER_ADC, drift_window: int = 6,
                       pooling: str = "max", run: int = 0, subrun: int = 0, event: int = 0, crop_margin: int = 8,
-                      source: str | None = None) -> EventRecord:
+                      source: str | None = None, outside_window: str = "crop", report=None) -> EventRecord:
     """An EventRecord from one or several :class:`FramePart` (e.g. one per anode), each with its
     own sample period and start; a channel may appear in one part only. Arguments as in
-    :func:`event_from_frame`."""
+    :func:`event_from_frame`; charge cropped from several parts is reported once, for the event."""
+    if outside_window not in OUTSIDE_WINDOW:
+        raise InputError(f"outside_window must be one of {OUTSIDE_WINDOW}; Received: outside_window={outside_window!r}")
     mapper = _mapper(detector, drift_window, pooling)
     where = _where(source, event)
     parts = list(parts)
@@ -213,9 +240,45 @@ def event_from_frames(parts, *, detector="dune-fd-1x2x6", charge_unit: str = "ad
         values, counts = np.unique(chans, return_counts=True)
         raise BadEventError(f"{where}: channel {int(values[counts > 1][0])} has more than one row")
     images = [np.zeros(mapper.shape(v), dtype=np.float32) for v in range(len(mapper.views))]
+    cropped = _Cropped()
     for frame, channels, tick_us, start_tick, scale, what in checked:
-        _add_frame_images(mapper, images, frame, channels, tick_us, start_tick, scale, what, where)
-    return _record(mapper, images, run, subrun, event, crop_margin, where)
+        _add_frame_images(mapper, images, frame, channels, tick_us, start_tick, scale, what, where,
+                          None if outside_window == "refuse" else cropped)
+    if not cropped.samples:
+        return _record(mapper, images, run, subrun, event, crop_margin, where)
+    summary = cropped.summary(mapper.detector, charge_unit)
+    try:
+        record = _record(mapper, images, run, subrun, event, crop_margin, where)
+    except BadEventError:
+        raise BadEventError(f"{where}: no charge above threshold inside the {mapper.detector.name} readout window; "
+                            f"{summary}") from None
+    (report or _log.warning)(f"cropped {where}: {summary}, dropped")
+    return record
+
+
+class _Cropped:
+    """What an event's frame parts held outside the readout window (samples that make a pixel)."""
+
+    def __init__(self):
+        self.samples, self.channels, self.charge, self.total = 0, set(), 0.0, 0.0
+        self.ticks = (math.inf, -math.inf)
+
+    def add(self, total: float, charge_out: np.ndarray, channels: np.ndarray, ticks: np.ndarray) -> None:
+        """``total``: the charge of a chunk's charged samples; ``charge_out``, ``channels``, ``ticks``: per
+        charged sample outside the window, its charge, channel and tick."""
+        self.total += total
+        if charge_out.size:
+            self.samples += charge_out.size
+            self.charge += float(charge_out.sum(dtype=np.float64))
+            self.channels.update(np.unique(channels).tolist())
+            self.ticks = (min(self.ticks[0], float(ticks.min())), max(self.ticks[1], float(ticks.max())))
+
+    def summary(self, det, charge_unit: str) -> str:
+        unit = "electrons" if charge_unit == "electrons" else "ADC summed over samples"
+        share = 100.0 * self.charge / self.total if self.total > 0 else 100.0
+        return (f"{self.samples} samples on {len(self.channels)} channels held charge outside the {det.name} readout "
+                f"window 0..{det.ticks_per_readout - 1} (ticks {self.ticks[0]:g}..{self.ticks[1]:g}): "
+                f"{self.charge:.4g} {unit}, {share:.3g}% of the frame's charge")
 
 
 def _check_part(mapper, part, what, where, charge_unit, electrons_per_adc):
@@ -235,11 +298,11 @@ def _check_part(mapper, part, what, where, charge_unit, electrons_per_adc):
     tick_us = _sample_period(part.tick_us, det, where)
     start_tick = _start(part.start_tick, where)
     span_ticks = n_samples * tick_us / det.tick_us
-    if span_ticks > det.ticks_per_readout * (1 + 1e-9):
+    if span_ticks > MAX_FRAME_WINDOWS * det.ticks_per_readout * (1 + 1e-9):
         raise BadEventError(
-            f"{where}: {what} has {n_samples} samples of {tick_us:g} us ({span_ticks:g} ticks), longer than the "
-            f"{det.name} readout window of {det.ticks_per_readout} ticks; crop it to the readout window or "
-            f"describe the detector with a longer ticks_per_readout"
+            f"{where}: {what} has {n_samples} samples of {tick_us:g} us ({span_ticks:g} ticks), longer than "
+            f"{MAX_FRAME_WINDOWS} {det.name} readout windows of {det.ticks_per_readout} ticks; not a readout of this "
+            f"detector (or describe it with a longer ticks_per_readout)"
         )
     if abs(start_tick) > 2 * det.ticks_per_readout:
         raise BadEventError(f"{where}: {what} starts at tick {start_tick:g}, far outside the {det.name} readout "
@@ -248,8 +311,11 @@ def _check_part(mapper, part, what, where, charge_unit, electrons_per_adc):
     return frame, channels, tick_us, start_tick, scale, what
 
 
-def _add_frame_images(mapper, images, frame, channels, tick_us, start_tick, scale, what, where):
-    """Convert a checked frame to ADC chunk by chunk (bounded memory) and add its global images."""
+def _add_frame_images(mapper, images, frame, channels, tick_us, start_tick, scale, what, where, cropped):
+    """Convert a checked frame to ADC chunk by chunk (bounded memory) and add its global images.
+
+    Charge outside the readout window is added up in ``cropped`` (a :class:`_Cropped`), or refused
+    when ``cropped`` is None; samples there are left out of the images either way."""
     det = mapper.detector
     rows, n_samples = frame.shape
     if rows == 0 or n_samples == 0:
@@ -257,6 +323,7 @@ def _add_frame_images(mapper, images, frame, channels, tick_us, start_tick, scal
     pix = sample_pixels(n_samples, sample_us=tick_us, pixel_us=det.tick_us * mapper.drift_window,
                         start_us=start_tick * det.tick_us)
     outside = (pix < 0) | (pix >= mapper.n_drift_block)
+    outside_samples = np.flatnonzero(outside)
     step = max(1, _CHUNK_ELEMENTS // n_samples)
     for r0 in range(0, rows, step):
         raw = frame[r0 : r0 + step]
@@ -268,18 +335,24 @@ def _add_frame_images(mapper, images, frame, channels, tick_us, start_tick, scal
                                     f"{_num(raw[r, s])}; samples must be finite")
         with np.errstate(over="ignore"):  # beyond the clip anyway
             adc = np.clip(raw.astype(np.float64) * scale, -_ADC_CLIP, _ADC_CLIP).astype(np.float32)
-        if outside.any():
+        if cropped is not None:  # the charge of the chunk and what of it lies outside, in the frame's unit
+            charged = adc >= 0.5  # would make a non-zero byte
+            r, s = np.nonzero(charged[:, outside_samples])
+            with np.errstate(over="ignore", invalid="ignore"):  # sums of huge values: inf, reported as such
+                cropped.add(float(np.sum(raw, where=charged, dtype=np.float64)), raw[r, outside_samples[s]],
+                            channels[r0 + r], start_tick + (outside_samples[s] + 0.5) * tick_us / det.tick_us)
+        elif outside.any():
             beyond = adc[:, outside]
             lost = beyond >= 0.5  # would make a non-zero byte
             if lost.any():
                 r, s = np.argwhere(lost)[0]
-                sample = int(np.flatnonzero(outside)[s])
+                sample = int(outside_samples[s])
                 tick = start_tick + (sample + 0.5) * tick_us / det.tick_us
                 raise BadEventError(
                     f"{where}: {what} channel {int(channels[r0 + r])} sample {sample} (tick {tick:g}) holds "
                     f"{float(beyond[r, s]):g} ADC outside the {det.name} readout window 0..{det.ticks_per_readout - 1} "
-                    f"(start_tick={start_tick:g}, {n_samples} samples of {tick_us:g} us); nothing is cut silently: "
-                    f"crop the frame or fix start_tick"
+                    f"(start_tick={start_tick:g}, {n_samples} samples of {tick_us:g} us); refused "
+                    f"(outside_window='refuse'): crop the frame or fix start_tick"
                 )
         part = mapper.images_from_frame(adc, channels[r0 : r0 + step], tick_us=tick_us, start_tick=start_tick)
         for total, img in zip(images, part):

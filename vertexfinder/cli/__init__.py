@@ -26,6 +26,7 @@ import os
 import sys
 import threading
 
+from .. import interrupts
 from ..text import one_line
 from .arguments import _COMMANDS
 from .commands import (_cmd_convert, _cmd_demo, _cmd_detectors, _cmd_evaluate, _cmd_export, _cmd_find,  # noqa: F401
@@ -56,6 +57,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupted(args, deadline) -> int:
+    """Report an interrupted command; status 130. The program itself ends here (see :func:`main`)."""
+    hint = "; run the same command again to resume" if args.command == "train" else ""
+    print(f"vertexfinder: interrupted{hint}", file=sys.stderr)
+    if deadline is not None:
+        # The program ends here: the cleanup has run (finally blocks, atomic outputs), and the
+        # interpreter's own shutdown, with TensorFlow's data threads still running, can hang or crash.
+        deadline.reported = True
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    return 130
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run a command; returns the exit status (0, 1 on an error, 130 when interrupted).
 
@@ -73,19 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None and threading.current_thread() is threading.main_thread():
         deadline = _InterruptDeadline(INTERRUPT_GRACE_S)
     try:
-        return int(args.func(args) or 0)
+        status = int(args.func(args) or 0)
+        interrupts.check()  # a Ctrl-C some library swallowed: the command did not finish as asked
+        return status
     except KeyboardInterrupt:
-        hint = "; run the same command again to resume" if args.command == "train" else ""
-        print(f"vertexfinder: interrupted{hint}", file=sys.stderr)
-        if deadline is not None:
-            # The program ends here: the cleanup has run (finally blocks, atomic outputs), and the
-            # interpreter's own shutdown, with TensorFlow's data threads still running, can hang or crash.
-            deadline.reported = True
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(130)
-        return 130
+        return _interrupted(args, deadline)
     except Exception as exc:  # the one place errors become a one-line message
+        if interrupts.requested():  # a KeyboardInterrupt a library turned into another error
+            return _interrupted(args, deadline)
         if args.debug:
             raise
         from ..errors import VertexFinderError

@@ -1,7 +1,7 @@
-"""``python -m vertexfinder.cli``: the command line."""
+"""``python -m vertexfinder.cli``: the command line, as the ``vertexfinder`` program."""
 
 import sys
 
-from . import main
+from ..__main__ import run
 
-sys.exit(main())
+sys.exit(run())

@@ -131,6 +131,7 @@ def _cmd_train_scorer(args) -> int:
 def _cmd_convert(args) -> int:
     from ..io.events import convert
 
+    _check_output(args.output, args.overwrite)  # the command line's words (the API says overwrite=True)
     summary = convert(
         args.inputs, args.output, detector=args.detector, drift_window=args.drift_window, pooling=args.pooling,
         overwrite=args.overwrite, progress=_bars_shown(args), report=_stderr,
@@ -157,7 +158,7 @@ def _events(args, path, report=_stderr):
 
 def _cmd_find(args) -> int:
     from ..errors import InputError
-    from ..io.results import vertex_rows, write_rows
+    from ..io.results import results_writer, vertex_rows
 
     _check_output(args.output, True)
     finder = _load_finder(args)
@@ -166,18 +167,21 @@ def _cmd_find(args) -> int:
     def skip(ev, exc):
         skipped.append(f"skipped {args.input} run {ev.run} subrun {ev.subrun} event {ev.event}: {exc}")
 
-    rows, n = [], 0
-    with _progress(_events(args, args.input, report=skipped.append), desc="finding", unit="event",
-                   disable=not _bars_shown(args)) as events:
-        for ev, res in finder.find_iter(events, mode=args.mode, on_skip=skip):
-            rows.extend(vertex_rows(ev, res.vertices))
-            n += 1
-    for msg in skipped:
-        _stderr(msg)
-    if n == 0:
-        raise InputError(f"{args.input}: no event could be read ({len(skipped)} skipped); nothing written")
-    write_rows(rows, args.output)
-    print(f"found vertices in {n} events ({len(rows)} rows) -> {args.output}" + (f"; skipped {len(skipped)}" if skipped else ""))
+    n = rows = 0
+    with results_writer(args.output) as add:  # rows written as they are found: memory does not grow with events
+        with _progress(_events(args, args.input, report=skipped.append), desc="finding", unit="event",
+                       disable=not _bars_shown(args)) as events:
+            for ev, res in finder.find_iter(events, mode=args.mode, on_skip=skip):
+                found = vertex_rows(ev, res.vertices)
+                add(found)
+                rows += len(found)
+                n += 1
+        for msg in skipped:
+            _stderr(msg)
+        n_skipped = sum(msg.startswith("skipped ") for msg in skipped)  # not "cropped ...", "truth dropped ..."
+        if n == 0:
+            raise InputError(f"{args.input}: no event could be read ({n_skipped} skipped); nothing written")
+    print(f"found vertices in {n} events ({rows} rows) -> {args.output}" + (f"; skipped {n_skipped}" if n_skipped else ""))
     return 0
 
 

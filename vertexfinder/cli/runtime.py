@@ -8,6 +8,8 @@ import os
 import sys
 import threading
 
+from .. import interrupts
+
 
 def _bars_shown(args) -> bool:
     """Progress bars only on a terminal (in a log a bar is a line of carriage returns)."""
@@ -69,6 +71,13 @@ def _tensorflow(debug: bool) -> None:
         absl_logging.set_verbosity(absl_logging.FATAL)
 
 
+def _raise_interrupt(signum, frame):
+    """SIGINT's Python handler: record the interrupt (:mod:`vertexfinder.interrupts`), then raise
+    KeyboardInterrupt as Python's own handler does."""
+    interrupts.request()
+    raise KeyboardInterrupt
+
+
 class _InterruptDeadline:
     """After a Ctrl-C (SIGINT), end the process within ``grace`` seconds whatever the main thread does.
 
@@ -90,6 +99,7 @@ class _InterruptDeadline:
         self.grace = grace
         self._read, self._write = socket.socketpair()  # kept open for the life of the process
         self._write.setblocking(False)
+        signal.signal(signal.SIGINT, _raise_interrupt)  # recorded at once, then raised as Python does
         signal.set_wakeup_fd(self._write.fileno(), warn_on_full_buffer=False)
         self._null = None
         self.reported = False  # main() has said "interrupted" already
@@ -111,6 +121,7 @@ class _InterruptDeadline:
                 return
             if int(signal.SIGINT) not in data:
                 continue
+            interrupts.request()  # seen even where the main thread's KeyboardInterrupt is swallowed
             now = time.monotonic()
             if first is None:
                 first, deadline = now, now + self.grace

@@ -3,7 +3,9 @@
 ``get_detector("dune-fd-1x2x6")`` returns a built-in detector;
 ``get_detector("path/to/sbnd.toml")`` reads a description from a TOML or
 JSON file (schema in :mod:`vertexfinder.detectors._schema`, example in
-``docs/detectors/sbnd.toml``).
+``docs/detectors/sbnd.toml``). Every Detector's geometry is checked once built
+(:mod:`vertexfinder.detectors.checks`): overlapping drift volumes and coincident
+wire planes are refused.
 
 May import: ``vertexfinder.errors``, ``vertexfinder.text``.
 """

@@ -43,6 +43,7 @@ import numpy as np
 
 from ..errors import DetectorSchemaError, GeometryError
 from ._schema import DetectorSpec, PlaneSpec, WiresDetectorSpec
+from .checks import check_geometry
 from .wirecell import read_wires, wire_lattice
 
 __all__ = ["Detector", "TPC", "TPCPlane"]
@@ -282,6 +283,7 @@ class Detector:
             self._build_from_wires()
         else:
             self._build()
+        check_geometry(self)  # overlapping volumes, coincident planes (.checks)
         self._index_channels()
         self._describe_views()
 

@@ -19,7 +19,7 @@ The physics of turning frames and hits into images is :mod:`vertexfinder.inputs`
 here only check and read the files. Names are loaded lazily so ``import vertexfinder.io`` does not
 import uproot.
 
-May import: ``vertexfinder.records``, ``vertexfinder.errors``, ``vertexfinder.text``,
+May import: ``vertexfinder.records``, ``vertexfinder.errors``, ``vertexfinder.text``, ``vertexfinder.interrupts``,
 ``vertexfinder.detectors``, ``vertexfinder.encoding``, ``vertexfinder.mapper``,
 ``vertexfinder.inputs``; never ``vertexfinder.finder``, ``vertexfinder.training``, the model or
 the command line.

@@ -8,7 +8,9 @@
 * :func:`convert` turns ROOT dumps into an event store.
 
 Bad events are skipped and passed to a ``report`` callback (default: logged as warnings on the
-``vertexfinder`` logger); nothing here prints. Outputs appear only when complete.
+``vertexfinder`` logger), and so is what was dropped from an event that is kept (charge outside a
+frame's readout window: "cropped ..."; a dump event's truth that does not meet in 3D: "truth
+dropped ..."); nothing here prints. Outputs appear only when complete.
 """
 
 from __future__ import annotations
@@ -32,12 +34,16 @@ def _report(report):
 
 
 def npz_events(path, *, detector=None, drift_window=None, pooling=None, charge_unit=None,
-               electrons_per_adc=None, tag=None, time_zero_tick: float = 0.0):
+               electrons_per_adc=None, tag=None, time_zero_tick: float = 0.0, outside_window: str = "crop",
+               report=None):
     """The events of a ``.npz`` (a frame, a hit list or Wire-Cell frames, told apart by their
     arrays), as (ids, record or None, error or None).
 
     A frame or hit file holds one event; a Wire-Cell file one per saved frame. File-level
     problems raise; a bad event comes back with its error so callers can skip and report it.
+    Charge outside a frame's readout window is cropped and passed to ``report`` (default: a
+    warning on the ``vertexfinder`` logger), or makes the event bad with
+    ``outside_window="refuse"`` (:mod:`vertexfinder.inputs`).
 
     Raises:
         InputError: the file is not a readable .npz, holds none of the known layouts, or declares
@@ -51,11 +57,12 @@ def npz_events(path, *, detector=None, drift_window=None, pooling=None, charge_u
                          pooling=pooling or "max")
     with NpzFile(p) as npz:
         yield from npz_format(npz).read(npz, mapper, charge_unit=charge_unit, electrons_per_adc=electrons_per_adc,
-                                        tag=tag, time_zero_tick=time_zero_tick)
+                                        tag=tag, time_zero_tick=time_zero_tick, outside_window=outside_window,
+                                        report=report)
 
 
 def read_npz(path, *, detector=None, drift_window=None, pooling=None, charge_unit=None, electrons_per_adc=None,
-             tag=None, time_zero_tick: float = 0.0):
+             tag=None, time_zero_tick: float = 0.0, outside_window: str = "crop", report=None):
     """The EventRecord of a ``.npz`` holding one event: a frame, a hit list, or one Wire-Cell frame
     (:func:`npz_events` reads files of several events).
 
@@ -64,7 +71,7 @@ def read_npz(path, *, detector=None, drift_window=None, pooling=None, charge_uni
     """
     events = list(npz_events(path, detector=detector, drift_window=drift_window, pooling=pooling,
                              charge_unit=charge_unit, electrons_per_adc=electrons_per_adc, tag=tag,
-                             time_zero_tick=time_zero_tick))
+                             time_zero_tick=time_zero_tick, outside_window=outside_window, report=report))
     if len(events) != 1:
         raise InputError(f"{path}: holds {len(events)} events; read them with read_events or npz_events")
     _, record, error = events[0]
@@ -79,8 +86,9 @@ def read_events(path, *, detector=None, drift_window=None, pooling=None, report=
     ``detector``, ``drift_window`` and ``pooling`` describe dumps, frames and hits; None means:
     what a dump records (:func:`~vertexfinder.io.root.dump_mapper`), else ``dune-fd-1x2x6``, 6 and
     "max". A store records its own. Bad events of a dump or of a Wire-Cell file are skipped and
-    passed to ``report(message)``. ``npz_options``: ``charge_unit``, ``electrons_per_adc``,
-    ``tag``, ``time_zero_tick`` (:func:`npz_events`).
+    passed to ``report(message)`` ("skipped ..."), and so is what was dropped from an event that is
+    read ("cropped ...", "truth dropped ..."). ``npz_options``: ``charge_unit``,
+    ``electrons_per_adc``, ``tag``, ``time_zero_tick``, ``outside_window`` (:func:`npz_events`).
     """
     p = Path(path)
     report = _report(report)
@@ -92,7 +100,8 @@ def read_events(path, *, detector=None, drift_window=None, pooling=None, report=
     if formats[0].holds is None:  # a store or a dump: one format per folder or suffix
         yield from formats[0].read(p, detector=detector, drift_window=drift_window, pooling=pooling, report=report)
         return
-    events = list(npz_events(p, detector=detector, drift_window=drift_window, pooling=pooling, **npz_options))
+    events = list(npz_events(p, detector=detector, drift_window=drift_window, pooling=pooling, report=report,
+                             **npz_options))
     if len(events) == 1 and events[0][1] is None:
         raise BadEventError(events[0][2])  # a file of one event: its problem is the file's
     for ids, record, error in events:
@@ -127,8 +136,12 @@ def convert(inputs, output, *, detector=None, drift_window=None, pooling=None, o
     whose (run, subrun, event) was already converted, from the same or an earlier input, is
     skipped and reported: a store holds each event once.
 
-    Returns a summary dict (converted, skipped, errors, store). The store appears at ``output``
-    only when the conversion finished (it is built under a temporary name, then renamed).
+    An event whose 2D truth does not meet in 3D is converted without its truth, and reported
+    ("truth dropped ...").
+
+    Returns a summary dict (converted, skipped, errors, truth_dropped: the messages of events
+    converted without their truth, store). The store appears at ``output`` only when the
+    conversion finished (it is built under a temporary name, then renamed).
 
     Raises:
         InputError: an input file is missing or given twice, or no event could be converted (no
@@ -156,7 +169,7 @@ def convert(inputs, output, *, detector=None, drift_window=None, pooling=None, o
     mappers = [mapper] + [dump_mapper(p, detector=det, drift_window=mapper.drift_window, pooling=mapper.pooling)
                           for p in inputs[1:]]
     report = _report(report)
-    converted, errors = 0, []
+    converted, errors, truth_dropped = 0, [], []
     first_seen: dict = {}
     try:
         with create_store_of(output, det, drift_window=mapper.drift_window, pooling=mapper.pooling,
@@ -175,6 +188,9 @@ def convert(inputs, output, *, detector=None, drift_window=None, pooling=None, o
                         first_seen[entry.ids] = path
                         converted += 1
                         msg = None
+                        if entry.truth_dropped is not None:
+                            truth_dropped.append(f"truth dropped {where}: {entry.truth_dropped}")
+                            report(truth_dropped[-1])
                     if msg is not None:
                         errors.append(msg)
                         report(msg)
@@ -184,4 +200,5 @@ def convert(inputs, output, *, detector=None, drift_window=None, pooling=None, o
     except _NothingConverted:
         raise InputError(f"{', '.join(map(str, inputs))}: no event could be converted ({len(errors)} skipped); "
                          "no store written") from None
-    return {"converted": converted, "skipped": len(errors), "errors": errors, "store": str(output)}
+    return {"converted": converted, "skipped": len(errors), "errors": errors, "truth_dropped": truth_dropped,
+            "store": str(output)}

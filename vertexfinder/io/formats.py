@@ -48,7 +48,8 @@ class Format:
         read: a folder's or a suffix's format: ``read(path, *, detector, drift_window, pooling,
             report)`` yields EventRecords, bad events skipped and passed to ``report``. A
             ``holds`` format's: ``read(npz, mapper, *, charge_unit, electrons_per_adc, tag,
-            time_zero_tick)`` yields (ids, record, None), or (ids, None, error) for a bad event.
+            time_zero_tick, outside_window, report)`` yields (ids, record, None), or (ids, None,
+            error) for a bad event; what it cropped from an event is passed to ``report``.
         write: ``write(records, output, *, detector, drift_window, pooling, overwrite)`` writes
             EventRecords of ``detector`` (a Detector) and returns how many; None for a format
             that is only read.

@@ -25,9 +25,11 @@ def holds(npz: NpzFile) -> bool:
 
 
 def frame_events(npz: NpzFile, mapper, *, charge_unit=None, electrons_per_adc=None, tag=None,
-                 time_zero_tick: float = 0.0):
+                 time_zero_tick: float = 0.0, outside_window: str = "crop", report=None):
     """The one event of a frame file, as (ids, record, None), or (ids, None, error) when the event is
-    bad. ``tag`` and ``time_zero_tick`` are Wire-Cell options, unused here.
+    bad. ``tag`` and ``time_zero_tick`` are Wire-Cell options, unused here; charge outside the
+    readout window is cropped and passed to ``report``, or refused, as ``outside_window`` says
+    (:func:`vertexfinder.inputs.event_from_frame`).
 
     Raises:
         InputError: an array of the wrong type, or larger than the detector allows.
@@ -39,7 +41,7 @@ def frame_events(npz: NpzFile, mapper, *, charge_unit=None, electrons_per_adc=No
     try:
         frame = npz.array("frame", max_elements=max_frame, ndim=2)
         channels = npz.array("channels", max_elements=mapper.detector.n_channels)
-        record = event_from_frame(frame, channels, **options)
+        record = event_from_frame(frame, channels, outside_window=outside_window, report=report, **options)
     except BadEventError as exc:
         yield key, None, str(exc)
     else:

@@ -25,9 +25,10 @@ def holds(npz: NpzFile) -> bool:
 
 
 def hit_events(npz: NpzFile, mapper, *, charge_unit=None, electrons_per_adc=None, tag=None,
-               time_zero_tick: float = 0.0):
+               time_zero_tick: float = 0.0, outside_window: str = "crop", report=None):
     """The one event of a hit file, as (ids, record, None), or (ids, None, error) when the event is
-    bad. ``tag`` and ``time_zero_tick`` are Wire-Cell options, unused here.
+    bad. ``tag`` and ``time_zero_tick`` are Wire-Cell options, ``outside_window`` and ``report``
+    frame options, unused here (hits must peak inside the readout window).
 
     Raises:
         InputError: an array of the wrong type, or larger than the detector allows.

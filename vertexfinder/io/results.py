@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 from .atomic import atomic_output
 
-__all__ = ["FIND_COLUMNS", "vertex_rows", "write_rows"]
+__all__ = ["FIND_COLUMNS", "vertex_rows", "write_rows", "results_writer"]
 
 FIND_COLUMNS = ("run", "subrun", "event", "vertex", "kind", "score", "primary", "plane", "found", "tpc",
                 "plane_index", "wire", "channel", "tick", "global_wire", "global_drift", "x_cm", "y_cm", "z_cm",
@@ -43,33 +44,64 @@ def vertex_rows(event, vertices):
 
 def write_rows(rows, output) -> None:
     """Write find rows as CSV, or as a ROOT TTree ``vertices`` (uproot) for ``.root``; atomically."""
+    with results_writer(output) as add:
+        add(rows)
+
+
+@contextmanager
+def results_writer(output, *, basket_rows: int = 50_000):
+    """``with results_writer(path) as add: add(rows)``: find rows written as they come (CSV, or a
+    ROOT TTree ``vertices`` for ``.root``, filled ``basket_rows`` rows at a time), so a run over
+    any number of events holds at most one basket in memory. The output appears when the block
+    ends without an error (:func:`vertexfinder.io.atomic.atomic_output`); on an error or an
+    interrupt nothing is written."""
     with atomic_output(output) as tmp:
         if Path(output).suffix == ".root":
-            import numpy as np
             import uproot
 
-            from ..records import VERTEX_KINDS
-
-            # TTree branches are numeric: kind and plane become ids (kind_id: VERTEX_KINDS order;
-            # plane_id: index of the view in the detector's view order, plane_view: its letter code)
-            cols = {}
-            for c in FIND_COLUMNS:
-                values = [r[c] for r in rows]
-                if c == "kind":
-                    cols["kind_id"] = np.array([VERTEX_KINDS.index(k) for k in values], dtype=np.int32)
-                elif c == "plane":
-                    cols["plane_view"] = np.array([ord(v[0]) for v in values], dtype=np.int32)
-                elif c in ("score", "wire", "tick", "global_wire", "global_drift", "x_cm", "y_cm", "z_cm", "residual_cm"):
-                    cols[c] = np.array(values, dtype=np.float64)
-                else:
-                    cols[c] = np.array(values, dtype=np.int64)
-            cols["plane_id"] = np.array([r["plane_id"] for r in rows], dtype=np.int32)
             with uproot.recreate(tmp) as f:
-                f["vertices"] = cols
+                tree = f.mktree("vertices", _ROOT_TYPES)
+                pending: list = []
+
+                def add(rows):
+                    pending.extend(rows)
+                    if len(pending) >= basket_rows:
+                        tree.extend(_root_columns(pending))
+                        pending.clear()
+
+                yield add
+                if pending or tree.num_entries == 0:
+                    tree.extend(_root_columns(pending))
         else:
             import csv
 
             with open(tmp, "w", newline="") as f:
                 w = csv.DictWriter(f, fieldnames=FIND_COLUMNS, extrasaction="ignore")
                 w.writeheader()
-                w.writerows(rows)
+                yield w.writerows
+
+
+#: The TTree's branches: numeric, so kind and plane become ids (kind_id: VERTEX_KINDS order; plane_id:
+#: index of the view in the detector's view order, plane_view: its letter code).
+_FLOATS = ("score", "wire", "tick", "global_wire", "global_drift", "x_cm", "y_cm", "z_cm", "residual_cm")
+_ROOT_TYPES = {("kind_id" if c == "kind" else "plane_view" if c == "plane" else c):
+               ("int32" if c in ("kind", "plane") else "float64" if c in _FLOATS else "int64") for c in FIND_COLUMNS}
+_ROOT_TYPES["plane_id"] = "int32"
+
+
+def _root_columns(rows) -> dict:
+    import numpy as np
+
+    from ..records import VERTEX_KINDS
+
+    cols = {}
+    for c in FIND_COLUMNS:
+        values = [r[c] for r in rows]
+        if c == "kind":
+            cols["kind_id"] = np.array([VERTEX_KINDS.index(k) for k in values], dtype=np.int32)
+        elif c == "plane":
+            cols["plane_view"] = np.array([ord(v[0]) for v in values], dtype=np.int32)
+        else:
+            cols[c] = np.array(values, dtype=_ROOT_TYPES[c])
+    cols["plane_id"] = np.array([r["plane_id"] for r in rows], dtype=np.int32)
+    return cols

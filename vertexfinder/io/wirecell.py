@@ -9,7 +9,10 @@ Times are taken as measured from the start of the readout window (detector tick 
 ``time_zero_tick`` moves that, e.g. to the detector's ``trigger_offset_ticks`` for frames timed
 from the trigger). Signal-processing tags (``gauss``, ``wiener``, ``dnnsp``, ...) hold electrons
 per sample, the others ADC, unless ``charge_unit`` says otherwise. Each event's parts become an
-EventRecord through :func:`vertexfinder.inputs.event_from_frames`.
+EventRecord through :func:`vertexfinder.inputs.event_from_frames`. Frames may be longer than the
+detector's readout window (Wire-Cell simulates DUNE FD frames of 6000 ticks; LArSoft reads 4492):
+samples outside it are not imaged, and charge there is cropped and reported, or refused, as
+``outside_window`` says.
 """
 
 from __future__ import annotations
@@ -63,9 +66,10 @@ def _family(tag: str) -> str:
 
 
 def wirecell_events(npz: NpzFile, mapper, *, charge_unit=None, electrons_per_adc=None, tag=None,
-                    time_zero_tick: float = 0.0):
+                    time_zero_tick: float = 0.0, outside_window: str = "crop", report=None):
     """The events of a Wire-Cell frame file (module docstring), one per saved frame, as (ids,
-    record, None), or (ids, None, error) for a bad event.
+    record, None), or (ids, None, error) for a bad event; charge cropped from outside the readout
+    window is passed to ``report`` (:func:`vertexfinder.inputs.event_from_frames`).
 
     Raises:
         InputError: no frames of ``tag``, several tag families and none chosen, a bad
@@ -120,7 +124,8 @@ def wirecell_events(npz: NpzFile, mapper, *, charge_unit=None, electrons_per_adc
                 parts.append(FramePart(npz.array(fkey, max_elements=max_frame, ndim=2),
                                        npz.array(ckey, max_elements=det.n_channels), tick_us, start_tick))
             record = event_from_frames(parts, detector=mapper, charge_unit=unit, electrons_per_adc=gain, event=n,
-                                       source=f"{npz.path} ({'+'.join(members)})")
+                                       source=f"{npz.path} ({'+'.join(members)})", outside_window=outside_window,
+                                       report=report)
         except BadEventError as exc:
             yield (0, 0, n), None, str(exc)
         else:

@@ -1,7 +1,8 @@
 """Reading ROOT dumps in the historical layout (:mod:`.layout`) with uproot.
 
 :func:`read_dump` yields a :class:`DumpEntry` per event (a malformed event carries its error and
-the others are still read); :func:`dump_metadata` is what a dump written by this package records
+the others are still read; an event whose 2D truth does not meet in 3D keeps its images and says
+why its truth was dropped); :func:`dump_metadata` is what a dump written by this package records
 of its detector, and :func:`dump_mapper` the ImageMapper a dump is read with; :func:`dump_events`
 is the event reader of :data:`vertexfinder.io.formats.FORMATS` (a ``.root`` input).
 
@@ -62,6 +63,8 @@ class DumpEntry:
         run, subrun, event: event ids (subrun -1 when only a tree without fSubRun names the event).
         record: the event, or None if it is malformed.
         error: why the event could not be read (names the file, the ids and the problem), else None.
+        truth_dropped: why the event's truth was dropped, its images kept (its 2D vertex positions
+            do not meet in 3D), else None.
     """
 
     run: int
@@ -69,6 +72,7 @@ class DumpEntry:
     event: int
     record: EventRecord | None
     error: str | None = None
+    truth_dropped: str | None = None
 
     @property
     def ids(self) -> tuple[int, int, int]:
@@ -77,6 +81,10 @@ class DumpEntry:
 
 class _Bad(Exception):
     """One event's problem; becomes a DumpEntry error."""
+
+
+class _TruthApart(Exception):
+    """An event's 2D truth positions that do not meet in 3D: the truth is dropped, the images kept."""
 
 
 @dataclass
@@ -193,9 +201,12 @@ def dump_events(path, *, detector=None, drift_window=None, pooling=None, report)
     event is skipped and passed to ``report(message)``."""
     mapper = dump_mapper(path, detector=detector, drift_window=drift_window, pooling=pooling)
     for entry in read_dump(path, mapper=mapper):
+        where = f"{path} run {entry.run} subrun {entry.subrun} event {entry.event}"
         if entry.record is None:
-            report(f"skipped {path} run {entry.run} subrun {entry.subrun} event {entry.event}: {entry.error}")
+            report(f"skipped {where}: {entry.error}")
         else:
+            if entry.truth_dropped is not None:
+                report(f"truth dropped {where}: {entry.truth_dropped}")
             yield entry.record
 
 
@@ -291,16 +302,17 @@ def _iter_entries(index: _Index, mapper) -> Iterator[DumpEntry]:
         for ids, ev in index.events.items():
             where = f"{index.path}: run {ids[0]} subrun {ids[1]} event {ids[2]}"
             try:
-                record = _build_record(d, ev, index, mapper)
+                record, dropped = _build_record(d, ev, index, mapper)
             except (_Bad, BadEventError, GeometryError) as exc:
                 yield DumpEntry(*ids, record=None, error=f"{where}: {exc}")
             else:
-                yield DumpEntry(*ids, record=record)
+                yield DumpEntry(*ids, record=record, truth_dropped=dropped)
     for ids, msg in index.orphans:
         yield DumpEntry(*ids, record=None, error=msg)
 
 
-def _build_record(d, ev: _Event, index: _Index, mapper) -> EventRecord:
+def _build_record(d, ev: _Event, index: _Index, mapper) -> tuple[EventRecord, str | None]:
+    """The event's record, and why its truth was dropped (None: it was not)."""
     if ev.problems:
         raise _Bad("; ".join(ev.problems))
     if max(ev.ids) > INT32_MAX:
@@ -321,6 +333,7 @@ def _build_record(d, ev: _Event, index: _Index, mapper) -> EventRecord:
         energy = float(t["fEnergy"][nu]) if "fEnergy" in t else float("nan")
         cryo = int(t["fCryo"][nu]) if "fCryo" in t else 0
     n_tpc = len(mapper.detector.tpcs)
+    dropped = None
     if not -1 <= tpc < n_tpc:
         raise _Bad(f"tree {NU_TREE!r} has fTpc={tpc}, expected -1 (unknown) or a TPC of {mapper.detector.name} "
                    f"(0..{n_tpc - 1})")
@@ -334,7 +347,10 @@ def _build_record(d, ev: _Event, index: _Index, mapper) -> EventRecord:
     if VERTEX_TREE in tables:
         vertices = _vertices_from_tree(tables[VERTEX_TREE], ev.rows.get(VERTEX_TREE, []), mapper)
     elif ev.rows.get(NU2D_TREE):
-        vertices = (_primary_from_2d(tables[NU2D_TREE], ev.rows[NU2D_TREE], tpc, nu_pdg, mapper),)
+        try:
+            vertices = (_primary_from_2d(tables[NU2D_TREE], ev.rows[NU2D_TREE], tpc, nu_pdg, mapper),)
+        except _TruthApart as exc:
+            vertices, dropped = (), f"{exc}; the event is kept without its truth vertex"
     else:
         vertices = ()
 
@@ -353,7 +369,7 @@ def _build_record(d, ev: _Event, index: _Index, mapper) -> EventRecord:
         run=ev.ids[0], subrun=ev.ids[1], event=ev.ids[2], detector=mapper.detector,
         drift_window=mapper.drift_window, pooling=mapper.pooling, planes=planes, vertices=vertices,
         nu_pdg=nu_pdg, interaction=INTERACTION_NAME.get(code, ""), energy_gev=energy, tpc=tpc,
-    )
+    ), dropped
 
 
 def _one_row(tables, ev: _Event, name: str) -> int | None:
@@ -489,11 +505,11 @@ def _primary_from_2d(table, rows, tpc: int, nu_pdg: int, mapper) -> TruthVertex:
     try:
         bp = mapper.backproject(points)
     except GeometryError as exc:
-        raise _Bad(f"cannot back-project the 2D vertex {points}: {exc}") from exc
+        raise _TruthApart(f"tree {NU2D_TREE!r}: cannot back-project the 2D vertex {points}: {exc}") from exc
     tolerance = 3 * max(max(mapper.pixel_cm(v)) for v in views)
     if bp.residual_cm > tolerance:
-        raise _Bad(f"the 2D vertex positions {points} do not meet in 3D (residual {bp.residual_cm:.2f} cm "
-                   f"> {tolerance:.2f} cm)")
+        raise _TruthApart(f"tree {NU2D_TREE!r}: the 2D vertex positions {points} do not meet in 3D (residual "
+                          f"{bp.residual_cm:.2f} cm > {tolerance:.2f} cm)")
     planes = mapper.project_points(bp.position_cm)[0]
     for v, view in enumerate(views):
         if view in points:  # keep the dumped positions, they are the labels

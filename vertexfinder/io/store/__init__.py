@@ -9,8 +9,9 @@
 The detector a store was made with is recorded in its manifest (:mod:`vertexfinder.io.descriptions`).
 
 May import: ``vertexfinder.records``, ``vertexfinder.errors``, ``vertexfinder.text``,
-``vertexfinder.detectors``, ``vertexfinder.io.descriptions``; never the finder, training, the
-model, the command line or the other formats of ``vertexfinder.io``.
+``vertexfinder.interrupts``, ``vertexfinder.detectors``, ``vertexfinder.io.atomic``,
+``vertexfinder.io.descriptions``; never the finder, training, the model, the command line or the
+other formats of ``vertexfinder.io``.
 """
 
 from .layout import READABLE_VERSIONS, SCHEMA_VERSION

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import zlib
 from pathlib import Path
@@ -45,14 +46,16 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import StoreCorruptError, StoreError, StoreVersionError
-from ...records import DRIFT_POOLINGS
+from ...records import DRIFT_POOLINGS, VERTEX_KINDS
 from ...text import shown
+from ..atomic import WRITER_FILE  # written in a partial store while it is built: who builds it, where
+
 
 __all__ = [
     "FORMAT", "SCHEMA_VERSION", "READABLE_VERSIONS", "COMPRESSIONS", "INTERACTIONS", "DIGEST_KEY", "WRITER_FILE",
     "CHUNK_SUFFIXES", "EVENT_DTYPE", "PLANE_DTYPE_V1", "PLANE_DTYPE", "TRUTH_DTYPE", "TRUTH_NONE", "TRUTH_SPARSE",
     "TRUTH_DENSE_U8", "TRUTH_DENSE_I16", "chunk_name", "plane_dtype", "vertex_dtype", "encode_truth", "decode_truth",
-    "file_digest", "manifest_digest", "check_manifest", "load_manifest",
+    "file_digest", "manifest_digest", "check_manifest", "load_manifest", "check_chunk_index",
 ]
 
 #: The manifest's ``format``.
@@ -67,11 +70,12 @@ COMPRESSIONS = ("zlib", "none")
 INTERACTIONS = ("CC", "NC", "")
 #: The manifest key holding the digest of the manifest's own content.
 DIGEST_KEY = "manifest_blake2b"
-#: Written in a partial store while it is built, so a later writer can tell a dead writer's leftovers.
-WRITER_FILE = ".writer.json"
 #: The files of a chunk: ``<chunk name>.<suffix>``.
 CHUNK_SUFFIXES = ("pixels", "events.npy", "planes.npy", "vertices.npy", "truth")
 _HEX32 = re.compile(r"[0-9a-f]{32}")
+#: Keys every manifest holds (``compression`` from schema 2; schema-1 stores without it are uncompressed).
+_REQUIRED_KEYS = ("format", "schema_version", "created_by", "detector", "detector_description", "views",
+                  "drift_window", "pooling", "pixel_cm", "compression", "events", "chunks")
 
 EVENT_DTYPE = np.dtype([
     ("run", "<u4"), ("subrun", "<u4"), ("event", "<u4"), ("nu_pdg", "<i4"), ("interaction", "u1"),
@@ -184,6 +188,12 @@ def check_manifest(m: dict, where, error=StoreCorruptError) -> None:
     def bad(problem: str):
         return error(f"{where}: {problem}")
 
+    required = [k for k in _REQUIRED_KEYS if k != "compression" or m.get("schema_version") != 1]
+    missing = [k for k in required if k not in m]
+    if missing:
+        raise bad(f"has no {', '.join(missing)} (a manifest holds {', '.join(required)})")
+    if not isinstance(m["created_by"], str):
+        raise bad(f"created_by must be text; found {shown(m['created_by'])}")
     if not isinstance(m.get("detector"), str) or not m["detector"]:
         raise bad(f"detector must be a name; found {shown(m.get('detector'))}")
     views = m.get("views")
@@ -197,8 +207,8 @@ def check_manifest(m: dict, where, error=StoreCorruptError) -> None:
     if m.get("compression", "none") not in COMPRESSIONS:  # early schema-1 stores have no compression key
         raise bad(f"unknown compression {shown(m.get('compression'))}")
     pixel_cm = m.get("pixel_cm")
-    if pixel_cm is not None and not (isinstance(pixel_cm, list)
-                                     and all(type(v) in (int, float) and v > 0 for v in pixel_cm)):
+    if pixel_cm is not None and not (isinstance(pixel_cm, list) and all(
+            type(v) in (int, float) and math.isfinite(v) and v > 0 for v in pixel_cm)):
         raise bad(f"pixel_cm must be null or a list of positive numbers; found {shown(pixel_cm)}")
     _check_views(m, bad)
     chunks = m.get("chunks")
@@ -259,3 +269,143 @@ def load_manifest(root: Path) -> dict:
             raise StoreCorruptError(f"{mpath}: manifest fails its checksum (edited or damaged)")
     check_manifest(m, mpath)
     return m
+
+
+# -- a chunk's index: every value against its domain and the chunk's totals ---------------------------------------
+
+#: The truth codes a store of each compression holds (the writer deflates dense maps, or keeps sparse pairs).
+_TRUTH_CODES = {"zlib": (TRUTH_NONE, TRUTH_DENSE_U8, TRUTH_DENSE_I16), "none": (TRUTH_NONE, TRUTH_SPARSE)}
+
+
+def _first(mask: np.ndarray) -> int | None:
+    hit = np.flatnonzero(mask)
+    return int(hit[0]) if hit.size else None
+
+
+def _tiling(start: np.ndarray, count: np.ndarray, total: int):
+    """Where ranges ``[start, start + count)``, one per row, fail to tile ``0..total`` in row order
+    (as the writer lays out vertices, crops and truth maps): None, or (row, field, problem) with
+    field "start" or "count", the value to blame, or "total" (in order, but not spanning the chunk)."""
+    start, count = start.astype(np.uint64), count.astype(np.uint64)
+    end = start + count  # a sum that wraps is caught by the bounds below
+    r = _first(start[1:] != end[:-1])
+    if r is not None:
+        nxt = r + 1  # rows r and r + 1 disagree: a wrong count of r leaves r + 1 in line with what follows it
+        follows = end[nxt] == (start[nxt + 1] if nxt + 1 < len(start) else total)
+        if follows:
+            return r, "count", f"ends its range at {int(end[r])}, where the next one starts at {int(start[nxt])}"
+        return nxt, "start", f"expected {int(end[r])}, where the previous range ends"
+    if len(start) and (start[0] != 0 or end[-1] != total):
+        return (0 if start[0] != 0 else len(start) - 1), "total", f"{int(start[0])}..{int(end[-1])}"
+    r = _first((start > total) | (count > total))
+    if r is not None:
+        return r, "count", f"runs beyond the chunk's {total}"
+    return None
+
+
+def check_chunk_index(arrays: dict, chunk: dict, *, root: Path, first_event: int, views, compression: str,
+                      truth_bytes: int) -> None:
+    """Every value of one chunk's index against its domain and the chunk's totals, vectorised.
+
+    ``arrays``: the chunk's ``events``, ``planes`` and ``vertices`` rows (shapes and dtypes already
+    checked); ``chunk``: its manifest entry; ``first_event``: the store index of its first event;
+    ``truth_bytes``: the size of its truth file. Checked: interaction and vertex kind codes within
+    their tables, TPC and energy within their domains, vertex ranges, crop bytes and truth bytes
+    tiling the chunk's vertices, pixels file and truth file in order, crop sizes summing to the
+    chunk's pixels, truth codes of the store's compression, each vertex row in its event's range
+    and each parent one of its event's other vertices. Raises StoreCorruptError naming the index
+    file, the event and the value.
+    """
+    name, n_p = chunk["name"], len(views)
+    events, planes, vertices = arrays["events"], arrays["planes"], arrays["vertices"]
+
+    def path(suffix: str) -> Path:
+        return root / f"{name}.{suffix}"
+
+    def event_error(suffix: str, row: int, problem: str) -> StoreCorruptError:
+        return StoreCorruptError(f"{path(suffix)}: event {first_event + row}: {problem}")
+
+    def plane_error(row: int, problem: str) -> StoreCorruptError:
+        return StoreCorruptError(f"{path('planes.npy')}: event {first_event + row // n_p} plane {views[row % n_p]}: "
+                                 f"{problem}")
+
+    # events: codes, domains, their vertex ranges
+    r = _first(events["interaction"] >= len(INTERACTIONS))
+    if r is not None:
+        raise event_error("events.npy", r, f"interaction code {events['interaction'][r]}, expected "
+                                           f"0..{len(INTERACTIONS) - 1} ({', '.join(map(repr, INTERACTIONS))})")
+    r = _first(events["tpc"] < -1)
+    if r is not None:
+        raise event_error("events.npy", r, f"tpc {events['tpc'][r]}, expected -1 (unknown) or a TPC index")
+    energy = events["energy_gev"]
+    r = _first(~(np.isnan(energy) | (np.isfinite(energy) & (energy >= 0))))
+    if r is not None:
+        raise event_error("events.npy", r, f"energy_gev {energy[r]}, expected a finite value >= 0 or NaN (unknown)")
+    v_start, v_count = events["vertex_start"], events["n_vertices"]
+    ranges = (
+        ("events.npy", v_start, v_count, chunk["vertices"], "vertices", ("vertex_start", "n_vertices"), 1),
+        ("pixels", planes["offset"], planes["stored"], chunk["stored_bytes"], "bytes", ("offset", "stored"), n_p),
+        ("truth", planes["truth_start"], planes["truth_bytes"], truth_bytes, "bytes", ("truth_start", "truth_bytes"),
+         n_p),
+    )
+    for suffix, start, count, total, unit, fields, per_event in ranges:
+        found = _tiling(start, count, total)
+        if found is None:
+            continue
+        row, field, problem = found
+        error = (lambda rw, text: event_error("events.npy", rw, text)) if per_event == 1 else plane_error
+        if field == "total":  # in order but not spanning the data: the chunk's files do not match
+            raise StoreCorruptError(
+                f"{path(suffix)}: the index spans {unit} {problem}, the chunk holds {total} (event "
+                f"{first_event + row // per_event}: {fields[0]} {int(start[row])}, {fields[1]} {int(count[row])})")
+        value = start[row] if field == "start" else count[row]
+        raise error(row, f"{fields[0] if field == 'start' else fields[1]} {int(value)}"
+                         f"{', ' if field == 'start' else ' '}{problem}")
+
+    # planes: crop sizes and truth codes
+    pixels = planes["wires"].astype(np.uint64) * planes["drift"].astype(np.uint64)
+    if compression == "none":
+        r = _first(planes["stored"] != pixels)
+        if r is not None:
+            raise StoreCorruptError(f"{path('pixels')}: event {first_event + r // n_p} plane {views[r % n_p]}: crops "
+                                    f"are not stored uncompressed ({int(planes['stored'][r])} bytes for "
+                                    f"{int(planes['wires'][r])}x{int(planes['drift'][r])} pixels)")
+    r = _first(pixels > chunk["pixels"])
+    if r is not None:
+        raise plane_error(r, f"crop of {int(planes['wires'][r])}x{int(planes['drift'][r])} pixels, more than the "
+                             f"chunk's {chunk['pixels']}")
+    if int(pixels.sum(dtype=np.uint64)) != chunk["pixels"]:
+        raise StoreCorruptError(f"{path('planes.npy')}: the crops hold {int(pixels.sum(dtype=np.uint64))} pixels, "
+                                f"the manifest says {name} holds {chunk['pixels']}")
+    codes = planes["truth_code"]
+    allowed = _TRUTH_CODES[compression]
+    r = _first(~np.isin(codes, allowed))
+    if r is not None:
+        raise plane_error(r, f"truth_code {codes[r]}, expected one of {allowed} in a {compression!r} store")
+    t_bytes = planes["truth_bytes"]
+    r = _first(((codes == TRUTH_NONE) & (t_bytes != 0))
+               | ((codes == TRUTH_SPARSE) & ((t_bytes % TRUTH_DTYPE.itemsize != 0)
+                                             | (t_bytes // TRUTH_DTYPE.itemsize > pixels))))
+    if r is not None:
+        raise plane_error(r, f"truth_bytes {int(t_bytes[r])} for truth_code {codes[r]} and {int(pixels[r])} pixels")
+
+    # vertices: codes, their event, their parents
+    if not len(vertices):
+        return
+    owner = np.repeat(np.arange(len(events)), v_count.astype(np.int64))  # the ranges tile: one owner per row
+    local = np.arange(len(vertices)) - v_start.astype(np.int64)[owner]
+
+    def vertex_error(row: int, problem: str) -> StoreCorruptError:
+        return event_error("vertices.npy", int(owner[row]), f"vertex {int(local[row])}: {problem}")
+
+    r = _first(vertices["kind"] >= len(VERTEX_KINDS))
+    if r is not None:
+        raise vertex_error(r, f"kind code {vertices['kind'][r]}, expected 0..{len(VERTEX_KINDS) - 1} "
+                              f"({', '.join(VERTEX_KINDS)})")
+    r = _first(vertices["event"] != (owner + first_event).astype(np.uint64))
+    if r is not None:
+        raise vertex_error(r, f"its row says event {vertices['event'][r]}")
+    parent, n_of = vertices["parent"].astype(np.int64), v_count.astype(np.int64)[owner]
+    r = _first(~((parent == -1) | ((parent >= 0) & (parent < n_of) & (parent != local))))
+    if r is not None:
+        raise vertex_error(r, f"parent {parent[r]}, expected -1 or another of the event's {n_of[r]} vertices")

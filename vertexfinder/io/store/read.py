@@ -1,10 +1,12 @@
 """Reading an event store: :class:`EventStore`, a read-only, memory-mapped view of one.
 
 Opening checks the manifest (its digest, its consistency, :func:`~.layout.load_manifest`), then
-cross-checks it against the data, cheaply (file sizes, index headers and their last rows, never
-the pixels): chunk names, event and vertex counts, index shapes and dtypes, the views against the
-detector. It checks the digests of the index files; each crop's and each truth map's CRC-32 is
-checked when it is read; :meth:`EventStore.verify` re-reads the manifest and checks every digest.
+cross-checks it against the data, never reading the pixels: chunk names, event and vertex counts,
+index shapes and dtypes, the views against the detector, the digests of the index files, and every
+index value against its domain and the chunk's totals (:func:`~.layout.check_chunk_index`,
+vectorised), so a store whose writer went wrong is refused even when its digests match. Each
+crop's and each truth map's CRC-32, and the truth's vertex indices, are checked when it is read;
+:meth:`EventStore.verify` re-reads the manifest and checks every digest and every CRC-32.
 Pixel files are memory-mapped, so resident memory stays small however large the store; event ``i``
 is found with a binary search over the chunks' event counts and read without touching other
 events.
@@ -13,6 +15,7 @@ events.
 from __future__ import annotations
 
 import copy
+import mmap
 import zlib
 from pathlib import Path
 
@@ -26,6 +29,7 @@ from .layout import (
     EVENT_DTYPE,
     INTERACTIONS,
     TRUTH_NONE,
+    check_chunk_index,
     decode_truth,
     file_digest,
     load_manifest,
@@ -77,12 +81,14 @@ class EventStore:
         self._geometry = None if detector is None else self._check_given_detector(detector)
         self._version = m["schema_version"]
         self._n_planes = len(m["views"])
-        self._chunks = [self._open_chunk(c) for c in m["chunks"]]
-        counts = [c["events"] for c in m["chunks"]]
-        self._starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        firsts = [0]  # the store index of each chunk's first event (Python ints: checked against the data first)
+        for c in m["chunks"]:
+            firsts.append(firsts[-1] + c["events"])
+        self._chunks = [self._open_chunk(c, first) for c, first in zip(m["chunks"], firsts)]
+        self._starts = np.array(firsts, dtype=np.int64)
 
-    def _open_chunk(self, c: dict):
-        """Memory-map one chunk after cheap checks against the manifest (sizes, index headers, last rows)."""
+    def _open_chunk(self, c: dict, first_event: int):
+        """Memory-map one chunk after checks against the manifest (sizes, index digests, every index value)."""
         for fname, meta in c["files"].items():
             f = self.path / fname
             if not f.is_file():
@@ -112,34 +118,21 @@ class EventStore:
             if a.shape != (rows,):
                 raise StoreCorruptError(f"{f}: {a.shape[0] if a.ndim == 1 else a.shape} rows, {expected}")
             arrays[key] = a
-        # the index must end exactly where the data files end (one row read each)
-        events, planes = arrays["events"], arrays["planes"]
-        first_e, last_e, first_p, last_p = events[0], events[-1], planes[0], planes[-1]
-        ends = {
-            "events.npy": (int(first_e["vertex_start"]), int(last_e["vertex_start"]) + int(last_e["n_vertices"]),
-                           c["vertices"], "vertex"),
-            "pixels": (int(first_p["offset"]), int(last_p["offset"]) + int(last_p["stored"]),
-                       c["stored_bytes"], "byte"),
-            "truth": (int(first_p["truth_start"]), int(last_p["truth_start"]) + int(last_p["truth_bytes"]),
-                      c["files"][f"{name}.truth"]["bytes"], "byte"),
-        }
-        for suffix, (first, end, size, unit) in ends.items():
-            if first != 0 or end != size:
-                raise StoreCorruptError(f"{self.path / (name + '.' + suffix)}: the index spans {unit}s {first}..{end}, "
-                                        f"the chunk holds {size}")
-        if self._manifest.get("compression", "none") == "none":
-            for row in (first_p, last_p):
-                stored, wires, drift = int(row["stored"]), int(row["wires"]), int(row["drift"])
-                if stored != wires * drift:
-                    raise StoreCorruptError(f"{self.path / (name + '.pixels')}: crops are not stored uncompressed "
-                                            f"({stored} bytes for {wires}x{drift} pixels)")
-        pixels_path = self.path / f"{name}.pixels"
-        pixels = (np.memmap(pixels_path, dtype=np.uint8, mode="r") if c["stored_bytes"] > 0
-                  else np.zeros(0, dtype=np.uint8))
-        truth_path = self.path / f"{name}.truth"
-        arrays["truth"] = (np.memmap(truth_path, dtype=np.uint8, mode="r") if truth_path.stat().st_size > 0
-                           else np.zeros(0, dtype=np.uint8))
+        # every value against its domain and the chunk's totals (vectorised over the index read above)
+        check_chunk_index(arrays, c, root=self.path, first_event=first_event, views=self._manifest["views"],
+                          compression=self.compression, truth_bytes=c["files"][f"{name}.truth"]["bytes"])
+        pixels = _mapped(self.path / f"{name}.pixels")
+        arrays["truth"] = _mapped(self.path / f"{name}.truth")
         return name, arrays, pixels
+
+    def _release(self, c: int) -> None:
+        """Let go of the pages of chunk ``c``'s crops and truth maps this process has read (they stay
+        in the page cache; a later read maps them again)."""
+        _, arrays, pixels = self._chunks[c]
+        for a in (pixels, arrays["truth"]):
+            mapping = getattr(a.base, "obj", None)  # np.frombuffer's memoryview of the mmap
+            if isinstance(mapping, mmap.mmap):
+                mapping.madvise(mmap.MADV_DONTNEED)
 
     # -- metadata ----------------------------------------------------------------------------
     def _check_given_detector(self, detector):
@@ -244,16 +237,16 @@ class EventStore:
                                         f"{len(arrays['truth'])}")
             blob = bytes(arrays["truth"][t0 : t0 + tn])
             # checked whatever verify_crops says: uncompressed truth has no other protection and costs little
-            if self._version >= 2:
-                if (zlib.crc32(blob) & 0xFFFFFFFF) != int(row["truth_crc32"]):
-                    raise corrupt(".truth", "truth map fails its CRC-32 check")
-                n_vertices = None
-            else:  # no CRC: check what can be checked
-                n_vertices = int(arrays["events"][j]["n_vertices"])
-            try:
-                truth = decode_truth(code, blob, shape, n_vertices)
+            n_vertices = int(arrays["events"][j]["n_vertices"])
+            if self._version >= 2 and (zlib.crc32(blob) & 0xFFFFFFFF) != int(row["truth_crc32"]):
+                raise corrupt(".truth", "truth map fails its CRC-32 check")
+            try:  # schema 1 has no CRC: its sparse pairs are sanity-checked
+                truth = decode_truth(code, blob, shape, n_vertices if self._version < 2 else None)
             except (zlib.error, ValueError, IndexError) as exc:
                 raise corrupt(".truth", f"truth map does not decode ({exc})") from None
+            if truth.size and (truth.min() < -1 or truth.max() >= n_vertices):  # a writer's values, CRC or not
+                raise corrupt(".truth", f"truth map refers to vertices {int(truth.min())}..{int(truth.max())}, "
+                                        f"expected -1 (none) or one of the event's {n_vertices}")
         return PlaneImage(self.views[k], pix, (int(row["origin_wire"]), int(row["origin_drift"])), truth)
 
     def plane(self, i: int, p: int) -> PlaneImage:
@@ -282,8 +275,13 @@ class EventStore:
         )
 
     def __iter__(self):
-        for i in range(len(self)):
-            yield self[i]
+        """The events in order. Each chunk's crops are let go once its events are read, so a pass
+        over a store of any size holds one chunk's pages at a time (``find`` over 100k events needs
+        the memory of ``find`` over 500)."""
+        for c in range(len(self._chunks)):
+            for i in range(int(self._starts[c]), int(self._starts[c + 1])):
+                yield self[i]
+            self._release(c)
 
     def vertex_table(self) -> np.ndarray:
         """All truth vertices (structured array with the global event index in ``event``)."""
@@ -305,20 +303,27 @@ class EventStore:
         }
 
     def verify(self) -> None:
-        """Check the store on disk now: the manifest (its digest, its cross-checks) and every file's digest,
-        pixels included (reads everything once)."""
-        fresh = EventStore(self.path, verify_crops=False)
-        m = fresh._manifest
-        fresh.close()
-        fixed = lambda man: {k: v for k, v in man.items() if k not in ("events", "chunks", DIGEST_KEY)}  # noqa: E731
-        opened = self._manifest["chunks"]
-        if fixed(m) != fixed(self._manifest) or m["chunks"][: len(opened)] != opened:
-            raise StoreCorruptError(f"{self.path / 'manifest.json'}: changed since the store was opened "
-                                    "(other than by appended chunks)")
-        for c in m["chunks"]:
-            for fname, meta in c["files"].items():
-                if file_digest(self.path / fname) != meta["blake2b"]:
-                    raise StoreCorruptError(f"{self.path / fname}: checksum mismatch")
+        """Check the store on disk now: the manifest (its digest, its cross-checks), every index value,
+        every file's digest, pixels included, and every crop's and truth map's CRC-32 (reads everything
+        once; a store resealed over wrong values or a wrong CRC fails here, naming the event and plane)."""
+        fresh = EventStore(self.path, verify_crops=True)  # opening checks every index value
+        try:
+            m = fresh._manifest
+            fixed = lambda man: {k: v for k, v in man.items() if k not in ("events", "chunks", DIGEST_KEY)}  # noqa: E731
+            opened = self._manifest["chunks"]
+            if fixed(m) != fixed(self._manifest) or m["chunks"][: len(opened)] != opened:
+                raise StoreCorruptError(f"{self.path / 'manifest.json'}: changed since the store was opened "
+                                        "(other than by appended chunks)")
+            for c in m["chunks"]:
+                for fname, meta in c["files"].items():
+                    if file_digest(self.path / fname) != meta["blake2b"]:
+                        raise StoreCorruptError(f"{self.path / fname}: checksum mismatch")
+            for c, first in enumerate(fresh._starts[:-1]):
+                for j in range(m["chunks"][c]["events"]):
+                    for k in range(fresh._n_planes):
+                        fresh._plane(int(first) + j, c, j, k)  # inflates, checks the CRC-32s and truth values
+        finally:
+            fresh.close()
 
     def close(self) -> None:
         self._chunks = []
@@ -331,9 +336,17 @@ class EventStore:
         return False
 
 
+
+def _mapped(path: Path) -> np.ndarray:
+    """A file's bytes, memory-mapped read-only (the array's ``base`` is a memoryview of the mmap);
+    empty files give an empty array."""
+    if path.stat().st_size == 0:
+        return np.zeros(0, dtype=np.uint8)
+    with open(path, "rb") as f:
+        return np.frombuffer(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ), dtype=np.uint8)
+
+
 def store_events(path, *, detector=None, drift_window=None, pooling=None, report=None):
     """The events of the store at ``path``, in order. A store records its own detector, drift window
     and pooling (the options other formats' readers take are ignored) and holds no bad events."""
-    store = EventStore.open(path)
-    for i in range(len(store)):
-        yield store[i]
+    yield from EventStore.open(path)  # in order, each chunk let go once read

@@ -3,10 +3,10 @@
 Each chunk's files are written under temporary names, flushed and fsynced, renamed, and only then
 is ``manifest.json`` replaced (write ``manifest.json.tmp``, fsync, ``os.replace``). A crash leaves
 the store as of its last committed chunk; files the manifest does not list are ignored. A new
-store is built in a sibling ``<path>.partial-<pid>`` directory and renamed onto ``path`` when
-complete, so it never opens as valid but half written; creating a store removes the partial
-directories that writers killed before finishing left behind (those of processes no longer
-running on this host).
+store is built in a hidden sibling ``.<name>.partial-<pid>`` directory and renamed onto ``path``
+when complete, so it never opens as valid but half written; creating a store first removes what
+writers killed before finishing left in its folder (partial stores and temporaries of processes no
+longer running on this host, :func:`~vertexfinder.io.atomic.remove_stale_temporaries_in`).
 """
 
 from __future__ import annotations
@@ -14,15 +14,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-from ... import __version__
+from ... import __version__, interrupts
 from ...errors import BadEventError, StoreError
 from ...records import VERTEX_KINDS, EventRecord
+from ..atomic import remove_stale_temporaries_in, stamp_writer, writer_folder
 from ..descriptions import detector_description
 from .layout import (
     COMPRESSIONS,
@@ -105,9 +105,15 @@ class StoreWriter:
             raise BadEventError(f"{ids}: planes {views} differ from the store's views {m['views']}")
         if record.interaction not in INTERACTIONS:
             raise BadEventError(f"{ids}: interaction must be one of {INTERACTIONS}; Received: {record.interaction!r}")
+        # what a store refuses to open is not written (layout.check_chunk_index)
+        if record.tpc < -1:
+            raise BadEventError(f"{ids}: tpc must be -1 (unknown) or a TPC index; Received: {record.tpc!r}")
+        if not (np.isnan(record.energy_gev) or (np.isfinite(record.energy_gev) and record.energy_gev >= 0)):
+            raise BadEventError(f"{ids}: energy_gev must be finite and >= 0, or NaN; Received: {record.energy_gev!r}")
         for p in record.planes:
-            if p.truth is not None and p.truth.size and p.truth.max() >= len(record.vertices):
-                raise BadEventError(f"{ids}: plane {p.view} truth refers to vertex {int(p.truth.max())} of {len(record.vertices)}")
+            if p.truth is not None and p.truth.size and (p.truth.max() >= len(record.vertices) or p.truth.min() < -1):
+                raise BadEventError(f"{ids}: plane {p.view} truth refers to vertices {int(p.truth.min())}.."
+                                    f"{int(p.truth.max())}, expected -1 (none) or one of {len(record.vertices)}")
         self._pending.append(record)
         if len(self._pending) >= self._chunk_events:
             self.flush()
@@ -191,19 +197,24 @@ class StoreWriter:
         self.flush()
         self._closed = True
         if self._final is not None:
+            if interrupts.requested():  # after a Ctrl-C no new store is published
+                shutil.rmtree(self._dir, ignore_errors=True)
+                raise KeyboardInterrupt
             _write_manifest(self._dir, self._manifest)
-            (self._dir / WRITER_FILE).unlink(missing_ok=True)
             old = None
             if self._final.exists():
                 if not self._replace:
                     shutil.rmtree(self._dir, ignore_errors=True)
                     raise StoreError(f"{self._final}: exists (appeared while writing); nothing written")
-                old = self._final.with_name(self._final.name + f".old-{os.getpid()}")
+                old = writer_folder(self._final, "old")
+                if self._final.is_dir() and not self._final.is_symlink():
+                    stamp_writer(self._final)  # if killed before it is removed, the next write removes it
                 os.replace(self._final, old)
             os.replace(self._dir, self._final)
+            (self._final / WRITER_FILE).unlink(missing_ok=True)  # after the rename: never an unstamped partial
             _fsync_dir(self._final.parent)
             if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
+                shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
 
     def abort(self) -> None:
         """Drop pending events; a store being created is removed entirely."""
@@ -251,11 +262,11 @@ def create_store(path, *, detector: str, views, drift_window: int, pooling: str,
         "compression": compression, "events": 0, "chunks": [],
     }
     check_manifest(manifest, path, ValueError)  # what would not open is not written
-    _remove_stale_partials(path)
-    partial = path.with_name(path.name + f".partial-{os.getpid()}")
+    remove_stale_temporaries_in(path.parent)
+    partial = writer_folder(path, "partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir()
-    (partial / WRITER_FILE).write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid()}))
+    stamp_writer(partial)
     _write_manifest(partial, manifest)
     return StoreWriter(partial, manifest, chunk_events=chunk_events, final_path=path, replace=overwrite)
 
@@ -276,36 +287,3 @@ def events_to_store(records, output, *, detector, drift_window: int, pooling: st
             n += 1
     return n
 
-
-def _pid_alive(pid: int) -> bool:
-    if os.name != "posix" or pid <= 0:
-        return True  # cannot tell: keep
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # PermissionError: someone else's live process
-        return True
-    return True
-
-
-def _remove_stale_partials(path: Path) -> None:
-    """Remove ``<path>.partial-<pid>`` folders left by writers no longer running on this host."""
-    prefix = path.name + ".partial-"
-    host = socket.gethostname()
-    try:
-        entries = list(path.parent.iterdir())
-    except OSError:  # a folder we may write in but not list: nothing to clean
-        return
-    for p in entries:
-        pid = p.name[len(prefix):]
-        if not p.name.startswith(prefix) or not pid.isdigit() or int(pid) == os.getpid() or not p.is_dir():
-            continue
-        try:
-            writer = json.loads((p / WRITER_FILE).read_text())
-        except (OSError, ValueError):
-            writer = {}  # written before writers left their host, or already removed by the rename
-        if isinstance(writer, dict) and writer.get("host", host) != host:
-            continue  # a writer on another machine sharing this folder: its PID means nothing here
-        if not _pid_alive(int(pid)):
-            shutil.rmtree(p, ignore_errors=True)
