@@ -41,7 +41,7 @@ from .rollout import WalkBatch
 from .truth import NONE_CLASS, event_truth
 from .walks import WalkSpec, clip_norm, sample_walks
 
-__all__ = ["WalkDataset", "PolicyPool", "RefineDataset"]
+__all__ = ["WalkDataset", "PolicyPool", "RefineDataset", "ProposalDataset"]
 
 _Base = keras.utils.PyDataset
 
@@ -371,6 +371,79 @@ class RefineDataset(_EventBatches):
         return ({"glimpses": inputs["glimpses"][:, 0], "features": inputs["features"][:, 0]},
                 {"offset": targets["step"][:, 0], "kind": np.concatenate(kind).astype(np.int32),
                  "primary": np.concatenate(primary).astype(np.float32)})
+
+    def __getitem__(self, idx: int):
+        if not 0 <= idx < self.batches_per_epoch:
+            raise IndexError(f"batch {idx} out of range 0..{self.batches_per_epoch - 1}")
+        return self.generate(self.epoch, idx)
+
+
+class ProposalDataset(_EventBatches):
+    """Batches of proposer crops (:mod:`generators.proposals`) drawn from an event source.
+
+    Batch ``idx`` of epoch ``e`` comes from the seed sequence ``(seed, e, idx)`` alone. Inputs:
+    uint8 (B, crop/2, crop/2) half-resolution crops; targets: ``score`` (B, H, W), ``offset``
+    (B, H, W, 3) and ``kind`` (B, H, W, 2) of the crop's cells (H = W = crop / cell). Crops are
+    mirrored and transposed at random (the physics has no preferred orientation in the image).
+
+    Args:
+        source: event source (as for :class:`WalkDataset`).
+        spec: a ProposalSpec.
+        batch_size, batches_per_epoch, seed, events, cache_events, response, normalise, workers:
+            as for WalkDataset.
+    """
+
+    def __init__(self, source, *, spec=None, batch_size: int = 16, batches_per_epoch: int = 100, seed: int = 0,
+                 events=None, augment: bool = True, cache_events: int = 64, response=None, normalise: float = 0.0,
+                 workers: int = 1, use_multiprocessing: bool = False, max_queue_size: int = 10):
+        from .proposals import ProposalSpec
+
+        super().__init__(workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size)
+        if batch_size < 1 or batches_per_epoch < 1:
+            raise ValueError("batch_size and batches_per_epoch must be >= 1")
+        self.source = source
+        self.spec = spec or ProposalSpec()
+        self.batch_size = int(batch_size)
+        self.batches_per_epoch = int(batches_per_epoch)
+        self.seed = int(seed)
+        self.events = np.arange(len(source)) if events is None else np.asarray(events, dtype=np.int64)
+        if len(self.events) == 0:
+            raise ValueError("the event source is empty")
+        self.augment = bool(augment)
+        self.cache_events = int(cache_events)
+        self.response = response
+        self.normalise = float(normalise)
+        self.epoch = 0
+        self._cache: OrderedDict = OrderedDict()
+
+    def generate(self, epoch: int, idx: int):
+        """Inputs and targets of batch ``idx`` of ``epoch``."""
+        from .proposals import crop, half_resolution, proposal_targets, sample_crop
+
+        rng = np.random.default_rng([self.seed, int(epoch), int(idx), 0x9B9])
+        spec, size = self.spec, self.spec.crop
+        images = np.zeros((self.batch_size, size // 2, size // 2), np.uint8)
+        cells = size // spec.cell
+        score = np.zeros((self.batch_size, cells, cells), np.float32)
+        offset = np.zeros((self.batch_size, cells, cells, 3), np.float32)
+        kind = np.zeros((self.batch_size, cells, cells, 2), np.float32)
+        for b, e in enumerate(self.events[rng.integers(len(self.events), size=self.batch_size)]):
+            planes, kinds = _cached_event(self, e, lambda ims, truth: (list(zip(ims, truth.vertices)), truth.kinds),
+                                          epoch)
+            image, verts = planes[int(rng.integers(len(planes)))]
+            corner = sample_crop(image, verts, kinds, spec, rng)
+            part = crop(image, corner, size)
+            if self.augment:
+                if rng.random() < 0.5:
+                    part, verts = part[::-1], np.column_stack([2 * corner[0] + size - verts[:, 0], verts[:, 1]])
+                if rng.random() < 0.5:
+                    part, verts = part[:, ::-1], np.column_stack([verts[:, 0], 2 * corner[1] + size - verts[:, 1]])
+                if rng.random() < 0.5:
+                    part, verts, corner = part.T, verts[:, ::-1], corner[::-1]
+            local = verts - corner
+            score[b], offset[b], kind[b] = proposal_targets(part, local, kinds, spec)
+            images[b] = half_resolution(part, spec.cell)
+        return images, {"score": score, "offset": offset, "kind": kind}
 
     def __getitem__(self, idx: int):
         if not 0 <= idx < self.batches_per_epoch:

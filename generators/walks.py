@@ -183,7 +183,8 @@ def sample_walks(image: np.ndarray, vertices: np.ndarray, kinds: np.ndarray, n: 
     tgt_vertex[far] = -1
     target[far] = np.nan
     has = tgt_vertex >= 0
-    label = np.where(has, kinds[np.maximum(tgt_vertex, 0)], NONE_CLASS)
+    label = np.full(n, NONE_CLASS, dtype=np.int64)  # an event without vertices has only class none
+    label[has] = kinds[tgt_vertex[has]]
 
     positions = np.zeros((n, T, 2))
     disp = np.zeros((n, T, 2), dtype=np.float32)

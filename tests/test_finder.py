@@ -106,6 +106,29 @@ def test_all_mode_starts_with_the_primary_and_is_deterministic(finder, events):
     assert all(v.position_cm is not None for v in a[1:])  # non-primary vertices need two planes to agree
 
 
+def test_all_mode_names_each_vertex_s_parent_and_a_conversion_s_gap(finder, events):
+    from vertexfinder.finder.relate import relate
+
+    related = 0
+    for ev, res in zip(events, finder.find_many(events, mode="all")):
+        vertices = res.vertices
+        assert vertices[0].primary and vertices[0].parent == -1
+        if vertices[0].position_cm is None:  # no 3D primary, no tree
+            assert all(v.parent == -1 for v in vertices)
+            continue
+        for i, v in enumerate(vertices[1:], 1):
+            assert 0 <= v.parent < len(vertices) and v.parent != i  # a primary with a 3D point: every vertex has one
+            assert vertices[v.parent].kind != "conversion"
+            if v.kind == "conversion":
+                assert v.gap_cm == pytest.approx(np.linalg.norm(v.position_cm - vertices[v.parent].position_cm))
+            else:
+                assert math.isnan(v.gap_cm)
+            related += 1
+        assert [v.parent for v in relate(vertices, ev, finder.mapper(ev))] == [v.parent for v in vertices]
+        assert all(v.parent == -1 for v in finder.find(ev, mode="primary"))
+    assert related  # the events have vertices besides the primary
+
+
 def test_batched_events_give_the_same_vertices_as_one_by_one(finder, events):
     batched = finder.find_many(events, mode="all")
     for ev, res in zip(events, batched):

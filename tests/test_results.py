@@ -1,6 +1,7 @@
 """The find table: one row per vertex and plane, naming the readout plane as LArSoft does."""
 
 import csv
+import dataclasses
 
 import numpy as np
 import uproot
@@ -57,3 +58,33 @@ def test_a_plane_without_a_tpc_gets_plane_index_minus_one():
     v = Vertex("decay", 0.5, (PlaneVertex("U", 10.0, 20.0), None, None))
     (row,) = vertex_rows(event, [v])
     assert row["plane_index"] == -1 and row["tpc"] == -1
+
+
+def test_parent_and_gap_columns_round_trip_through_csv_and_root(tmp_path):
+    mapper = ImageMapper("dune-fd-1x2x6")
+    det = mapper.detector
+    tpc = det.tpcs[0]
+    centre = np.mean(np.reshape(tpc.box, (3, 2)), axis=1)
+    primary = _found(mapper, centre)
+    conversion = dataclasses.replace(_found(mapper, centre + [0.0, 0.0, 12.5]), kind="conversion", primary=False,
+                                     parent=0, gap_cm=12.5)
+    decay = dataclasses.replace(_found(mapper, centre + [0.0, 30.0, 0.0]), kind="decay", primary=False, parent=0)
+    event = EventRecord(1, 0, 4, det, 6, "max", [PlaneImage(v, np.ones((2, 2), np.uint8), (0, 0)) for v in det.views])
+    rows = vertex_rows(event, [primary, conversion, decay])
+    assert FIND_COLUMNS[-2:] == ("parent", "gap_cm")
+    expected = [(r["vertex"], {0: -1, 1: 0, 2: 0}[r["vertex"]], {1: 12.5}.get(r["vertex"], float("nan"))) for r in rows]
+    np.testing.assert_array_equal([(r["vertex"], r["parent"], r["gap_cm"]) for r in rows], expected)  # NaN == NaN
+    assert all(isinstance(r["parent"], int) for r in rows)
+    assert len(rows) == 9  # three views each
+
+    write_rows(rows, tmp_path / "v.csv")
+    with open(tmp_path / "v.csv") as f:
+        table = list(csv.DictReader(f))
+    np.testing.assert_array_equal([(int(r["vertex"]), int(r["parent"]), float(r["gap_cm"])) for r in table], expected)
+
+    write_rows(rows, tmp_path / "v.root")
+    with uproot.open(tmp_path / "v.root") as f:
+        tree = f["vertices"]
+        assert tree["parent"].interpretation.from_dtype.kind == "i"
+        t = tree.arrays(library="np")
+    np.testing.assert_array_equal(np.stack([t["vertex"], t["parent"], t["gap_cm"]], axis=1), expected)

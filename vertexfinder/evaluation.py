@@ -19,6 +19,24 @@ returns a dict with (fractions are of the events or vertices counted, distances 
   vertices of a class within the radius of a true vertex of that class;
 * ``confusion``: rows true class, columns found class, over found vertices matched to the nearest
   true vertex within 2 cm; ``class_accuracy``: its diagonal share (the primary included);
+* ``efficiency_2d`` / ``purity_2d``: the same per view ({class: {view: {"1cm", "2cm"}}}), with
+  distances on each view's image in cm: a true vertex projected on the view, a found vertex at
+  its PlaneVertex there (found on that view or its 3D point's projection; found vertices without
+  a 3D point count too);
+* parents (:func:`score_parents`): a found vertex *matches* the true vertex it is matched to for
+  ``confusion`` (the nearest visible true vertex within 2 cm in 3D). A found vertex is scored for
+  its parent when its true vertex has a true parent and at least one found vertex matches that
+  parent; its parent is right when the found vertex it names as ``parent`` is one of those.
+  ``parent_accuracy``: the share right (all classes); ``parent_accuracy_by_class``: by the found
+  vertex's class; ``parent_counts``: per found class, ``scored`` and ``parent_not_found`` (matched
+  found vertices whose true parent no found vertex matches; not scored). Found vertices matched to
+  the true primary are not scored (it has no parent); the found primary matched to another true
+  vertex is (its parent is -1, so it is wrong);
+* ``conversion_gap``: over the found conversions matched to a true conversion that has a true
+  parent (``conversions``), the share whose ``gap_cm`` is within 1 cm of the true gap (the 3D
+  distance from the true conversion to its true parent; a found conversion without a gap counts as
+  not within), and the ``median_cm`` and ``width68_cm`` (half the distance between the 16th and
+  84th percentiles) of found minus true gap over those with a gap;
 * ``ms_per_event``: wall time of the finder per event.
 """
 
@@ -31,7 +49,8 @@ import numpy as np
 
 from .records import VERTEX_KINDS, EventRecord
 
-__all__ = ["evaluate", "vertex_visible", "format_report", "vary_event", "parse_variation", "VARIATIONS"]
+__all__ = ["evaluate", "vertex_visible", "match_found", "score_parents", "format_report", "vary_event",
+           "parse_variation", "VARIATIONS"]
 
 #: Response variations of :func:`vary_event` and what they mean.
 VARIATIONS = {
@@ -76,6 +95,9 @@ def evaluate(finder, events, *, progress: bool = True, batch_events: int | None 
     not_visible, no_truth = 0, 0
     eff = {(k, r): [0, 0] for k in VERTEX_KINDS for r in (1.0, 2.0)}
     pur = {(k, r): [0, 0] for k in VERTEX_KINDS for r in (1.0, 2.0)}
+    eff2d, pur2d = {}, {}  # (class, view, radius) -> [hit, total]
+    parents = {k: {"scored": 0, "right": 0, "parent_not_found": 0} for k in VERTEX_KINDS}
+    gaps: list = []  # found minus true gap of the found conversions matched to true conversions
     elapsed = 0.0
     if batch_events is not None:
         finder = copy.copy(finder)
@@ -110,6 +132,8 @@ def evaluate(finder, events, *, progress: bool = True, batch_events: int | None 
                 row.append(float(np.linalg.norm((np.array([pv.global_wire, pv.global_drift]) - truth.planes[p]) * px)))
             d2.append(row)
             _score_vertices(ev, res.vertices, confusion, eff, pur)
+            _score_views(ev, res.vertices, mapper, eff2d, pur2d)
+            score_parents(ev, res.vertices, parents, gaps)
     d3_all += [np.inf] * len(unusable)  # no charge: the primary is missed
     not_visible += len(unusable)
     d3, d3_all = np.array(d3), np.array(d3_all)
@@ -150,6 +174,8 @@ def evaluate(finder, events, *, progress: bool = True, batch_events: int | None 
     out["confusion"] = {"classes": list(VERTEX_KINDS), "matrix": confusion.tolist()}
     out["class_accuracy"] = float(np.trace(confusion) / confusion.sum()) if confusion.sum() else float("nan")
     out["ms_per_event"] = 1000.0 * elapsed / max(len(events) - len(unusable), 1)
+    out.update(_view_figures(eff2d, pur2d, views or []))
+    out.update(_parent_figures(parents, gaps))
     return out
 
 
@@ -206,6 +232,107 @@ def _score_vertices(ev, found, confusion, eff, pur):
             confusion[tkind[i], fkind[j]] += 1
 
 
+def match_found(event: EventRecord, found, *, radius_cm: float = 2.0) -> dict:
+    """{index in ``found``: index in ``event.vertices``}: each found vertex with a 3D point matched
+    to the nearest visible true vertex (:func:`vertex_visible`) within ``radius_cm`` in 3D, as for
+    ``confusion``; found vertices with none are left out."""
+    truth = [i for i, v in enumerate(event.vertices) if vertex_visible(event, v)]
+    if not truth:
+        return {}
+    tpos = np.array([event.vertices[i].position_cm for i in truth]).reshape(-1, 3)
+    out = {}
+    for j, v in enumerate(found):
+        if v.position_cm is None:
+            continue
+        d = np.linalg.norm(tpos - np.asarray(v.position_cm), axis=1)
+        k = int(np.argmin(d))
+        if d[k] <= radius_cm:
+            out[j] = truth[k]
+    return out
+
+
+def score_parents(event: EventRecord, found, counts: dict, gaps: list) -> None:
+    """Add one event's parent and conversion-gap tallies (the definitions in the module's docstring).
+
+    Args:
+        found: the event's found vertices (``parent`` indices into this list, ``gap_cm``).
+        counts: {class: {"scored", "right", "parent_not_found"}}, by the found vertex's class,
+            updated in place.
+        gaps: found minus true gap in cm (NaN: no found gap) of each found conversion matched to a
+            true conversion with a true parent, appended to.
+    """
+    match = match_found(event, found)
+    matched_by: dict = {}  # true vertex -> the found vertices that match it
+    for j, i in match.items():
+        matched_by.setdefault(i, set()).add(j)
+    for j, i in match.items():
+        v, t = found[j], event.vertices[i]
+        if t.parent < 0:
+            continue
+        tally = counts[v.kind]
+        if t.parent not in matched_by:
+            tally["parent_not_found"] += 1
+        else:
+            tally["scored"] += 1
+            tally["right"] += int(v.parent in matched_by[t.parent])
+        if v.kind == "conversion" and t.kind == "conversion":
+            true_gap = float(np.linalg.norm(t.position_cm - event.vertices[t.parent].position_cm))
+            gaps.append(float(v.gap_cm) - true_gap)
+
+
+def _score_views(ev, found, mapper, eff, pur):
+    truth = [v for v in ev.vertices if vertex_visible(ev, v)]
+    tkind = np.array([VERTEX_KINDS.index(v.kind) for v in truth], dtype=int)
+    fkind = np.array([VERTEX_KINDS.index(v.kind) for v in found], dtype=int)
+    for p, view in enumerate(mapper.views):
+        px = np.array(mapper.pixel_cm(p))
+        tsel = np.array([len(v.planes) > p and bool(np.all(np.isfinite(v.planes[p]))) for v in truth], dtype=bool)
+        fsel = np.array([len(v.planes) > p and v.planes[p] is not None for v in found], dtype=bool)
+        tpos = np.array([v.planes[p] for v, s in zip(truth, tsel) if s]).reshape(-1, 2)
+        fpos = np.array([(v.planes[p].global_wire, v.planes[p].global_drift) for v, s in zip(found, fsel) if s])
+        fpos = fpos.reshape(-1, 2)
+        d = np.linalg.norm((tpos[:, None, :] - fpos[None, :, :]) * px, axis=-1)
+        tk, fk = tkind[tsel], fkind[fsel]
+        for r in (1.0, 2.0):
+            for k, name in enumerate(VERTEX_KINDS):
+                tm, fm = tk == k, fk == k
+                e = eff.setdefault((name, view, r), [0, 0])
+                q = pur.setdefault((name, view, r), [0, 0])
+                e[1] += int(tm.sum())
+                q[1] += int(fm.sum())
+                if tm.any() and fm.any():
+                    close = d[np.ix_(tm, fm)] <= r
+                    e[0] += int(close.any(axis=1).sum())
+                    q[0] += int(close.any(axis=0).sum())
+
+
+def _view_figures(eff, pur, views) -> dict:
+    def table(counts):
+        return {k: {v: {f"{r:g}cm": _ratio(*counts.get((k, v, r), (0, 0))) for r in (1.0, 2.0)} for v in views}
+                for k in VERTEX_KINDS}
+
+    return {"efficiency_2d": table(eff), "purity_2d": table(pur)}
+
+
+def _parent_figures(counts: dict, gaps: list) -> dict:
+    scored = sum(c["scored"] for c in counts.values())
+    right = sum(c["right"] for c in counts.values())
+    gaps = np.asarray(gaps, dtype=np.float64)
+    have = gaps[np.isfinite(gaps)]
+    return {
+        "parent_accuracy": _ratio(right, scored),
+        "parent_accuracy_by_class": {k: _ratio(c["right"], c["scored"]) for k, c in counts.items()},
+        "parent_counts": {k: {"scored": c["scored"], "parent_not_found": c["parent_not_found"]}
+                          for k, c in counts.items()},
+        "conversion_gap": {
+            "conversions": int(len(gaps)),
+            "within_1cm": float(np.mean(np.abs(np.nan_to_num(gaps, nan=np.inf)) <= 1.0)) if len(gaps) else float("nan"),
+            "median_cm": float(np.median(have)) if len(have) else float("nan"),
+            "width68_cm": float(np.diff(np.percentile(have, [16, 84]))[0] / 2) if len(have) else float("nan"),
+        },
+    }
+
+
 def format_report(m: dict) -> str:
     """The figures of :func:`evaluate` as a plain-text table."""
     lines = [f"events {m['events']} (scored {m['events_scored']}; primary not visible {m['events_primary_not_visible']}, "
@@ -238,6 +365,21 @@ def format_report(m: dict) -> str:
     for name, row in zip(m["confusion"]["classes"], m["confusion"]["matrix"]):
         lines.append(f"  {name:<14}" + "".join(f"{x:>8d}" for x in row))
     lines.append(f"class accuracy {m['class_accuracy']:.3f}; {m['ms_per_event']:.1f} ms per event")
+    if "efficiency_2d" in m:
+        lines.append("class per view       efficiency 1cm/2cm   purity 1cm/2cm")
+        for k, by_view in m["efficiency_2d"].items():
+            for v, e in by_view.items():
+                p = m["purity_2d"][k][v]
+                lines.append(f"  {k:<14} {v:<3} {e['1cm']:>8.3f} {e['2cm']:>8.3f}   {p['1cm']:>7.3f} {p['2cm']:>7.3f}")
+    if "parent_accuracy" in m:
+        counts = m["parent_counts"]
+        n = sum(c["scored"] for c in counts.values())
+        by_class = ", ".join(f"{k} {a:.3f} ({counts[k]['scored']})" for k, a in m["parent_accuracy_by_class"].items())
+        lines.append(f"parent accuracy {m['parent_accuracy']:.3f} of {n} found vertices whose true parent is found: "
+                     f"{by_class}; true parent not found for {sum(c['parent_not_found'] for c in counts.values())}")
+        g = m["conversion_gap"]
+        lines.append(f"conversion gap within 1 cm of the true gap {g['within_1cm']:.3f} of {g['conversions']} found "
+                     f"conversions; found - true median {g['median_cm']:.2f} cm, 68% width {g['width68_cm']:.2f} cm")
     return "\n".join(lines)
 
 

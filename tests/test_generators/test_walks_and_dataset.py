@@ -70,6 +70,15 @@ def test_origin_targets_follow_the_truth_map():
         sample_walks(img, vtx, np.array([0, 2]), 3, spec, rng)
 
 
+def test_an_event_without_vertices_gives_walks_of_class_none():
+    """A stopping mu- captured by the argon leaves charge but no vertex (class-mix, cosmics)."""
+    rng = np.random.default_rng(2)
+    img, truth, _ = toy_event(rng)
+    w = sample_walks(img, np.zeros((0, 2)), np.zeros(0, np.int64), 50, WalkSpec(target="origin"), rng,
+                     truth=np.full_like(truth, -1), primary=-1)
+    assert len(w.label) == 50 and set(w.label) == {NONE_CLASS} and np.all(w.vertex == -1)
+
+
 def test_start_mixture_kinds():
     rng = np.random.default_rng(2)
     img, truth, vtx = toy_event(rng)

@@ -105,15 +105,18 @@ def _convert(sub):
 
 
 def _simulate(sub):
-    from ..simulation.samples import SAMPLES
+    from ..simulation.samples import SAMPLE_DESCRIPTIONS, SAMPLES
 
+    samples = "; ".join(f"{name}: {what}" for name, what in SAMPLE_DESCRIPTIONS.items()).replace("%", "%%")
     p = sub.add_parser(
-        "simulate", help="simulate events (neutrinos, cosmics, particle guns) into an event store or a ROOT dump",
+        "simulate", help="simulate events (neutrinos, cosmics, particle guns, class-rich samples) into an event "
+        "store or a ROOT dump",
         description="Simulate LArTPC events. OUT ending in .root writes the historical dump layout; anything "
         "else writes an event store. The same seed gives the same events whatever --jobs is.",
     )
     p.add_argument("--detector", default=DEFAULT_DETECTOR, help="built-in detector name or description file")
-    p.add_argument("--sample", default="nu-mix", choices=SAMPLES, help="what to simulate (default nu-mix)")
+    p.add_argument("--sample", default="nu-mix", choices=SAMPLES, metavar="SAMPLE",
+                   help=f"what to simulate (default nu-mix). {samples}")
     p.add_argument("--events", type=_positive, default=10, help="number of events (default 10)")
     p.add_argument("--seed", type=_count, default=0, help="random seed (default 0)")
     p.add_argument("--first-event", type=_count, default=0, help="number of the first event (default 0)")
@@ -151,6 +154,17 @@ def _train_refiner(sub):
         "vertexfinder.model.RefineConfig.",
     )
     _run_options(p, "refiner configuration (TOML)", "run folder (checkpoints, history)")
+    return p
+
+
+def _train_proposer(sub):
+    p = sub.add_parser(
+        "train-proposer", help="train the proposer, the finder's one look at every view for every place a vertex may be",
+        description="Train the proposer on crops around the true vertices of every kind of an event store (store = "
+        "PATH) or of the simulation. Running the same command again resumes a stopped run. Options are the fields "
+        "of vertexfinder.model.ProposerConfig.",
+    )
+    _run_options(p, "proposer configuration (TOML)", "run folder (checkpoints, history)")
     return p
 
 
@@ -234,6 +248,6 @@ def _demo(sub):
 #: (command, the function adding its subparser), in the order ``--help`` lists them.
 _COMMANDS = (
     ("detectors", _detectors), ("info", _info), ("convert", _convert), ("simulate", _simulate), ("train", _train),
-    ("train-refiner", _train_refiner), ("train-scorer", _train_scorer), ("find", _find), ("evaluate", _evaluate),
+    ("train-refiner", _train_refiner), ("train-proposer", _train_proposer), ("train-scorer", _train_scorer), ("find", _find), ("evaluate", _evaluate),
     ("export", _export), ("show", _show), ("demo", _demo),
 )

@@ -106,6 +106,18 @@ def _cmd_train_refiner(args) -> int:
     return 0
 
 
+def _cmd_train_proposer(args) -> int:
+    from ..model import ProposerConfig
+    from ..training import train_proposer
+
+    config = ProposerConfig.from_toml(args.config, args.set or [])
+    _tensorflow(args.debug)
+    train_proposer(config, args.output, verbose=0 if args.quiet else 1)
+    print(f"trained; the proposer is {args.output}/proposer.keras with {args.output}/proposer.json; put both beside "
+          "a walker for the finder to use them")
+    return 0
+
+
 def _cmd_train_scorer(args) -> int:
     import itertools
 

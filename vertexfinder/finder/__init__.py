@@ -16,6 +16,8 @@ A package of stages, data flowing one way (each module a stage, callable on its 
                    wire tiles (image kernels in ``beam``)
 ``refine``         the refiner's full-resolution looks at the best candidates
 ``match``          plane matching and the 3D fit: primary 3D candidates, the other vertices
+``relate``         ``all`` mode: each vertex's parent (a track joining them; a shower pointing
+                   away) and a conversion's gap
 ``score``          the candidate score (learned :class:`CandidateScorer` or the hand-set sum)
 ``choose``         the second look at the 3D candidates on every view, and the choice
 ``report``         Vertex and PlaneVertex: wire, channel and tick on every view

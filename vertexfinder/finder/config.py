@@ -57,6 +57,14 @@ class FinderConfig:
             when candidates are proposed without walks (cluster ends and crossings).
         proposal_merge_px: proposals closer than this (global pixels, in wire and in drift) to an
             earlier one are left out before the refiner looks (several proposals of one place).
+        point_proposals: use the model's proposer when it has one (``proposer.keras`` beside the
+            walker; :mod:`vertexfinder.finder.points`): the peaks of its score on every view are
+            candidates without walks for the vertices of ``all`` mode.
+        points_per_view: most point proposals per view (best first).
+        point_threshold: smallest proposer probability of a point proposal.
+        points_for_primary: point proposals are primary candidates too.
+        point_class_weight: weight of the proposer's class probabilities in a point proposal's
+            class, against the refiner's (0: the refiner's alone; its "no vertex" stays the refiner's).
         secondary_clusters: ``all`` mode: both ends of this many of the collection view's biggest
             charge clusters, and the other views' crossings of their drift rows, are candidates for
             secondary vertices too, without walks (0: none). On the tune2 sample (F28 in
@@ -129,6 +137,11 @@ class FinderConfig:
     proposal_threshold: float = 6.0
     proposal_merge_px: float = 3.0
     secondary_clusters: int = 0
+    point_proposals: bool = True
+    points_per_view: int = 40
+    point_threshold: float = 0.2
+    points_for_primary: bool = False
+    point_class_weight: float = 0.0
     # the refiner's looks
     refine: bool = True
     refine_steps: int = 2
@@ -160,7 +173,7 @@ class FinderConfig:
                 raise ValueError(f"{name} must be >= 1; Received: {name}={getattr(self, name)}")
         if self.grid_seeds < 0 or self.seed_level < 0:
             raise ValueError("grid_seeds and seed_level must be >= 0")
-        for name in ("tile_anchors", "tiles", "crossings", "drift_candidates"):
+        for name in ("tile_anchors", "tiles", "crossings", "drift_candidates", "points_per_view"):
             if int(getattr(self, name)) < 0:
                 raise ValueError(f"{name} must be >= 0; Received: {name}={getattr(self, name)}")
         if self.num_steps is not None and self.num_steps < 1:

@@ -10,8 +10,9 @@ from pathlib import Path
 from ..errors import BadEventError
 from ..model import ModelConfig, default_model_path
 from ..records import EventRecord
-from . import choose, match, prepare, propose, refine, report, walk
+from . import choose, match, prepare, propose, refine, relate, report, walk
 from .config import MODES, FinderConfig
+from .points import point_proposals as points_of
 from .types import Candidate, FindResult, PreparedView, Vertex
 
 __all__ = ["VertexFinder", "load_model", "default_model_path"]
@@ -31,7 +32,7 @@ class VertexFinder:
     """
 
     def __init__(self, model, model_config: ModelConfig, config: FinderConfig = FinderConfig(), *, refiner=None,
-                 refiner_config=None, scorer=None):
+                 refiner_config=None, scorer=None, proposer=None):
         from models import refine_function, step_function
 
         self.model = model
@@ -45,6 +46,11 @@ class VertexFinder:
         self.refiner = refiner
         self.refiner_config = refiner_config
         self.scorer = scorer
+        self.proposer = proposer
+        if proposer is not None:
+            from models import proposal_function
+
+            self.proposal_fn = proposal_function(proposer)
         if refiner is not None:
             from ..model import refine_spec
 
@@ -54,14 +60,17 @@ class VertexFinder:
             self.refine_fn = refine_function(refiner)
 
     @classmethod
-    def load(cls, path: str | Path | None = None, config: FinderConfig | None = None, **options) -> "VertexFinder":
+    def load(cls, path: str | Path | None = None, config: FinderConfig | None = None, *, proposer=None,
+             **options) -> "VertexFinder":
         """Load a model: None for the bundled default, a run or model folder, or a ``.keras`` file.
 
         The model's configuration is read from ``config.json`` beside the model (a training run's
         configuration; its model fields). The files are checked before Keras reads them and the model
         is loaded with Keras' safe mode (:func:`vertexfinder.model.load_model_folder`); a refiner
-        beside the model (``refiner.keras`` and ``refiner.json``) and its candidate score
-        (``scorer.json``) are loaded too. ``options`` are FinderConfig fields.
+        beside the model (``refiner.keras`` and ``refiner.json``), its candidate score
+        (``scorer.json``) and its proposer (``proposer.keras``) are loaded too; ``proposer``: a
+        proposer run or model folder (or ``.keras`` file) to use instead. ``options`` are
+        FinderConfig fields.
 
         Raises:
             FileNotFoundError: no model file, or no config.json beside it.
@@ -78,7 +87,16 @@ class VertexFinder:
         model, model_config, refiner, refiner_config = load_model_folder(path)
         scorer_file = resolve_model(path)[0].parent / "scorer.json"
         scorer = CandidateScorer.read(scorer_file) if refiner is not None and scorer_file.is_file() else None
-        return cls(model, model_config, config, refiner=refiner, refiner_config=refiner_config, scorer=scorer)
+        folder = scorer_file.parent
+        proposer_file = Path(proposer) if proposer is not None else folder / "proposer.keras"
+        if proposer_file.is_dir():
+            proposer_file = proposer_file / "proposer.keras"
+        if proposer is not None or proposer_file.is_file():
+            from ..model import load_keras_model
+
+            proposer = load_keras_model(proposer_file, "proposer")
+        return cls(model, model_config, config, refiner=refiner, refiner_config=refiner_config, scorer=scorer,
+                   proposer=proposer)
 
     # -- finding ---------------------------------------------------------------------------------
     def find(self, event: EventRecord, mode: str = "primary") -> list[Vertex]:
@@ -126,7 +144,8 @@ class VertexFinder:
 
         1. preparation (:mod:`.prepare`): checks, charge normalisation, pyramids, the beam prior;
         2. walks (:mod:`.walk`): every seed of the batch walked together, end points clustered;
-        3. proposals without walks (:mod:`.propose`): upstream ends, crossings, wire tiles;
+        3. proposals without walks (:mod:`.propose`, :mod:`.points`): upstream ends, crossings, wire tiles,
+           the proposer's point proposals;
         4. the refiner's looks (:mod:`.refine`) at the best candidates of every view;
         5. plane matching and the 3D fit (:mod:`.match`): the primary 3D candidates;
         6. the second look and the choice (:mod:`.choose`), with the candidate score;
@@ -210,12 +229,13 @@ class VertexFinder:
                     chosen[e], tried[e] = choose.choose(final[e], ev.mapper, prior, scorer)
         out = []
         with stage("report"):
-            for ev, best, cands in zip(walked, chosen, tried):
+            for event, ev, best, cands in zip(events, walked, chosen, tried):
                 primary = None if best is None else report.vertex(best, ev.mapper, n_planes, kind="interaction",
                                                                   primary=True)
                 vertices = [primary] if primary is not None else []
                 if mode == "all":
                     vertices += match.match_all(ev.secondary, ev.mapper, n_planes, cfg, primary)
+                    vertices = relate.relate(vertices, event, ev.mapper)  # parents and conversion gaps
                 out.append(FindResult(vertices, ev.walks, ev.tasks, plane_candidates=ev.primary, candidates=cands))
         share = (time.perf_counter() - start) / max(len(events), 1)
         for r in out:
@@ -255,6 +275,13 @@ class VertexFinder:
         if mode == "all" and self.config.secondary_clusters:
             for p, points in propose.secondary_proposals(walked.mapper, prepared, self.config).items():
                 walked.secondary += [Candidate.proposal(p, x) for x in points]
+        if self.proposer is not None and self.config.point_proposals and (mode == "all" or
+                                                                          self.config.points_for_primary):
+            for p, (points, _, classes) in points_of(self.proposal_fn, prepared, self.config).items():
+                if mode == "all":
+                    walked.secondary += [Candidate.proposal(p, x, hint) for x, hint in zip(points, classes)]
+                if self.config.points_for_primary:
+                    walked.primary += [Candidate.proposal(p, x, hint) for x, hint in zip(points, classes)]
 
     def refine(self, prepared: list[list[PreparedView]], todo, *, steps: int | None = None,
                pyramids: dict | None = None) -> None:

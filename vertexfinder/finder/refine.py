@@ -86,8 +86,12 @@ def refine(refine_fn, spec, num_features: int, prepared: list[list[PreparedView]
         logits = out["kind"] - out["kind"].max(axis=1, keepdims=True)
         kind[act] = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
         prim[act] = 1.0 / (1.0 + np.exp(-out["primary"].reshape(-1)))
+    w = config.point_class_weight
     for i, c in enumerate(clusters):
         c.position = pos[i] / factor[i] + origin[i]
+        if c.hint is not None and w > 0:  # the proposer's class joins the refiner's (p(none) stays the refiner's)
+            vertex = kind[i][:3].sum()
+            kind[i][:3] = vertex * ((1.0 - w) * kind[i][:3] / max(vertex, 1e-12) + w * c.hint)
         c.probs = kind[i]
         c.primary = float(prim[i])
         c.rank = c.score + config.refine_weight * c.primary

@@ -63,6 +63,8 @@ class Candidate:
         rank: what candidates are ordered and matched by (``score``, plus ``refine_weight`` x
             ``primary`` once refined).
         proposed: found without walks (:mod:`vertexfinder.finder.propose`).
+        hint: class probabilities (interaction, decay, conversion) the proposer gave a point
+            proposal (:mod:`vertexfinder.finder.points`), or None.
     """
 
     plane: int
@@ -73,15 +75,16 @@ class Candidate:
     primary: float = float("nan")
     rank: float = float("nan")
     proposed: bool = False
+    hint: np.ndarray | None = None
 
     def __post_init__(self):
         if math.isnan(self.rank):
             self.rank = self.score
 
     @classmethod
-    def proposal(cls, plane: int, position) -> "Candidate":
+    def proposal(cls, plane: int, position, hint=None) -> "Candidate":
         """A candidate found without walks, at ``position`` (global coordinates)."""
-        return cls(plane, np.asarray(position, dtype=np.float64), 0.0, np.zeros(4), 0, proposed=True)
+        return cls(plane, np.asarray(position, dtype=np.float64), 0.0, np.zeros(4), 0, proposed=True, hint=hint)
 
 
 @dataclass
@@ -183,6 +186,10 @@ class Vertex:
         tpc: TPC of the 3D point (-1 without one).
         primary: whether this is the event's primary (neutrino) vertex.
         class_probabilities: class head average (interaction, decay, conversion, none).
+        parent: index, in the same event's list of vertices, of the vertex this one descends
+            from (:mod:`vertexfinder.finder.relate`); -1 for the primary and where none is known.
+        gap_cm: a conversion's 3D distance from its parent in cm (the photon's flight); NaN for
+            other kinds, without a parent or without both 3D points.
     """
 
     kind: str
@@ -193,6 +200,8 @@ class Vertex:
     tpc: int = -1
     primary: bool = False
     class_probabilities: tuple = ()
+    parent: int = -1
+    gap_cm: float = float("nan")
 
 
 @dataclass

@@ -11,7 +11,7 @@ __all__ = ["FIND_COLUMNS", "vertex_rows", "write_rows", "results_writer"]
 
 FIND_COLUMNS = ("run", "subrun", "event", "vertex", "kind", "score", "primary", "plane", "found", "tpc",
                 "plane_index", "wire", "channel", "tick", "global_wire", "global_drift", "x_cm", "y_cm", "z_cm",
-                "residual_cm")
+                "residual_cm", "parent", "gap_cm")
 
 
 def vertex_rows(event, vertices):
@@ -20,7 +20,9 @@ def vertex_rows(event, vertices):
     ``plane`` is the global view (U, V, Z); ``plane_index`` the readout plane of TPC ``tpc`` that
     holds it, numbered as LArSoft numbers the planes of a TPC (0, 1, 2 from the drift volume
     inward; on a DUNE APA's -x face the global V view is read by plane 0, that face's U wires),
-    -1 where the TPC is unknown.
+    -1 where the TPC is unknown. ``parent`` is the ``vertex`` number (same event) of the vertex
+    this one descends from, -1 for the primary and where none is known; ``gap_cm`` a conversion's
+    3D distance from its parent (NaN otherwise).
     """
     det = event.get_detector()
     rows = []
@@ -37,7 +39,7 @@ def vertex_rows(event, vertices):
                 "wire": round(pv.wire, 3), "channel": pv.channel, "tick": round(pv.tick, 2),
                 "global_wire": round(pv.global_wire, 3), "global_drift": round(pv.global_drift, 3),
                 "x_cm": round(float(xyz[0]), 3), "y_cm": round(float(xyz[1]), 3), "z_cm": round(float(xyz[2]), 3),
-                "residual_cm": round(v.residual_cm, 4),
+                "residual_cm": round(v.residual_cm, 4), "parent": int(v.parent), "gap_cm": round(float(v.gap_cm), 3),
             })
     return rows
 
@@ -83,7 +85,7 @@ def results_writer(output, *, basket_rows: int = 50_000):
 
 #: The TTree's branches: numeric, so kind and plane become ids (kind_id: VERTEX_KINDS order; plane_id:
 #: index of the view in the detector's view order, plane_view: its letter code).
-_FLOATS = ("score", "wire", "tick", "global_wire", "global_drift", "x_cm", "y_cm", "z_cm", "residual_cm")
+_FLOATS = ("score", "wire", "tick", "global_wire", "global_drift", "x_cm", "y_cm", "z_cm", "residual_cm", "gap_cm")
 _ROOT_TYPES = {("kind_id" if c == "kind" else "plane_view" if c == "plane" else c):
                ("int32" if c in ("kind", "plane") else "float64" if c in _FLOATS else "int64") for c in FIND_COLUMNS}
 _ROOT_TYPES["plane_id"] = "int32"

@@ -37,7 +37,7 @@ __all__ = ["check_keras_archive", "load_keras_model", "load_model_folder", "MAX_
 MAX_WEIGHTS_BYTES = 2 << 30
 _MAX_JSON_BYTES = 1 << 20
 _MAX_MEMBERS = 64
-_KINDS = {"model": "Walker", "walker": "Walker", "refiner": "Refiner"}
+_KINDS = {"model": "Walker", "walker": "Walker", "refiner": "Refiner", "proposer": "Proposer"}
 #: The walker's fields its ModelConfig describes (the rest of ModelConfig is not in the archive).
 WALKER_FIELDS = ("num_levels", "glimpse_size", "filters", "encoder_units", "recurrent_units", "max_step",
                  "stem_strides", "coord_channels", "shared_levels")
@@ -58,6 +58,15 @@ def _check_layer_sizes(path, cls: str, cfg: dict) -> None:
             raise _bad(path, f"the {cls.lower()}'s {name} must be {'an integer' if integer else 'a number'} in "
                              f"[{lo}, {hi}]; Received: {name}={shown(v)}")
 
+    if cls == "Proposer":
+        number("num_classes", 1, 64)
+        for name, hi in (("filters", 512), ("dilations", 64)):
+            v = cfg.get(name)
+            if not isinstance(v, list) or not 1 <= len(v) <= 12 or not all(
+                    isinstance(x, int) and not isinstance(x, bool) and 1 <= x <= hi for x in v):
+                raise _bad(path, f"the proposer's {name} must be a list of integers in [1, {hi}]; "
+                                 f"Received: {name}={shown(v)}")
+        return
     number("num_features", 1, 1000)
     number("num_classes", 1, 64)
     if cls == "Walker":

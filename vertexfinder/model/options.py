@@ -142,3 +142,47 @@ def parse_overrides(overrides) -> dict:
         except (ValueError, RecursionError):  # not a TOML value: a bare string
             data[key.strip()] = value.strip()
     return data
+
+
+class ConfigFile:
+    """What a run's configuration dataclass (frozen, plain values) does with its file: ``to_dict``,
+    ``from_dict``, ``from_toml`` (a TOML file and ``key=value`` overrides) and ``read`` (the JSON a
+    run folder records); ``WHAT`` names it in messages ("refiner", "proposer")."""
+
+    WHAT = "run"
+
+    def to_dict(self) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"unknown {cls.WHAT} options {unknown}; valid options: {sorted(names)}")
+        return cls(**data)
+
+    @classmethod
+    def from_toml(cls, path, overrides=()):
+        """The configuration of a TOML file (optional) and ``key=value`` overrides (TOML values).
+
+        Raises:
+            ConfigError: naming the file (or the overrides) and the problem.
+        """
+        data = read_toml(path, f"the {cls.WHAT} configuration") if path is not None else {}
+        data.update(parse_overrides(overrides))
+        try:
+            return cls.from_dict(data)
+        except (ValueError, TypeError, OverflowError) as exc:
+            where = path if path is not None else "--set " + " ".join(overrides)
+            raise ConfigError(f"{where}: {exc}") from None
+
+    @classmethod
+    def read(cls, path):
+        """The configuration in a JSON file; ConfigError naming the file when it cannot be used."""
+        data = read_json_object(path, f"the {cls.WHAT} configuration")
+        try:
+            return cls.from_dict(data)
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise ConfigError(f"{path}: cannot read the {cls.WHAT} configuration: {exc}") from None
+

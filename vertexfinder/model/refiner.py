@@ -9,19 +9,19 @@ Its run records the whole :class:`RefineConfig` (data, points, network, optimisa
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 from ..detectors import DEFAULT_DETECTOR
-from ..errors import ConfigError
-from .options import parse_overrides, read_json_object, read_toml
+from .options import ConfigFile
 
 __all__ = ["RefineConfig", "refine_spec"]
 
 
 @dataclass(frozen=True)
-class RefineConfig:
+class RefineConfig(ConfigFile):
     """Everything a refiner run depends on (plain values; round-trips through JSON/TOML)."""
+
+    WHAT = "refiner"
 
     # data
     store: str = ""
@@ -74,41 +74,6 @@ class RefineConfig:
         if len(self.loss_weights) != 3 or min(self.loss_weights) < 0:
             raise ValueError(f"loss_weights must be three weights >= 0 (offset, kind, primary); "
                              f"Received: {self.loss_weights}")
-
-    def to_dict(self) -> dict:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "RefineConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"unknown refiner options {unknown}; valid options: {sorted(names)}")
-        return cls(**data)
-
-    @classmethod
-    def from_toml(cls, path, overrides=()) -> "RefineConfig":
-        """A RefineConfig from a TOML file (optional) and ``key=value`` overrides (TOML values).
-
-        Raises:
-            ConfigError: naming the file (or the overrides) and the problem.
-        """
-        data = read_toml(path, "the refiner configuration") if path is not None else {}
-        data.update(parse_overrides(overrides))
-        try:
-            return cls.from_dict(data)
-        except (ValueError, TypeError, OverflowError) as exc:
-            where = path if path is not None else "--set " + " ".join(overrides)
-            raise ConfigError(f"{where}: {exc}") from None
-
-    @classmethod
-    def read(cls, path) -> "RefineConfig":
-        """The RefineConfig in a JSON file; ConfigError naming the file when it cannot be used."""
-        data = read_json_object(path, "the refiner configuration")
-        try:
-            return cls.from_dict(data)
-        except (ValueError, TypeError, OverflowError) as exc:
-            raise ConfigError(f"{path}: cannot read the refiner configuration: {exc}") from None
 
 
 def refine_spec(config: RefineConfig):

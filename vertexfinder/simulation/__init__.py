@@ -1,8 +1,10 @@
 """The embedded data source: a fast parametric LArTPC event simulation.
 
 ``simulate(detector, sample, events=..., seed=...)`` yields EventRecords; see
-:mod:`.api`. Physics in :mod:`.physics` and :mod:`.transport`, event sources in
-:mod:`.sources`, detector response in :mod:`.response`. Loaded lazily.
+:mod:`.api`. Physics in :mod:`.physics`, :mod:`.kinematics`, :mod:`.decays` and
+:mod:`.transport`, event sources in :mod:`.sources` (neutrinos, cosmics, guns) and
+:mod:`.enriched` (the class-rich samples), sample names in :mod:`.samples`, detector response
+in :mod:`.response`. Loaded lazily.
 
 May import: ``generators.jit``, ``vertexfinder.records``, ``vertexfinder.detectors``, ``vertexfinder.mapper``,
 ``vertexfinder.imaging``, ``vertexfinder.encoding``, ``vertexfinder.errors``, ``vertexfinder.text``; never the finder,

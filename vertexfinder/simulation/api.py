@@ -14,10 +14,11 @@ from ..records import FLAG_NU_PRIMARY, EventRecord, PlaneImage, TruthVertex
 from . import kernels
 from .physics import particle_mass_mev, pdg_from_name
 from .response import ResponseConfig, respond
+from .enriched import ENRICHED_SAMPLES, enriched_source
 from .sources import cosmic_muons, gun, neutrino_interaction
 from .transport import Particle, Transport
 
-from .samples import SAMPLES
+from .samples import CLASS_MIX, SAMPLES
 
 __all__ = ["SAMPLES", "SimulationConfig", "SimulatedEvents", "simulate", "simulate_event"]
 
@@ -68,8 +69,11 @@ def simulate_event(config: SimulationConfig, seed: int, index: int) -> EventReco
     nu_pdg, ccnc, energy = 0, "", float("nan")
     sample = config.sample
     interaction = None
+    if sample == "class-mix":
+        sample = str(rng.choice(list(CLASS_MIX), p=np.array(list(CLASS_MIX.values())) / sum(CLASS_MIX.values())))
     if sample == "nu-mix":
         sample = rng.choice(["numu-cc", "nue-cc", "nc"], p=[0.6, 0.1, 0.3])
+    loose = []
     if sample in ("numu-cc", "nue-cc", "nc"):
         flavor = "nue" if sample == "nue-cc" else "numu"
         interaction = neutrino_interaction(det, rng, flavor=flavor, current="NC" if sample == "nc" else "CC",
@@ -79,6 +83,10 @@ def simulate_event(config: SimulationConfig, seed: int, index: int) -> EventReco
         interaction = gun(det, rng, pdg=pdg_from_name(config.particle), energy_mev=config.energy_mev,
                           margin_cm=config.fiducial_margin_cm)
         interaction.flags = FLAG_NU_PRIMARY  # the gun's origin plays the primary vertex
+    elif sample in ENRICHED_SAMPLES:
+        interaction, loose = enriched_source(sample, det, rng, beam=config.beam, margin_cm=config.fiducial_margin_cm)
+        if interaction is not None:
+            nu_pdg, ccnc, energy = interaction.nu_pdg, interaction.ccnc, interaction.energy_gev
     if interaction is not None:
         v0 = tr.add_vertex("interaction", interaction.position, interaction.flags, -1, nu_pdg)
         for pr in interaction.primaries:
@@ -87,6 +95,8 @@ def simulate_event(config: SimulationConfig, seed: int, index: int) -> EventReco
             d = pr.p4[1:] / pm if pm > 0 else np.array([0.0, 0.0, 1.0])
             tr.push(Particle(pr.pdg, interaction.position.copy(), d, max(pr.p4[0] - m, 0.0), v0, v0, 0.0,
                              tagged=(pr.pdg == 22)))
+    for pos, d, e, pdg, t in loose:
+        tr.push(Particle(pdg, pos, d, e, -1, -1, t))
     n_cosmics = config.cosmics if sample != "cosmics" else None
     if sample == "cosmics" or config.cosmics:
         for pos, d, e, pdg, t in cosmic_muons(det, rng, n_cosmics if sample != "cosmics" else None):
@@ -126,7 +136,9 @@ def simulate(detector: str = "dune-fd-1x2x6", sample: str = "nu-mix", *, events:
 
     Args:
         detector: built-in name or description file.
-        sample: "numu-cc", "nue-cc", "nc", "nu-mix" (60% numu CC, 10% nue CC, 30% NC), "cosmics", "gun".
+        sample: "numu-cc", "nue-cc", "nc", "nu-mix" (60% numu CC, 10% nue CC, 30% NC), "cosmics", "gun";
+            the class-rich samples "michel", "pion", "kaon", "proton-decay", "nc-pi0", "cc-pi0",
+            "photon" (:mod:`.enriched`) and "class-mix" (nu-mix and those, shares in ``CLASS_MIX``).
         events, seed, first_event: event ``first_event + i`` is simulated from (seed, first_event + i),
             so the same seed gives the same events whatever ``jobs`` is.
         jobs: worker processes.

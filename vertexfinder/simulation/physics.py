@@ -49,6 +49,7 @@ class Argon:
 LAR = Argon()
 _K = 0.307075  # MeV cm2 / mol
 _ME = 0.51099895  # MeV
+_C_CM_PER_NS = 29.9792458
 
 _ALIASES = {"proton": "p", "antiproton": "p~", "neutron": "n", "photon": "gamma", "electron": "e-",
             "positron": "e+", "muon": "mu-", "antimuon": "mu+"}
@@ -142,6 +143,25 @@ class RangeTable:
 
     def dedx_of(self, kinetic_mev):
         return np.interp(kinetic_mev, self.kinetic_mev, self.dedx)
+
+    @functools.cached_property
+    def proper_time_ns(self):
+        """Proper time (ns) a particle of each tabulated kinetic energy takes to stop (CSDA)."""
+        t, m = self.kinetic_mev, self.mass_mev
+        per_mev = m / (np.sqrt(t * (t + 2 * m)) * _C_CM_PER_NS * self.dedx)  # d(tau)/dT = 1 / (beta gamma c dE/dx)
+        tau = np.zeros_like(t)
+        tau[0] = per_mev[0] * t[0] / 1.25  # below the grid d(tau)/dT ~ T^0.25 (Bragg-Kleeman, beta gamma ~ T^0.5)
+        tau[1:] = tau[0] + np.cumsum(0.5 * (per_mev[1:] + per_mev[:-1]) * np.diff(t))
+        return tau
+
+    def decay_distance_cm(self, kinetic_mev: float, proper_time_ns: float) -> float:
+        """Path (cm, CSDA) after which a particle of ``kinetic_mev`` has aged ``proper_time_ns``:
+        where it decays in flight, its slowing down included; inf if it stops first."""
+        to_stop = float(np.interp(kinetic_mev, self.kinetic_mev, self.proper_time_ns))
+        if proper_time_ns >= to_stop:
+            return math.inf
+        t_decay = float(np.interp(to_stop - proper_time_ns, self.proper_time_ns, self.kinetic_mev))
+        return float(self.range_of(kinetic_mev) - self.range_of(t_decay))
 
 
 @functools.lru_cache(maxsize=None)

@@ -37,7 +37,9 @@ import numpy as np
 
 from ..records import FLAG_HADRONIC, FLAG_NU_PRIMARY, FLAG_PI0
 from .physics import particle_mass_mev
-from .transport import M_N, M_P, M_PI, _boost, _isotropic
+from .kinematics import boost as _boost
+from .kinematics import isotropic as _isotropic
+from .transport import M_N, M_P, M_PI
 
 __all__ = ["Primary", "Interaction", "neutrino_interaction", "cosmic_muons", "gun", "sample_vertex"]
 

@@ -16,7 +16,12 @@ Processes:
   from the V-A spectrum x^2 (3 - 2x), endpoint 52.8 MeV;
 * pi+ decays at rest (4.1 MeV muon, then its Michel electron); pi- at rest is
   absorbed (a nuclear star of protons); pi and K decay in flight with their
-  lifetimes (`particle` package);
+  lifetimes (`particle` package), a kaon when its proper time runs out as it
+  slows down (:meth:`.physics.RangeTable.decay_distance_cm`; pions keep the
+  decay length of their momentum at each step); K+ at rest decays after an
+  exponential delay; kaon decays follow the PDG modes and branching fractions (mu nu,
+  pi pi0, three pions, Ke3, Kmu3; :mod:`.decays`), one decay vertex each;
+  K- at rest is absorbed (K- N -> hyperon pi, an ``interaction`` vertex);
 * hadronic inelastic interactions of pi and p with the LAr interaction length,
   producing protons, neutrons and pions;
 * pi0 -> gamma gamma at once; photons: pair production (high-energy mean free
@@ -36,6 +41,9 @@ import numpy as np
 
 from ..records import FLAG_CONVERSION, FLAG_DECAY, FLAG_HADRONIC, FLAG_PI0
 from . import kernels
+from .decays import kaon_absorption_at_rest, kaon_decay
+from .kinematics import isotropic as _isotropic
+from .kinematics import two_body
 from .physics import LAR, particle_charge, particle_lifetime_ns, particle_mass_mev, range_table
 
 __all__ = ["Particle", "Transport", "Deposits", "SimVertex"]
@@ -43,6 +51,7 @@ __all__ = ["Particle", "Transport", "Deposits", "SimVertex"]
 ME = 0.51099895
 M_MU = 105.6583755
 M_PI = 139.57039
+M_K = 493.677
 M_P = 938.27208816
 M_N = 939.56542052
 MICHEL_MAX = 52.83
@@ -131,39 +140,10 @@ def _unit(v):
     return v / np.linalg.norm(v)
 
 
-def _isotropic(rng):
-    c = rng.uniform(-1, 1)
-    phi = rng.uniform(0, 2 * math.pi)
-    s = math.sqrt(1 - c * c)
-    return np.array([s * math.cos(phi), s * math.sin(phi), c])
-
-
 def _turn(d, cos_theta, rng):
     d = np.array(d, dtype=np.float64)
     kernels._rotate(d, math.acos(max(-1.0, min(1.0, cos_theta))), rng.uniform(0, 2 * math.pi))
     return d
-
-
-def _boost(p4, beta_vec):
-    """Lorentz boost of (E, px, py, pz) by velocity beta_vec."""
-    b2 = float(beta_vec @ beta_vec)
-    if b2 < 1e-16:
-        return p4
-    g = 1.0 / math.sqrt(1 - b2)
-    bp = float(beta_vec @ p4[1:])
-    e = g * (p4[0] + bp)
-    p = p4[1:] + ((g - 1) * bp / b2 + g * p4[0]) * beta_vec
-    return np.concatenate([[e], p])
-
-
-def two_body(mass, m1, m2, parent_p4, rng):
-    """Isotropic two-body decay of a particle with 4-momentum parent_p4; returns two 4-momenta."""
-    p = math.sqrt(max((mass**2 - (m1 + m2) ** 2) * (mass**2 - (m1 - m2) ** 2), 0)) / (2 * mass)
-    d = _isotropic(rng)
-    a = np.concatenate([[math.hypot(p, m1)], p * d])
-    b = np.concatenate([[math.hypot(p, m2)], -p * d])
-    beta = parent_p4[1:] / parent_p4[0]
-    return _boost(a, beta), _boost(b, beta)
 
 
 class Transport:
@@ -175,6 +155,7 @@ class Transport:
     brems_cut_mev = 1.0
     tracking_cut_mev = 0.1
     capture_fraction = 0.75  # mu- captured at rest in argon
+    kaon_lifetime_ns = 12.38  # K+ decays at rest after an exponential delay
     fluctuation_shape = 12.0  # Gamma shape of the restricted loss per step (~Landau core width)
 
     def __init__(self, world, rng: np.random.Generator, *, max_deposits: int = 200_000):
@@ -261,7 +242,10 @@ class Transport:
             beta = pmom / e
             tmax = 2 * ME * pmom**2 / (mass**2 + ME**2 + 2 * ME * e)
             # distances to discrete processes
-            d_decay = -math.log(rng.random()) * ctau * pmom / mass if apdg in (PDG_PI, PDG_K) else math.inf
+            if apdg == PDG_K:  # the decay in the kaon's own time, as it slows down
+                d_decay = rt.decay_distance_cm(t, -math.log(rng.random()) * ctau / C_CM_PER_NS)
+            else:
+                d_decay = -math.log(rng.random()) * ctau * pmom / mass if apdg == PDG_PI else math.inf
             lam = self._inelastic_length(apdg, t)
             d_inel = -math.log(rng.random()) * lam if math.isfinite(lam) else math.inf
             rate = 0.0
@@ -331,19 +315,23 @@ class Transport:
         self.push(Particle(pdg, position.copy(), d, max(p4[0] - mass, 0.0), vertex, vertex, time_ns, tagged))
 
     def _decay_in_flight(self, p: Particle):
-        apdg = abs(p.pdg)
+        if abs(p.pdg) == PDG_K:
+            self._kaon_decay(p, p.time_ns)
+            return
         sign = 1 if p.pdg > 0 else -1
         v = self.add_vertex("decay", p.position, FLAG_DECAY, p.origin, p.pdg, p.time_ns)
-        mass = particle_mass_mev(apdg)
-        p4 = self._p4(p, mass)
-        if apdg == PDG_PI or (apdg == PDG_K and self.rng.random() < 0.64):
-            mu, _ = two_body(mass, M_MU, 0.0, p4, self.rng)
-            self._emit(-13 * sign, mu, M_MU, p.position, v, p.time_ns)
-        else:  # K -> pi pi0
-            a, b = two_body(mass, M_PI, 134.9768, p4, self.rng)
-            self._emit(211 * sign, a, M_PI, p.position, v, p.time_ns)
-            self.vertices[v].flags |= FLAG_PI0
-            self._emit(111, b, 134.9768, p.position, v, p.time_ns)
+        mass = particle_mass_mev(PDG_PI)
+        mu, _ = two_body(mass, M_MU, 0.0, self._p4(p, mass), self.rng)
+        self._emit(-13 * sign, mu, M_MU, p.position, v, p.time_ns)
+
+    def _kaon_decay(self, p: Particle, time_ns: float):
+        """A charged kaon decays where it is (in flight or, at ``time_ns``, at rest): one decay vertex."""
+        _, products = kaon_decay(p.pdg, self._p4(p, M_K), self.rng)
+        flags = FLAG_DECAY | (FLAG_PI0 if any(q == PDG_PI0 for q, _ in products) else 0)
+        v = self.add_vertex("decay", p.position, flags, p.origin, p.pdg, time_ns)
+        for pdg, p4 in products:
+            if abs(pdg) not in NEUTRINOS:
+                self._emit(pdg, p4, particle_mass_mev(abs(pdg)), p.position, v, time_ns)
 
     def _at_rest(self, p: Particle):
         rng = self.rng
@@ -372,16 +360,14 @@ class Transport:
                 for _ in range(1 + rng.poisson(0.8)):
                     self.push(Particle(2212, p.position.copy(), _isotropic(rng), rng.uniform(5, 60), v, v, p.time_ns))
         elif apdg == PDG_K and p.pdg > 0:
-            v = self.add_vertex("decay", p.position, FLAG_DECAY, p.origin, p.pdg, p.time_ns + 12.4)
-            at[0] = particle_mass_mev(PDG_K)
-            if rng.random() < 0.64:
-                mu, _ = two_body(at[0], M_MU, 0.0, at, rng)
-                self._emit(-13, mu, M_MU, p.position, v, p.time_ns)
-            else:
-                a, b = two_body(at[0], M_PI, 134.9768, at, rng)
-                self.vertices[v].flags |= FLAG_PI0
-                self._emit(211, a, M_PI, p.position, v, p.time_ns)
-                self._emit(111, b, 134.9768, p.position, v, p.time_ns)
+            self._kaon_decay(p, p.time_ns + rng.exponential(self.kaon_lifetime_ns))
+        elif apdg == PDG_K:
+            # K- is captured by a nucleus and absorbed: K- N -> hyperon pi (module decays)
+            v = self.add_vertex("interaction", p.position, FLAG_HADRONIC, p.origin, p.pdg, p.time_ns)
+            for pdg, p4 in kaon_absorption_at_rest(rng):
+                if pdg == PDG_PI0:
+                    self.vertices[v].flags |= FLAG_PI0
+                self._emit(pdg, p4, particle_mass_mev(abs(pdg)), p.position, v, p.time_ns)
 
     def _michel_energy(self):
         rng = self.rng

@@ -1,7 +1,8 @@
-"""Training the walker, the refiner and the candidate score.
+"""Training the walker, the refiner, the proposer and the candidate score.
 
-The walker's and the refiner's runs share one lifecycle (:mod:`.run`: saved configuration, finished
-run, warm start, seeding, event source, schedule, checkpoints, finish); each adds its own parts:
+The walker's, the refiner's and the proposer's runs share one lifecycle (:mod:`.run`: saved
+configuration, finished run, warm start, seeding, event source, schedule, checkpoints, finish); each
+adds its own parts:
 
 =================  =================================================================================
 ``config``         :class:`TrainConfig` (a :class:`~vertexfinder.model.ModelConfig` with the data,
@@ -11,6 +12,7 @@ run, warm start, seeding, event source, schedule, checkpoints, finish); each add
 ``walker``         :func:`train`: generator-fed walks, on-policy rollouts, validation of the
                    model's own walks
 ``refiner``        :func:`train_refiner`: points around the true vertices, validation on fixed points
+``proposer``       :func:`train_proposer`: crops around vertices of every kind, validation on whole views
 ``score``          the candidate score fitted on the finder's own candidates (:func:`collect`,
                    :func:`fit`, :func:`train_scorer`)
 ``callbacks``      the clock, validation figures and on-policy callbacks (Keras)
@@ -29,6 +31,7 @@ It never imports the command line, which imports it.
 
 from ..errors import RunFinishedError
 from .config import TrainConfig, config_from_toml
+from .proposer import build_proposer, proposal_validation, train_proposer
 from .refiner import build_refiner, refine_validation, train_refiner
 from .run import event_sources, run_history, train_run
 from .score import collect, fit, fit_scorer, top_choice, train_scorer
@@ -37,4 +40,4 @@ from .walker import build_walker, compile_walker, make_dataset, refresh_policy, 
 __all__ = ["TrainConfig", "config_from_toml", "train", "train_refiner", "train_scorer", "train_run",
            "event_sources", "run_history", "validation_metrics", "refresh_policy", "build_walker", "compile_walker",
            "make_dataset", "build_refiner", "refine_validation", "collect", "fit", "fit_scorer", "top_choice",
-           "RunFinishedError"]
+           "RunFinishedError", "train_proposer", "build_proposer", "proposal_validation"]
