@@ -138,8 +138,12 @@ def proposer_losses() -> dict:
     return {"score": ProposalScoreLoss(), "offset": MaskedOffsetLoss(), "kind": MaskedKindLoss()}
 
 
-def proposal_function(model: Proposer, *, compile: bool = True):
-    """``fn(image (H, W) half-resolution uint8) -> dict of NumPy arrays`` (one view, any size)."""
+def proposal_function(model: Proposer, *, compile: bool = True, pad: int = 32):
+    """``fn(image (H, W) half-resolution uint8, H and W even) -> dict of NumPy arrays`` (one view,
+    any size). The image is zero padded to multiples of ``pad`` first, so the network sees a few
+    image sizes instead of one per view (each new size costs memory that is never given back);
+    the cells of the padding are cut off again. Cells within the receptive field of the far
+    edges see the padding as an empty image, as training crops that reach beyond a view do."""
     call = lambda x: model(x, training=False)  # noqa: E731
     if compile and keras.backend.backend() == "tensorflow":
         import tensorflow as tf
@@ -147,7 +151,11 @@ def proposal_function(model: Proposer, *, compile: bool = True):
         call = tf.function(call, reduce_retracing=True)
 
     def fn(image):
-        out = call(ops.convert_to_tensor(image[None]))
-        return {k: ops.convert_to_numpy(v)[0] for k, v in out.items()}
+        import numpy as np
+
+        h, w = image.shape
+        padded = np.pad(image, ((0, -h % pad), (0, -w % pad)))
+        out = call(ops.convert_to_tensor(padded[None]))
+        return {k: ops.convert_to_numpy(v)[0, : -(-h // 2), : -(-w // 2)] for k, v in out.items()}
 
     return fn

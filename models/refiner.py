@@ -15,7 +15,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from .walker import GlimpseEncoder
+from .walker import GlimpseEncoder, padded_rows
 
 __all__ = ["Refiner", "RefineOffsetLoss", "refiner_losses", "refine_function"]
 
@@ -116,8 +116,9 @@ def refiner_losses() -> dict:
     }
 
 
-def refine_function(model: Refiner, *, compile: bool = True):
-    """``fn(glimpses (N, K, Gw, Gd) uint8, features (N, F) float32) -> dict of NumPy arrays``."""
+def refine_function(model: Refiner, *, compile: bool = True, rows: int = 64):
+    """``fn(glimpses (N, K, Gw, Gd) uint8, features (N, F) float32) -> dict of NumPy arrays``; the
+    points are padded to a multiple of ``rows`` (:func:`models.walker.padded_rows`)."""
     call = model.__call__
     if compile and keras.backend.backend() == "tensorflow":
         import tensorflow as tf
@@ -127,7 +128,8 @@ def refine_function(model: Refiner, *, compile: bool = True):
         call = lambda g, f: model({"glimpses": g, "features": f}, training=False)  # noqa: E731
 
     def fn(glimpses, features):
-        out = call(ops.convert_to_tensor(glimpses), ops.convert_to_tensor(features))
-        return {k: ops.convert_to_numpy(v) for k, v in out.items()}
+        n = len(glimpses)
+        out = call(ops.convert_to_tensor(padded_rows(glimpses, rows)), ops.convert_to_tensor(padded_rows(features, rows)))
+        return {k: ops.convert_to_numpy(v)[:n] for k, v in out.items()}
 
     return fn

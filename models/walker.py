@@ -225,13 +225,14 @@ class Walker(keras.Model):
         }
 
 
-def step_function(model: Walker, *, compile: bool = True):
+def step_function(model: Walker, *, compile: bool = True, rows: int = 64):
     """The walker's :meth:`Walker.step` as a NumPy-in, NumPy-out callable for batched inference.
 
     ``fn(glimpses (N, K, Gw, Gd) uint8, features (N, F) float32, state (N, units) or None)``
     returns ``(outputs dict of NumPy arrays, state)``. With ``compile`` the step is traced once per
     batch size by ``tf.function`` (TensorFlow backend), so every call after the first runs a
-    compiled graph; the state stays a tensor between calls.
+    compiled graph; the state stays a tensor between calls (of the padded size). The walks are
+    padded to a multiple of ``rows`` (:func:`padded_rows`).
     """
     step = model.step
     if compile and keras.backend.backend() == "tensorflow":
@@ -240,9 +241,22 @@ def step_function(model: Walker, *, compile: bool = True):
         step = tf.function(model.step, reduce_retracing=True)
 
     def fn(glimpses, features, state):
+        n = len(glimpses)
+        glimpses, features = padded_rows(glimpses, rows), padded_rows(features, rows)
         if state is None:
             state = model.initial_state(len(glimpses))
         out, state = step(ops.convert_to_tensor(glimpses), ops.convert_to_tensor(features), state)
-        return {k: ops.convert_to_numpy(v) for k, v in out.items()}, state
+        return {k: ops.convert_to_numpy(v)[:n] for k, v in out.items()}, state
 
     return fn
+
+
+def padded_rows(x, multiple: int):
+    """``x`` with zero rows appended up to a multiple of ``multiple`` rows (1: as it is). The model
+    calls of inference see a few batch sizes instead of one per call: every new size costs memory
+    that is never given back (the native libraries keep what each shape needs), so a run over
+    thousands of events would grow. Each row's result does not depend on the other rows."""
+    import numpy as np
+
+    extra = -len(x) % multiple
+    return np.concatenate([x, np.zeros((extra,) + x.shape[1:], x.dtype)]) if extra else x

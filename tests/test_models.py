@@ -63,6 +63,24 @@ def test_stepwise_inference_equals_the_sequence_call():
             np.testing.assert_allclose(np.asarray(out[k]), np.asarray(seq[k])[:, t], rtol=1e-5, atol=1e-5)
 
 
+def test_inference_padded_to_a_few_batch_sizes_gives_each_walk_what_it_gives_alone():
+    """step_function pads the walks to a multiple of ``rows`` (bounded memory over many events); each walk's
+    outputs and the state carried between steps are those of the unpadded call, bit for bit."""
+    from models import step_function
+
+    rng = np.random.default_rng(4)
+    m = small_walker()
+    x = batch(rng, b=37, t=3)
+    plain, padded = step_function(m, rows=1), step_function(m, rows=16)
+    s1 = s2 = None
+    for t in range(3):
+        a, s1 = plain(x["glimpses"][:, t], x["features"][:, t], s1)
+        b, s2 = padded(x["glimpses"][:, t], x["features"][:, t], s2)
+        assert tuple(np.asarray(s2).shape) == (48, 32)  # the state keeps the padded size between steps
+        for k in a:
+            assert b[k].shape == a[k].shape and np.array_equal(a[k], b[k])
+
+
 @pytest.mark.parametrize("options", [{}, {"stem_strides": 2, "filters": (8, 16), "coord_channels": True},
                                      {"shared_levels": True, "filters": (8, 16)}])
 def test_walker_roundtrip(tmp_path, options):
