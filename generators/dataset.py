@@ -102,6 +102,25 @@ class _EventBatches(_Base):
     """What both datasets share: the batches of an epoch, the epoch count, and a cache of prepared
     events that pickled copies (the workers') start without."""
 
+    def _setup(self, source, *, batch_size, batches_per_epoch, seed, events, augment, cache_events, response,
+               normalise) -> None:
+        """The attributes every event-batch dataset has, checked."""
+        if batch_size < 1 or batches_per_epoch < 1:
+            raise ValueError("batch_size and batches_per_epoch must be >= 1")
+        self.source = source
+        self.batch_size = int(batch_size)
+        self.batches_per_epoch = int(batches_per_epoch)
+        self.seed = int(seed)
+        self.events = np.arange(len(source)) if events is None else np.asarray(events, dtype=np.int64)
+        if len(self.events) == 0:
+            raise ValueError("the event source is empty")
+        self.augment = bool(augment)
+        self.cache_events = int(cache_events)
+        self.response = response
+        self.normalise = float(normalise)
+        self.epoch = 0
+        self._cache: OrderedDict = OrderedDict()
+
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_cache"] = OrderedDict()
@@ -316,21 +335,10 @@ class RefineDataset(_EventBatches):
         super().__init__(workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size)
         if batch_size < 1 or batches_per_epoch < 1 or events_per_batch < 1:
             raise ValueError("batch_size, batches_per_epoch and events_per_batch must be >= 1")
-        self.source = source
+        self._setup(source, batch_size=batch_size, batches_per_epoch=batches_per_epoch, seed=seed, events=events,
+                    augment=augment, cache_events=cache_events, response=response, normalise=normalise)
         self.spec = spec or RefineSpec()
-        self.batch_size = int(batch_size)
-        self.batches_per_epoch = int(batches_per_epoch)
-        self.seed = int(seed)
-        self.events = np.arange(len(source)) if events is None else np.asarray(events, dtype=np.int64)
-        if len(self.events) == 0:
-            raise ValueError("the event source is empty")
-        self.augment = bool(augment)
-        self.cache_events = int(cache_events)
         self.events_per_batch = int(events_per_batch)
-        self.response = response
-        self.normalise = float(normalise)
-        self.epoch = 0
-        self._cache: OrderedDict = OrderedDict()
 
     def _event(self, i: int, epoch: int | None = None):
         return _cached_event(self, i, lambda images, truth: (
@@ -399,22 +407,9 @@ class ProposalDataset(_EventBatches):
         from .proposals import ProposalSpec
 
         super().__init__(workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size)
-        if batch_size < 1 or batches_per_epoch < 1:
-            raise ValueError("batch_size and batches_per_epoch must be >= 1")
-        self.source = source
+        self._setup(source, batch_size=batch_size, batches_per_epoch=batches_per_epoch, seed=seed, events=events,
+                    augment=augment, cache_events=cache_events, response=response, normalise=normalise)
         self.spec = spec or ProposalSpec()
-        self.batch_size = int(batch_size)
-        self.batches_per_epoch = int(batches_per_epoch)
-        self.seed = int(seed)
-        self.events = np.arange(len(source)) if events is None else np.asarray(events, dtype=np.int64)
-        if len(self.events) == 0:
-            raise ValueError("the event source is empty")
-        self.augment = bool(augment)
-        self.cache_events = int(cache_events)
-        self.response = response
-        self.normalise = float(normalise)
-        self.epoch = 0
-        self._cache: OrderedDict = OrderedDict()
 
     def generate(self, epoch: int, idx: int):
         """Inputs and targets of batch ``idx`` of ``epoch``."""

@@ -15,12 +15,10 @@ the two files the finder loads beside a walker.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from ..model import ProposerConfig, proposal_spec
-from .run import RunKind, RunParts, cosine_schedule, event_images, response_options, train_run
+from .run import RunKind, RunParts, cosine_schedule, event_images, init_model_file, response_options, train_run
 
 __all__ = ["train_proposer", "build_proposer", "proposal_validation", "PROPOSER_RUN"]
 
@@ -97,21 +95,7 @@ def _parts(config: ProposerConfig, source, validation) -> RunParts:
 
 def _init_proposer_file(config: ProposerConfig):
     """The proposer file of ``config.init_from`` (None without one), checked to hold the same network."""
-    if not config.init_from:
-        return None
-    path = Path(config.init_from)
-    model_file = path / "proposer.keras" if path.is_dir() else path
-    cfg_file = model_file.parent / "proposer.json"
-    if not model_file.is_file() or not cfg_file.is_file():
-        raise ValueError(f"init_from {config.init_from}: needs proposer.keras and proposer.json (a proposer run "
-                         "or model folder)")
-    other = ProposerConfig.read(cfg_file)
-    diff = {k: (getattr(other, k), getattr(config, k)) for k in ("filters", "dilations")
-            if getattr(other, k) != getattr(config, k)}
-    if diff:
-        raise ValueError(f"init_from {model_file}: its network differs from this run's ({diff}); warm starts keep "
-                         "the network options")
-    return model_file
+    return init_model_file(config, "proposer", ProposerConfig.read, ("filters", "dilations"))
 
 
 #: The proposer's runs: ``proposer.json``, ``proposer.keras``, best on ``val_recall``, no TensorBoard.

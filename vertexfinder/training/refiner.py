@@ -20,12 +20,10 @@ The run folder gets ``refiner.json`` (the :class:`~vertexfinder.model.RefineConf
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from ..model import RefineConfig, refine_spec
-from .run import RunKind, RunParts, cosine_schedule, event_images, response_options, train_run
+from .run import RunKind, RunParts, cosine_schedule, event_images, init_model_file, response_options, train_run
 
 __all__ = ["train_refiner", "build_refiner", "refine_validation", "REFINER_RUN"]
 
@@ -111,22 +109,8 @@ _MODEL_FIELDS = ("num_levels", "glimpse_size", "scale", "filters", "units", "ste
 
 
 def _init_refiner_file(config: RefineConfig):
-    """The refiner file of ``config.init_from`` (None without one): ``refiner.keras`` (or a folder
-    holding it) with its ``refiner.json``, checked to describe the same network."""
-    if not config.init_from:
-        return None
-    path = Path(config.init_from)
-    model_file = path / "refiner.keras" if path.is_dir() else path
-    cfg_file = model_file.parent / "refiner.json"
-    if not model_file.is_file() or not cfg_file.is_file():
-        raise ValueError(f"init_from {config.init_from}: needs refiner.keras and refiner.json (a refiner run "
-                         "or model folder)")
-    other = RefineConfig.read(cfg_file)
-    diff = {k: (getattr(other, k), getattr(config, k)) for k in _MODEL_FIELDS if getattr(other, k) != getattr(config, k)}
-    if diff:
-        raise ValueError(f"init_from {model_file}: its network differs from this run's ({diff}); warm starts keep "
-                         "the network options")
-    return model_file
+    """The refiner file of ``config.init_from`` (None without one), checked to hold the same network."""
+    return init_model_file(config, "refiner", RefineConfig.read, _MODEL_FIELDS)
 
 
 #: The refiner's runs: ``refiner.json``, ``refiner.keras``, best on ``val_within_1px``, no TensorBoard.

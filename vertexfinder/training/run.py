@@ -38,7 +38,7 @@ from typing import Any, Callable
 from ..errors import RunError, RunFinishedError
 
 __all__ = ["RunKind", "RunParts", "train_run", "start_run", "event_sources", "event_images", "response_options",
-           "cosine_schedule", "warm_start", "fit_run", "run_history"]
+           "cosine_schedule", "warm_start", "fit_run", "run_history", "init_model_file"]
 
 
 @dataclass(frozen=True)
@@ -239,3 +239,24 @@ def run_history(run_dir) -> list[dict]:
                 total += 1
                 rows.append(out)
     return rows
+
+
+def init_model_file(config, name: str, read_config, network_fields):
+    """The ``NAME.keras`` file of ``config.init_from`` (None without one): the file, or a folder
+    holding it with its ``NAME.json``, checked to describe the same network (``network_fields`` of
+    the configuration ``read_config`` reads from that JSON). ValueError naming it otherwise."""
+    if not config.init_from:
+        return None
+    path = Path(config.init_from)
+    model_file = path / f"{name}.keras" if path.is_dir() else path
+    cfg_file = model_file.parent / f"{name}.json"
+    if not model_file.is_file() or not cfg_file.is_file():
+        raise ValueError(f"init_from {config.init_from}: needs {name}.keras and {name}.json (a {name} run "
+                         "or model folder)")
+    other = read_config(cfg_file)
+    diff = {k: (getattr(other, k), getattr(config, k)) for k in network_fields if getattr(other, k) != getattr(config, k)}
+    if diff:
+        raise ValueError(f"init_from {model_file}: its network differs from this run's ({diff}); warm starts keep "
+                         "the network options")
+    return model_file
+
