@@ -164,23 +164,12 @@ class WalkDataset(_EventBatches):
         super().__init__(workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size)
         if batch_size < 1 or batches_per_epoch < 1 or oversample < 1:
             raise ValueError("batch_size, batches_per_epoch and oversample must be >= 1")
-        self.source = source
+        self._setup(source, batch_size=batch_size, batches_per_epoch=batches_per_epoch, seed=seed, events=events,
+                    augment=augment, cache_events=cache_events, response=response, normalise=normalise)
         self.glimpse = glimpse
         self.walk = walk
-        self.batch_size = int(batch_size)
-        self.batches_per_epoch = int(batches_per_epoch)
-        self.seed = int(seed)
-        self.events = np.arange(len(source)) if events is None else np.asarray(events, dtype=np.int64)
-        if len(self.events) == 0:
-            raise ValueError("the event source is empty")
         self.oversample = int(oversample)
         self.composition = composition or CompositionControl()
-        self.augment = bool(augment)
-        self.cache_events = int(cache_events)
-        self.response = response
-        self.normalise = float(normalise)
-        self.epoch = 0
-        self._cache: OrderedDict = OrderedDict()
         self.policy = None
         self.policy_fraction = 0.0
 
