@@ -173,7 +173,8 @@ def _train_scorer(sub):
         "train-scorer", help="learn the candidate score that picks the primary vertex among the 3D candidates",
         description="Run the finder on events with truth, record every 3D candidate its primary match tries, and fit "
         "the linear score (vertexfinder.training.score) that puts the best-scored candidate of an event within RADIUS "
-        "of the true vertex. Writes scorer.json beside the model (or OUT).",
+        "of the true vertex. Writes scorer.json beside the model (or OUT). With --vertices: record every 3D match "
+        "of all mode and fit the vertex score (a match within RADIUS of a true vertex or not), vertex_scorer.json.",
     )
     p.add_argument("store", help="event store or ROOT dump with truth (events the walker was not trained on)")
     p.add_argument("--model", default=None, metavar="PATH", help="model folder (default: the bundled model)")
@@ -181,6 +182,8 @@ def _train_scorer(sub):
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a FinderConfig option of the finder whose "
                    "candidates are recorded (TOML value), repeatable")
     p.add_argument("--radius", type=float, default=2.0, help="a right candidate is this close, cm (default 2)")
+    p.add_argument("--vertices", action="store_true", help="fit the vertex score of all mode (vertex_scorer.json) "
+                   "instead of the primary candidate score")
     p.add_argument("-o", "--output", default=None, metavar="OUT.json", help="scorer file (default: scorer.json "
                    "beside the model)")
     _quiet_option(p)

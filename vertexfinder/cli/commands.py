@@ -122,21 +122,27 @@ def _cmd_train_scorer(args) -> int:
     import itertools
 
     from ..model import parse_overrides
-    from ..training.score import fit_scorer, recording_config, scorer_output, scoring_finder
+    from ..training.score import (collect_matches, fit_scorer, fit_vertex_scorer, recording_config, scorer_output,
+                                  scoring_finder)
 
-    output = scorer_output(args.model, args.output, radius_cm=args.radius)
+    name = "vertex_scorer.json" if args.vertices else "scorer.json"
+    output = scorer_output(args.model, args.output, radius_cm=args.radius, name=name)
     _check_output(output, True)
     options = parse_overrides(args.set or [])
-    config = recording_config(options)
+    config = recording_config(options, vertices=args.vertices)
     _tensorflow(args.debug)
     finder = scoring_finder(args.model, config)
     events = _events(args, args.store)
     if args.events:
         events = itertools.islice(events, args.events)
-    result = fit_scorer(finder, events, radius_cm=args.radius, finder_options=options, progress=_bars_shown(args))
+    if args.vertices:
+        rows = collect_matches(finder, events, progress=_bars_shown(args))
+        result = fit_vertex_scorer(rows, radius_cm=args.radius, finder_options=options)
+    else:
+        result = fit_scorer(finder, events, radius_cm=args.radius, finder_options=options, progress=_bars_shown(args))
     print(result.summary())
     result.scorer.write(output)
-    print(f"candidate scorer -> {output}")
+    print(f"{'vertex' if args.vertices else 'candidate'} scorer -> {output}")
     return 0
 
 

@@ -91,6 +91,10 @@ class FinderConfig:
         min_walks: smallest walk candidate reported in ``all`` mode.
         secondary_none_max: a proposed ``all``-mode candidate is kept when the refiner's
             probability of "no vertex" there is below this.
+        use_vertex_scorer: rate ``all``-mode matches with the model's vertex score when it has one
+            (``vertex_scorer.json`` beside the walker, :mod:`vertexfinder.finder.secondary`).
+        secondary_min_score: with the vertex score, the smallest probability of a vertex other
+            than the primary.
         merge_radius_cm: ``all``-mode vertices this close to the primary vertex are the primary;
             primary candidates this close are one candidate.
         collection_required: primary 3D candidates include the collection view whenever any
@@ -156,6 +160,8 @@ class FinderConfig:
     max_residual_cm: float = 1.5
     min_walks: int = 2
     secondary_none_max: float = 0.05
+    use_vertex_scorer: bool = True
+    secondary_min_score: float = 0.5
     merge_radius_cm: float = 2.0
     collection_required: bool = False
     beam_weight: float = 1.0

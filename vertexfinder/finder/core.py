@@ -7,10 +7,12 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import BadEventError
 from ..model import ModelConfig, default_model_path
 from ..records import EventRecord
-from . import choose, match, prepare, propose, refine, relate, report, walk
+from . import choose, match, prepare, propose, refine, relate, report, secondary, walk
 from .config import MODES, FinderConfig
 from .points import point_proposals as points_of
 from .types import Candidate, FindResult, PreparedView, Vertex
@@ -29,10 +31,12 @@ class VertexFinder:
         refiner: optional models.Refiner, the last full-resolution look at each candidate, with
             refiner_config its RefineConfig (glimpse geometry).
         scorer: optional CandidateScorer, the learned score of 3D candidates.
+        vertex_scorer: optional VertexScorer, the learned score of ``all``-mode matches
+            (:mod:`vertexfinder.finder.secondary`).
     """
 
     def __init__(self, model, model_config: ModelConfig, config: FinderConfig = FinderConfig(), *, refiner=None,
-                 refiner_config=None, scorer=None, proposer=None):
+                 refiner_config=None, scorer=None, proposer=None, vertex_scorer=None):
         from models import refine_function, step_function
 
         self.model = model
@@ -46,6 +50,7 @@ class VertexFinder:
         self.refiner = refiner
         self.refiner_config = refiner_config
         self.scorer = scorer
+        self.vertex_scorer = vertex_scorer
         self.proposer = proposer
         if proposer is not None:
             from models import proposal_function
@@ -68,7 +73,8 @@ class VertexFinder:
         configuration; its model fields). The files are checked before Keras reads them and the model
         is loaded with Keras' safe mode (:func:`vertexfinder.model.load_model_folder`); a refiner
         beside the model (``refiner.keras`` and ``refiner.json``), its candidate score
-        (``scorer.json``) and its proposer (``proposer.keras``) are loaded too; ``proposer``: a
+        (``scorer.json``), its vertex score (``vertex_scorer.json``) and its proposer
+        (``proposer.keras``) are loaded too; ``proposer``: a
         proposer run or model folder (or ``.keras`` file) to use instead. ``options`` are
         FinderConfig fields.
 
@@ -79,6 +85,7 @@ class VertexFinder:
         """
         from ..model import load_model_folder, resolve_model
         from .score import CandidateScorer
+        from .secondary import VertexScorer
 
         if config is None:
             config = FinderConfig(**options)
@@ -88,6 +95,8 @@ class VertexFinder:
         scorer_file = resolve_model(path)[0].parent / "scorer.json"
         scorer = CandidateScorer.read(scorer_file) if refiner is not None and scorer_file.is_file() else None
         folder = scorer_file.parent
+        vertex_file = folder / "vertex_scorer.json"
+        vertex_scorer = VertexScorer.read(vertex_file) if refiner is not None and vertex_file.is_file() else None
         proposer_file = Path(proposer) if proposer is not None else folder / "proposer.keras"
         if proposer_file.is_dir():
             proposer_file = proposer_file / "proposer.keras"
@@ -96,7 +105,7 @@ class VertexFinder:
 
             proposer = load_keras_model(proposer_file, "proposer")
         return cls(model, model_config, config, refiner=refiner, refiner_config=refiner_config, scorer=scorer,
-                   proposer=proposer)
+                   proposer=proposer, vertex_scorer=vertex_scorer)
 
     # -- finding ---------------------------------------------------------------------------------
     def find(self, event: EventRecord, mode: str = "primary") -> list[Vertex]:
@@ -229,14 +238,17 @@ class VertexFinder:
                     chosen[e], tried[e] = choose.choose(final[e], ev.mapper, prior, scorer)
         out = []
         with stage("report"):
-            for event, ev, best, cands in zip(events, walked, chosen, tried):
+            for event, ev, views, best, cands in zip(events, walked, prepared, chosen, tried):
                 primary = None if best is None else report.vertex(best, ev.mapper, n_planes, kind="interaction",
                                                                   primary=True)
                 vertices = [primary] if primary is not None else []
+                rated: list = []
                 if mode == "all":
-                    vertices += match.match_all(ev.secondary, ev.mapper, n_planes, cfg, primary)
+                    rate = self.vertex_rate(ev.mapper, views, primary, rated)
+                    vertices += match.match_all(ev.secondary, ev.mapper, n_planes, cfg, primary, rate)
                     vertices = relate.relate(vertices, event, ev.mapper)  # parents and conversion gaps
-                out.append(FindResult(vertices, ev.walks, ev.tasks, plane_candidates=ev.primary, candidates=cands))
+                out.append(FindResult(vertices, ev.walks, ev.tasks, plane_candidates=ev.primary, candidates=cands,
+                                      matches=rated))
         share = (time.perf_counter() - start) / max(len(events), 1)
         for r in out:
             r.seconds = share
@@ -244,6 +256,25 @@ class VertexFinder:
         return out
 
     # -- the stages, one at a time ---------------------------------------------------------------
+
+    def vertex_rate(self, mapper, views: list[PreparedView], primary: Vertex | None, rated: list | None = None):
+        """The function :func:`vertexfinder.finder.match.match_all` rates one event's 3D matches with
+        (None without a vertex score, or with ``use_vertex_scorer`` off): it sets each match's
+        ``features`` and ``score`` (the probability that it is a vertex) and adds it to ``rated``."""
+        if self.vertex_scorer is None or not self.config.use_vertex_scorer:
+            return None
+        primary_cm = None if primary is None or primary.position_cm is None else np.asarray(primary.position_cm)
+
+        def rate(fits):
+            x = secondary.match_features(fits, mapper, views, primary_cm)
+            p = self.vertex_scorer.probability(x)
+            for f, row, q in zip(fits, x, p):
+                f.features, f.score = row, float(q)
+            if rated is not None:
+                rated.extend(fits)
+            return p
+
+        return rate
     def mapper(self, event: EventRecord):
         """The ImageMapper of an event's detector, drift window and pooling (made once)."""
         from ..mapper import ImageMapper
@@ -277,11 +308,11 @@ class VertexFinder:
                 walked.secondary += [Candidate.proposal(p, x) for x in points]
         if self.proposer is not None and self.config.point_proposals and (mode == "all" or
                                                                           self.config.points_for_primary):
-            for p, (points, _, classes) in points_of(self.proposal_fn, prepared, self.config).items():
+            for p, (points, prob, classes) in points_of(self.proposal_fn, prepared, self.config).items():
                 if mode == "all":
-                    walked.secondary += [Candidate.proposal(p, x, hint) for x, hint in zip(points, classes)]
+                    walked.secondary += [Candidate.proposal(p, x, hint, q) for x, q, hint in zip(points, prob, classes)]
                 if self.config.points_for_primary:
-                    walked.primary += [Candidate.proposal(p, x, hint) for x, hint in zip(points, classes)]
+                    walked.primary += [Candidate.proposal(p, x, hint, q) for x, q, hint in zip(points, prob, classes)]
 
     def refine(self, prepared: list[list[PreparedView]], todo, *, steps: int | None = None,
                pyramids: dict | None = None) -> None:

@@ -10,6 +10,7 @@ the collection view's candidates.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 
@@ -100,13 +101,20 @@ def primary_candidates(candidates: list[Candidate], mapper, n_planes: int, confi
 
 
 def match_all(candidates: list[Candidate], mapper, n_planes: int, config: FinderConfig,
-              primary: Vertex | None) -> list[Vertex]:
+              primary: Vertex | None, rate=None) -> list[Vertex]:
     """``all`` mode: the vertices other than the primary, best first. Every candidate of the
-    collection view (best first) is matched with the other views' candidates within
-    ``drift_tolerance_px`` of its drift time (each candidate used once); the best fit within
-    ``max_residual_cm`` is a vertex unless it lies within ``merge_radius_cm`` of the primary or of
-    a vertex found before. Walk candidates count with at least ``min_walks`` walks and p(none) <
-    0.5, proposals with p(none) < ``secondary_none_max``."""
+    collection view is matched with the other views' candidates within ``drift_tolerance_px`` of
+    its drift time; fits within ``max_residual_cm`` are vertices unless they lie within
+    ``merge_radius_cm`` of the primary vertex or of a vertex found before, and each candidate is
+    used once. Walk candidates count with at least ``min_walks`` walks and p(none) < 0.5,
+    proposals with p(none) < ``secondary_none_max``.
+
+    Without ``rate``, the collection view's candidates are taken best first and each keeps its
+    best fit (the hand-set sum). With ``rate`` (fits -> the probability of each that it is a
+    vertex, :mod:`vertexfinder.finder.secondary`), every fit of every combination is rated and
+    they are taken best first while their probability, the vertex's ``score``, is at least
+    ``secondary_min_score``; ``rate`` also sees the fits' ``features``.
+    """
     good = [c for c in candidates if (c.size >= config.min_walks and c.probs[3] < 0.5)
             or (c.proposed and c.probs[3] < config.secondary_none_max)]
     anchor_plane = mapper.view_index(mapper.detector.collection_view)
@@ -114,13 +122,25 @@ def match_all(candidates: list[Candidate], mapper, n_planes: int, config: Finder
     others = [p for p in range(n_planes) if p != anchor_plane]
     used: set[int] = set()
     found: list[Vertex] = []
-    for a in sorted(anchors, key=lambda c: -c.score):
+
+    def keep(f: Candidate3D, score: float | None = None) -> None:
+        used.update(id(c) for c in f.views if c is not None)
+        v = vertex(f, mapper, n_planes)
+        if score is not None:
+            v = dataclasses.replace(v, score=float(score))
+        if primary is not None and primary.position_cm is not None and \
+                np.linalg.norm(v.position_cm - primary.position_cm) <= config.merge_radius_cm:
+            return
+        if any(np.linalg.norm(v.position_cm - o.position_cm) <= config.merge_radius_cm for o in found):
+            return
+        found.append(v)
+
+    def fits_of(a: Candidate, free) -> list[Candidate3D]:
         opts = []
         for p in others:
-            near = [c for c in good if c.plane == p and id(c) not in used
-                    and abs(c.position[1] - a.position[1]) <= config.drift_tolerance_px]
+            near = [c for c in good if c.plane == p and free(c) and abs(c.position[1] - a.position[1]) <= config.drift_tolerance_px]
             opts.append(sorted(near, key=lambda c: -c.score)[: config.candidates_per_plane] + [None])
-        best = None
+        out = []
         for rest in itertools.product(*opts):
             combo = [None] * n_planes
             combo[anchor_plane] = a
@@ -129,16 +149,22 @@ def match_all(candidates: list[Candidate], mapper, n_planes: int, config: Finder
             if sum(c is not None for c in combo) < 2:
                 continue
             f = fit(combo, mapper, config)
-            if f is not None and f.fit.residual_cm <= config.max_residual_cm and (best is None or f.score > best.score):
-                best = f
-        if best is None:
+            if f is not None and f.fit.residual_cm <= config.max_residual_cm:
+                out.append(f)
+        return out
+
+    if rate is None:
+        for a in sorted(anchors, key=lambda c: -c.score):
+            fits = fits_of(a, lambda c: id(c) not in used)
+            if fits:
+                keep(max(fits, key=lambda f: f.score))
+        return sorted(found, key=lambda v: -v.score)
+    fits = [f for a in anchors for f in fits_of(a, lambda c: True)]
+    probability = np.asarray(rate(fits), dtype=np.float64) if fits else np.zeros(0)
+    for i in np.argsort(-probability, kind="stable"):
+        if probability[i] < config.secondary_min_score:
+            break
+        if any(id(c) in used for c in fits[i].views if c is not None):
             continue
-        used.update(id(c) for c in best.views if c is not None)
-        v = vertex(best, mapper, n_planes)
-        if primary is not None and primary.position_cm is not None and \
-                np.linalg.norm(v.position_cm - primary.position_cm) <= config.merge_radius_cm:
-            continue
-        if any(np.linalg.norm(v.position_cm - f.position_cm) <= config.merge_radius_cm for f in found):
-            continue
-        found.append(v)
+        keep(fits[i], probability[i])
     return sorted(found, key=lambda v: -v.score)

@@ -20,6 +20,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -48,11 +49,15 @@ FEATURES = (
 
 @dataclass(frozen=True)
 class CandidateScorer:
-    """A linear score over :data:`FEATURES`: ``sum(weights * (x - mean) / scale)``.
+    """A linear score over :data:`FEATURES`: ``bias + sum(weights * (x - mean) / scale)``.
 
     ``radius_cm``, ``events`` and ``finder_options`` (the FinderConfig fields, other than the
-    defaults, of the finder whose candidates it was fitted on) say how it was made.
+    defaults, of the finder whose candidates it was fitted on) say how it was made. Subclasses
+    score other things with other ``FEATURE_NAMES``.
     """
+
+    FEATURE_NAMES: ClassVar[tuple] = FEATURES
+    WHAT: ClassVar[str] = "a candidate scorer"
 
     features: tuple
     mean: tuple
@@ -61,11 +66,14 @@ class CandidateScorer:
     radius_cm: float = 2.0
     events: int = 0
     finder_options: dict = field(default_factory=dict)
+    bias: float = 0.0
 
     def __post_init__(self):
         n = len(self.features)
-        if tuple(self.features) != FEATURES:
-            raise ValueError(f"features must be {list(FEATURES)}; Received: {list(self.features)}")
+        if tuple(self.features) != self.FEATURE_NAMES:
+            raise ValueError(f"features must be {list(self.FEATURE_NAMES)}; Received: {list(self.features)}")
+        if not (isinstance(self.bias, (int, float)) and math.isfinite(self.bias)):
+            raise ValueError(f"bias must be a finite number; Received: {self.bias!r}")
         for name in ("mean", "scale", "weights"):
             values = getattr(self, name)
             if len(values) != n or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
@@ -79,7 +87,7 @@ class CandidateScorer:
     def __call__(self, x) -> np.ndarray:
         """Scores of feature rows (M, F) (or one row (F,))."""
         x = np.asarray(x, dtype=np.float64)
-        return ((x - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.weights)
+        return self.bias + ((x - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.weights)
 
     def write(self, path) -> None:
         from ..io.atomic import atomic_output
@@ -89,14 +97,14 @@ class CandidateScorer:
 
     @classmethod
     def read(cls, path) -> "CandidateScorer":
-        """A scorer.json; ConfigError naming the file when it is not one."""
+        """A scorer file (``scorer.json``); ConfigError naming the file when it is not one."""
         from ..model import read_json_object
 
-        data = read_json_object(path, "a candidate scorer")
+        data = read_json_object(path, cls.WHAT)
         try:
             return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
         except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{path}: not a candidate scorer ({exc})") from None
+            raise ConfigError(f"{path}: not {cls.WHAT} ({exc})") from None
 
 
 def hand_set_score(config):

@@ -65,6 +65,7 @@ class Candidate:
         proposed: found without walks (:mod:`vertexfinder.finder.propose`).
         hint: class probabilities (interaction, decay, conversion) the proposer gave a point
             proposal (:mod:`vertexfinder.finder.points`), or None.
+        point: the proposer's vertex probability of a point proposal (0 for other candidates).
     """
 
     plane: int
@@ -76,15 +77,17 @@ class Candidate:
     rank: float = float("nan")
     proposed: bool = False
     hint: np.ndarray | None = None
+    point: float = 0.0
 
     def __post_init__(self):
         if math.isnan(self.rank):
             self.rank = self.score
 
     @classmethod
-    def proposal(cls, plane: int, position, hint=None) -> "Candidate":
+    def proposal(cls, plane: int, position, hint=None, point: float = 0.0) -> "Candidate":
         """A candidate found without walks, at ``position`` (global coordinates)."""
-        return cls(plane, np.asarray(position, dtype=np.float64), 0.0, np.zeros(4), 0, proposed=True, hint=hint)
+        return cls(plane, np.asarray(position, dtype=np.float64), 0.0, np.zeros(4), 0, proposed=True, hint=hint,
+                   point=float(point))
 
 
 @dataclass
@@ -219,6 +222,9 @@ class FindResult:
             (walk clusters and proposals, refined).
         candidates: the 3D primary candidates the primary vertex was chosen among, in the order
             they were made, each with its ``features`` (the highest ``score`` is the primary).
+        matches: ``all`` mode with a vertex score: every 3D match the other vertices were chosen
+            among, each with its ``features`` (:data:`vertexfinder.finder.secondary.SECONDARY_FEATURES`)
+            and its ``score``, the probability that it is a vertex.
     """
 
     vertices: list
@@ -228,3 +234,4 @@ class FindResult:
     stage_seconds: dict = field(default_factory=dict)
     plane_candidates: list = field(default_factory=list)
     candidates: list = field(default_factory=list)
+    matches: list = field(default_factory=list)

@@ -13,6 +13,11 @@ score is fitted here on events with truth that the walker and the refiner did no
    hand-set score on the same candidates (:func:`top_choice`);
 4. ``scorer.json`` beside the model (or where asked).
 
+The vertex score of ``all`` mode (:class:`~vertexfinder.finder.secondary.VertexScorer`: is a 3D
+match a vertex at all?) is fitted the same way on every match the finder's ``all`` mode rates
+(:func:`collect_matches`), as a logistic regression (:func:`fit_vertex_scorer`), and written to
+``vertex_scorer.json`` (``vertexfinder train-scorer --vertices``).
+
     rows = collect(finder, events)                # per event: (features (M, F), distances (M,) cm)
     scorer = fit(rows, radius_cm=2.0)
     scorer.write("models/default/scorer.json")
@@ -31,9 +36,10 @@ import numpy as np
 from ..errors import InputError, RunError
 from ..model import resolve_model
 from ..finder.score import FEATURES, CandidateScorer, hand_set_score
+from ..finder.secondary import SECONDARY_FEATURES, VertexScorer
 
 __all__ = ["collect", "fit", "top_choice", "recording_config", "scorer_output", "scoring_finder", "fit_scorer",
-           "train_scorer", "ScorerFit"]
+           "train_scorer", "ScorerFit", "collect_matches", "fit_vertex_scorer", "VertexScorerFit"]
 
 
 @dataclass(frozen=True)
@@ -61,8 +67,8 @@ class ScorerFit:
                 f"{np.mean(self.learned <= self.radius_cm):.3f}")
 
 
-def scorer_output(model=None, output=None, *, radius_cm: float = 2.0) -> Path:
-    """Where the scorer goes: ``output``, else ``scorer.json`` beside the model (None: the bundled one).
+def scorer_output(model=None, output=None, *, radius_cm: float = 2.0, name: str = "scorer.json") -> Path:
+    """Where the scorer goes: ``output``, else ``name`` beside the model (None: the bundled one).
 
     Raises:
         InputError: ``radius_cm`` is not a positive distance.
@@ -70,11 +76,13 @@ def scorer_output(model=None, output=None, *, radius_cm: float = 2.0) -> Path:
     """
     if not radius_cm > 0:
         raise InputError(f"--radius must be a positive distance in cm; Received: {radius_cm}")
-    return Path(output) if output else resolve_model(model)[0].parent / "scorer.json"
+    return Path(output) if output else resolve_model(model)[0].parent / name
 
 
-def recording_config(options: dict):
-    """The FinderConfig whose candidates are recorded: ``options`` (FinderConfig fields), the learned score off.
+def recording_config(options: dict, *, vertices: bool = False):
+    """The FinderConfig whose candidates are recorded: ``options`` (FinderConfig fields), the learned
+    score off (``vertices``: the ``all``-mode matches are recorded, and the primary is chosen as
+    the finder chooses it).
 
     Raises:
         InputError: ``options`` are not FinderConfig options, or turn off the second look.
@@ -82,7 +90,7 @@ def recording_config(options: dict):
     from ..finder import FinderConfig
 
     try:
-        config = FinderConfig(**{**options, "use_scorer": False})
+        config = FinderConfig(**(options if vertices else {**options, "use_scorer": False}))
     except (TypeError, ValueError) as exc:
         raise InputError(f"--set: not FinderConfig options ({exc})") from None
     if not (config.refine and config.refine_3d):
@@ -191,3 +199,95 @@ def fit(rows, *, radius_cm: float = 2.0, l2: float = 1e-2) -> CandidateScorer:
 def top_choice(rows, score) -> np.ndarray:
     """Distance (cm) to the truth of each event's best candidate under ``score`` (features -> scores)."""
     return np.array([d[int(np.argmax(score(x)))] for x, d in rows])
+
+
+@dataclass(frozen=True)
+class VertexScorerFit:
+    """A fitted vertex score and how it separates the matches it was fitted on.
+
+    Attributes:
+        scorer: the fitted :class:`~vertexfinder.finder.secondary.VertexScorer`.
+        rows: per event, (features (M, F), distance of each match to the nearest visible true vertex (M,) cm).
+        radius_cm: a match is a vertex when it is this close to one.
+    """
+
+    scorer: VertexScorer
+    rows: list
+    radius_cm: float
+
+    def summary(self) -> str:
+        """One line: events, matches, vertices among them, and how many of each side the score puts right at 0.5."""
+        x = np.concatenate([r[0] for r in self.rows])
+        y = np.concatenate([r[1] for r in self.rows]) <= self.radius_cm
+        p = self.scorer.probability(x)
+        return (f"{len(self.rows)} events, {len(x)} matches, {int(y.sum())} within {self.radius_cm:g} cm of a true "
+                f"vertex; at probability 0.5 the score keeps {np.mean(p[y] >= 0.5):.3f} of those and "
+                f"{np.mean(p[~y] >= 0.5):.3f} of the others")
+
+
+def collect_matches(finder, events, *, progress: bool = False, on_skip=None):
+    """Per event with truth: (features (M, F) of :data:`~vertexfinder.finder.secondary.SECONDARY_FEATURES`,
+    distance (M,) cm of each match's 3D point to the nearest true vertex seen on two views or more)
+    of every 3D match the finder's ``all`` mode rates. The finder rates them with a flat score
+    (every match 0.5) while they are recorded."""
+    from generators.refine import visible_vertices
+
+    from ..finder import VertexFinder
+
+    if not isinstance(finder, VertexFinder):
+        raise TypeError(f"expected a VertexFinder; Received: {type(finder).__name__}")
+    if not (finder.config.use_vertex_scorer and finder.refines):
+        raise InputError("the matches are rated with the refiner's looks; refine and use_vertex_scorer must stay on")
+    n = len(SECONDARY_FEATURES)
+    kept, finder.vertex_scorer = finder.vertex_scorer, VertexScorer(SECONDARY_FEATURES, (0.0,) * n, (1.0,) * n, (0.0,) * n)
+    events = (ev for ev in events if ev.vertices)
+    if progress:
+        from tqdm import tqdm
+
+        events = tqdm(events, desc="matches", unit="event")
+    out = []
+    try:
+        for ev, res in finder.find_iter(events, mode="all", on_skip=on_skip or (lambda ev, exc: None)):
+            truth = [v.position_cm for v in ev.vertices
+                     if sum(bool(visible_vertices(plane.pixels, np.asarray(v.planes[p:p + 1]) - plane.origin)[0])
+                            for p, plane in enumerate(ev.planes) if p < len(v.planes)) >= 2]
+            if not res.matches or not truth:
+                continue
+            x = np.array([m.features for m in res.matches], dtype=np.float64)
+            pos = np.array([m.position_cm for m in res.matches])
+            d = np.linalg.norm(pos[:, None, :] - np.array(truth)[None, :, :], axis=-1).min(axis=1)
+            out.append((x, d))
+    finally:
+        finder.vertex_scorer = kept
+    return out
+
+
+def fit_vertex_scorer(rows, *, radius_cm: float = 2.0, l2: float = 1e-3, finder_options: dict | None = None) -> VertexScorerFit:
+    """The logistic vertex score that tells matches within ``radius_cm`` of a true vertex from the
+    others, with an L2 penalty ``l2`` on the standardised weights (:func:`scipy.optimize.minimize`,
+    L-BFGS)."""
+    from scipy.optimize import minimize
+    from scipy.special import expit, log_expit
+
+    if not rows:
+        raise ValueError("no matches to fit a vertex score on")
+    x = np.concatenate([r[0] for r in rows])
+    y = (np.concatenate([r[1] for r in rows]) <= radius_cm).astype(np.float64)
+    if y.min() == y.max():
+        raise ValueError(f"the matches are all {'within' if y[0] else 'beyond'} {radius_cm} cm of a true vertex")
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale = np.where(scale > 1e-9, scale, 1.0)
+    z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
+
+    def loss(w):
+        s = z @ w
+        total = -(y * log_expit(s) + (1 - y) * log_expit(-s)).sum() + 0.5 * l2 * len(z) * (w[:-1] @ w[:-1])
+        grad = z.T @ (expit(s) - y)
+        grad[:-1] += l2 * len(z) * w[:-1]
+        return total, grad
+
+    w = minimize(loss, np.zeros(z.shape[1]), jac=True, method="L-BFGS-B").x
+    scorer = VertexScorer(SECONDARY_FEATURES, tuple(float(v) for v in mean), tuple(float(v) for v in scale),
+                          tuple(float(v) for v in w[:-1]), float(radius_cm), len(rows), dict(finder_options or {}),
+                          float(w[-1]))
+    return VertexScorerFit(scorer, rows, float(radius_cm))

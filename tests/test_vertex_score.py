@@ -1,0 +1,160 @@
+"""The vertex score of ``all`` mode (vertexfinder.finder.secondary, vertexfinder.training.score): fitting, files,
+the features of a match, and the finder choosing its vertices with it."""
+
+import json
+
+import numpy as np
+import pytest
+
+from vertexfinder.errors import ConfigError
+from vertexfinder.finder.score import FEATURES, CandidateScorer
+from vertexfinder.finder.secondary import SECONDARY_FEATURES, VertexScorer
+from vertexfinder.training.score import fit_vertex_scorer
+
+F = len(SECONDARY_FEATURES)
+
+
+def synthetic_rows(n_events=100, seed=0):
+    """Events of 10 matches; a vertex (distance 0.5 cm) has more charge where it projects and less
+    'none', and 'log_walks' is pure noise."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(n_events):
+        x = rng.normal(size=(10, F))
+        real = rng.random(10) < 0.3
+        x[real, SECONDARY_FEATURES.index("missing_charge")] += 2.5
+        x[real, SECONDARY_FEATURES.index("none_mean")] -= 1.5
+        rows.append((x, np.where(real, 0.5, rng.uniform(3, 40, size=10))))
+    return rows
+
+
+def test_the_fitted_vertex_score_tells_vertices_from_ghosts():
+    result = fit_vertex_scorer(synthetic_rows(), radius_cm=2.0)
+    w = dict(zip(SECONDARY_FEATURES, result.scorer.weights))
+    assert w["missing_charge"] > 1.0 and w["none_mean"] < -0.5
+    assert abs(w["log_walks"]) < 0.2 * w["missing_charge"]
+    x = np.concatenate([r[0] for r in synthetic_rows(seed=1)])
+    y = np.concatenate([r[1] for r in synthetic_rows(seed=1)]) <= 2.0
+    p = result.scorer.probability(x)
+    assert np.all((p >= 0) & (p <= 1))
+    assert np.mean((p >= 0.5) == y) > 0.9  # held out
+    assert result.scorer.bias < 0  # fewer vertices than ghosts
+    assert "1000 matches" in result.summary()
+
+
+def test_a_vertex_score_needs_both_kinds_of_match():
+    rows = [(np.zeros((3, F)), np.array([10.0, 20.0, 30.0]))]
+    with pytest.raises(ValueError, match="beyond 2"):
+        fit_vertex_scorer(rows)
+    with pytest.raises(ValueError, match="no matches"):
+        fit_vertex_scorer([])
+
+
+def test_a_vertex_scorer_round_trips_and_is_not_a_candidate_scorer(tmp_path):
+    scorer = fit_vertex_scorer(synthetic_rows(20)).scorer
+    path = tmp_path / "vertex_scorer.json"
+    scorer.write(path)
+    again = VertexScorer.read(path)
+    assert again == scorer and again.bias == scorer.bias
+    x = np.random.default_rng(3).normal(size=(5, F))
+    np.testing.assert_allclose(again.probability(x), scorer.probability(x))
+    # the two scores' files are not interchangeable
+    with pytest.raises(ConfigError, match="vertex_scorer.json: not a candidate scorer.*features"):
+        CandidateScorer.read(path)
+    primary = CandidateScorer(FEATURES, (0.0,) * len(FEATURES), (1.0,) * len(FEATURES), (0.0,) * len(FEATURES))
+    primary.write(tmp_path / "scorer.json")
+    with pytest.raises(ConfigError, match="scorer.json: not a vertex scorer.*features"):
+        VertexScorer.read(tmp_path / "scorer.json")
+    data = json.loads(path.read_text())
+    data["bias"] = "high"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ConfigError, match="vertex_scorer.json.*bias"):
+        VertexScorer.read(path)
+
+
+# -- the finder with a vertex score (tiny untrained models) -----------------------------------------------------------
+
+keras = pytest.importorskip("keras")
+
+from tests.test_finder_refiner import walker  # noqa: E402, F401 (a fixture)
+from tests.test_scoring import make_finder, parts  # noqa: E402, F401 (a fixture)
+
+MORE = {"secondary_clusters": 6, "secondary_none_max": 1.0}  # the tiny models' all mode needs these proposals
+
+
+def flat(**weights):
+    w = np.zeros(F)
+    for name, value in weights.items():
+        w[SECONDARY_FEATURES.index(name)] = value
+    return VertexScorer(SECONDARY_FEATURES, (0.0,) * F, (1.0,) * F, tuple(w))
+
+
+def test_matches_are_recorded_with_their_features(parts):  # noqa: F811
+    from vertexfinder.training.score import collect_matches
+
+    events = parts[4]
+    finder = make_finder(parts, **MORE)
+    rows = collect_matches(finder, events)
+    assert rows and finder.vertex_scorer is None  # the flat score used for recording is taken away again
+    for x, d in rows:
+        assert x.shape[1] == F and len(x) == len(d) and np.all(np.isfinite(x)) and np.all(d >= 0)
+        views = x[:, SECONDARY_FEATURES.index("views")]
+        missing = x[:, SECONDARY_FEATURES.index("missing_charge")]
+        assert set(views) <= {2.0, 3.0}
+        assert np.all(missing[views == 3] == 1.0) and np.all((missing >= 0) & (missing <= 1))
+        assert np.all(x[:, SECONDARY_FEATURES.index("proposed_share")] <= 1.0)
+    two = np.concatenate([x[x[:, 0] == 2, 1] for x, _ in rows])
+    assert len(two) and two.min() < 1.0  # some two-view matches project onto empty pixels
+
+
+def test_the_finder_keeps_the_matches_its_vertex_score_rates_highest(parts):  # noqa: F811
+    events = parts[4]
+    finder = make_finder(parts, **MORE)
+    finder.vertex_scorer = flat(missing_charge=4.0, none_mean=-2.0)
+    results = finder.find_many(events, mode="all")
+    kept = 0
+    for r in results:
+        others = [v for v in r.vertices if not v.primary]
+        kept += len(others)
+        assert all(v.score >= finder.config.secondary_min_score for v in others)
+        assert [v.score for v in others] == sorted((v.score for v in others), reverse=True)
+        rated = sorted(m.score for m in r.matches)
+        for v in others:  # each vertex is one of the rated matches, with its probability as score
+            assert min(abs(v.score - s) for s in rated) < 1e-9
+    assert kept > 0
+    # a higher cut keeps fewer; above 1 none
+    strict = make_finder(parts, secondary_min_score=0.9, **MORE)
+    strict.vertex_scorer = finder.vertex_scorer
+    fewer = sum(len(r.vertices) - 1 for r in strict.find_many(events, mode="all"))
+    assert fewer < kept
+    none = make_finder(parts, secondary_min_score=1.01, **MORE)
+    none.vertex_scorer = finder.vertex_scorer
+    assert all(len(r.vertices) == 1 and r.vertices[0].primary for r in none.find_many(events, mode="all"))
+    # use_vertex_scorer=False: the matches as without a score
+    off = make_finder(parts, use_vertex_scorer=False, **MORE)
+    off.vertex_scorer = finder.vertex_scorer
+    plain = make_finder(parts, **MORE)
+    for a, b in zip(off.find_many(events, mode="all"), plain.find_many(events, mode="all")):
+        assert [v.position_cm.tolist() for v in a.vertices] == [v.position_cm.tolist() for v in b.vertices]
+        assert not a.matches
+
+
+def test_train_scorer_vertices_writes_the_score_the_finder_then_loads(parts, tmp_path, capsys):  # noqa: F811
+    from tests.test_finder_refiner import save_model
+    from vertexfinder.cli import main
+    from vertexfinder.finder import VertexFinder
+    from vertexfinder.io.store import EventStore
+
+    walker, cfg, refiner, _, events = parts
+    store = tmp_path / "ev.vfstore"
+    with EventStore.create(store, detector="test-detector", views=["U", "V", "Z"], drift_window=6, pooling="max") as w:
+        w.extend(events)
+    folder = save_model(tmp_path / "model", (walker, cfg), refiner)
+    args = ["train-scorer", str(store), "--model", str(folder), "-q", "--vertices", "--radius", "5"]
+    assert main(args + [f"--set={k}={v}" for k, v in {"grid_seeds": 2, "seeds_per_plane": 6, **MORE}.items()]) == 0
+    out = capsys.readouterr().out
+    assert "matches" in out and "vertex_scorer.json" in out
+    assert not (folder / "scorer.json").exists()
+    scorer = VertexScorer.read(folder / "vertex_scorer.json")
+    assert scorer.radius_cm == 5.0 and scorer.finder_options["secondary_clusters"] == 6
+    assert VertexFinder.load(folder).vertex_scorer == scorer
