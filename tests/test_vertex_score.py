@@ -158,3 +158,32 @@ def test_train_scorer_vertices_writes_the_score_the_finder_then_loads(parts, tmp
     scorer = VertexScorer.read(folder / "vertex_scorer.json")
     assert scorer.radius_cm == 5.0 and scorer.finder_options["secondary_clusters"] == 6
     assert VertexFinder.load(folder).vertex_scorer == scorer
+
+
+def test_class_look_sees_every_view_and_takes_the_mean_class():
+    from vertexfinder.finder.choose import class_look
+    from vertexfinder.finder.types import PlaneVertex, Vertex
+
+    def vertex(kind, primary=False, with_point=True, missing=False):
+        planes = tuple(None if (missing and p == 2) else PlaneVertex(v, 10.0 * p, 5.0, found=p != 2)
+                       for p, v in enumerate("UVZ"))
+        return Vertex(kind, 0.9, planes, np.zeros(3) if with_point else None, primary=primary)
+
+    opinion = {0: [0.1, 0.5, 0.4, 0.0], 1: [0.1, 0.5, 0.4, 0.0], 2: [0.0, 0.05, 0.95, 0.0]}  # mean: conversion
+    calls = []
+
+    def look(todo, steps):
+        calls.append((len(todo), steps))
+        for _, c in todo:
+            c.probs = np.array(opinion[c.plane])
+
+    events = [[vertex("interaction", primary=True), vertex("decay"), vertex("decay", with_point=False)],
+              [vertex("interaction", missing=True)]]
+    out = class_look(look, events, steps=2)
+    assert calls == [(3 + 2, 2)]  # one call: the three views of one vertex, the two of the other
+    assert out[0][0] == events[0][0] and out[0][2] == events[0][2]  # the primary and a vertex without a point stay
+    assert out[0][1].kind == "conversion"
+    np.testing.assert_allclose(out[0][1].class_probabilities, np.mean(list(opinion.values()), axis=0))
+    assert out[1][0].kind == "decay"  # seen on U and V only
+    np.testing.assert_allclose(out[1][0].class_probabilities, opinion[0])
+    assert class_look(look, [[events[0][0]]]) == [[events[0][0]]] and len(calls) == 1  # nothing to look at: no call

@@ -13,13 +13,15 @@ import numpy as np
 
 from .records import VERTEX_KINDS, EventRecord
 
-__all__ = ["KIND_COLORS", "plot_event", "plot_plane", "plot_glimpses", "plot_walk_steps", "plot_efficiency", "plot_confusion"]
+__all__ = ["KIND_COLORS", "plot_event", "plot_plane", "plot_vertices", "plot_glimpses", "plot_walk_steps", "plot_efficiency",
+           "plot_confusion"]
 
 #: Marker colour of each vertex class.
 KIND_COLORS = {"interaction": "#d62728", "decay": "#2ca02c", "conversion": "#1f77b4"}
 
 
-def plot_plane(ax, plane, *, vertices=(), view_index=0, vmax=100.0, title=None, walks=None, found=()):
+def plot_plane(ax, plane, *, vertices=(), view_index=0, vmax=100.0, title=None, walks=None, found=(), links=(),
+               box=None):
     """Draw one plane crop in global-image coordinates (wire horizontal, drift vertical).
 
     Args:
@@ -29,6 +31,10 @@ def plot_plane(ax, plane, *, vertices=(), view_index=0, vmax=100.0, title=None, 
         view_index: index of this plane among the event's planes (selects the vertex projection).
         walks: optional list of arrays (steps, 2) of global coordinates, drawn as lines.
         found: optional list of (global wire, global drift, kind) of found vertices (crosses).
+        links: optional list of ((wire, drift) of a vertex, (wire, drift) of its parent, kind, label):
+            a dashed line from each found vertex to its parent, coloured by the vertex's class,
+            with the label (a conversion's gap) beside the vertex.
+        box: optional (wire min, wire max, drift min, drift max) to show instead of the whole crop.
     """
     w0, d0 = plane.origin
     nw, nd = plane.pixels.shape
@@ -42,22 +48,32 @@ def plot_plane(ax, plane, *, vertices=(), view_index=0, vmax=100.0, title=None, 
         walk = np.asarray(walk)
         ax.plot(walk[:, 0], walk[:, 1], "-", color="orange", lw=0.8, alpha=0.8)
         ax.plot(walk[-1, 0], walk[-1, 1], ".", color="orange", ms=3)
+    for (w, d), (pw, pd), kind, label in links:
+        ax.plot([w, pw], [d, pd], "--", color=KIND_COLORS.get(kind, "k"), lw=1.0)
+        if label:
+            ax.annotate(label, (w, d), xytext=(4, 4), textcoords="offset points", fontsize=7,
+                        color=KIND_COLORS.get(kind, "k"))
     for w, d, kind in found:
         ax.plot(w, d, "x", color=KIND_COLORS.get(kind, "k"), ms=10, mew=2)
-    ax.set_xlim(w0, w0 + max(nw, 1))
-    ax.set_ylim(d0, d0 + max(nd, 1))
+    if box is None:
+        box = (w0, w0 + max(nw, 1), d0, d0 + max(nd, 1))
+    ax.set_xlim(box[0], box[1])
+    ax.set_ylim(box[2], box[3])
     ax.set_xlabel("global wire")
     ax.set_ylabel("global drift pixel")
     if title:
         ax.set_title(title, fontsize=9)
 
 
-def plot_event(event: EventRecord, *, figsize=None, vmax=100.0, walks=None, found=None, title=None):
+def plot_event(event: EventRecord, *, figsize=None, vmax=100.0, walks=None, found=None, title=None, links=None,
+               boxes=None):
     """One row of panels, one per plane, with truth vertices by class; returns the Figure.
 
     Args:
         walks: optional {plane index: list of (steps, 2) arrays}.
         found: optional {plane index: list of (global wire, global drift, kind)}.
+        links: optional {plane index: list of parent links} (see :func:`plot_plane`).
+        boxes: optional {plane index: (wire min, wire max, drift min, drift max)} to zoom to.
     """
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
@@ -66,7 +82,8 @@ def plot_event(event: EventRecord, *, figsize=None, vmax=100.0, walks=None, foun
     fig, axes = plt.subplots(1, n, figsize=figsize or (5 * n, 4.2), squeeze=False)
     for i, plane in enumerate(event.planes):
         plot_plane(axes[0, i], plane, vertices=event.vertices, view_index=i, vmax=vmax,
-                   title=f"{plane.view} plane", walks=(walks or {}).get(i), found=(found or {}).get(i, ()))
+                   title=f"{plane.view} plane", walks=(walks or {}).get(i), found=(found or {}).get(i, ()),
+                   links=(links or {}).get(i, ()), box=(boxes or {}).get(i))
     handles = [Line2D([], [], ls="", marker="o", mfc="none", mec=KIND_COLORS[k], label=k) for k in VERTEX_KINDS]
     fig.legend(handles=handles, loc="upper right", fontsize=8, frameon=False)
     label = title or (
@@ -76,6 +93,39 @@ def plot_event(event: EventRecord, *, figsize=None, vmax=100.0, walks=None, foun
     fig.suptitle(label, fontsize=10)
     fig.tight_layout(rect=(0, 0, 0.93, 0.95))
     return fig
+
+
+def plot_vertices(event: EventRecord, vertices, *, walks=None, title=None, margin_px: float = 40.0, vmax=100.0):
+    """An event's planes with its true vertices (circles), the found ones (crosses, by class), a
+    dashed line from each found vertex to its ``parent`` and each conversion's ``gap_cm``, zoomed
+    to the vertices (``margin_px`` around them); returns the Figure.
+
+    Args:
+        vertices: the finder's Vertex list of the event (``mode="all"``: the primary first).
+        walks: optional {plane index: list of (steps, 2) arrays}, e.g. ``FindResult.walks``.
+    """
+    n = len(event.planes)
+    found = {p: [] for p in range(n)}
+    links = {p: [] for p in range(n)}
+    boxes = {}
+    for p in range(n):
+        pts = [(v.planes[p].global_wire, v.planes[p].global_drift) for v in vertices if v.planes[p] is not None]
+        for v in vertices:
+            pv = v.planes[p]
+            if pv is None:
+                continue
+            found[p].append((pv.global_wire, pv.global_drift, v.kind))
+            parent = vertices[v.parent].planes[p] if 0 <= v.parent < len(vertices) else None
+            if parent is not None:
+                label = f"{v.gap_cm:.1f} cm" if np.isfinite(v.gap_cm) else ""
+                links[p].append(((pv.global_wire, pv.global_drift), (parent.global_wire, parent.global_drift),
+                                 v.kind, label))
+        pts += [tuple(t.planes[p]) for t in event.vertices if len(t.planes) > p and np.all(np.isfinite(t.planes[p]))]
+        pts = np.array([x for x in pts if np.all(np.isfinite(x))]).reshape(-1, 2)
+        if len(pts):
+            lo, hi = pts.min(axis=0) - margin_px, pts.max(axis=0) + margin_px
+            boxes[p] = (lo[0], hi[0], lo[1], hi[1])
+    return plot_event(event, walks=walks, found=found, links=links, boxes=boxes, title=title, vmax=vmax)
 
 
 def plot_glimpses(glimpses, *, axes=None, vmax=100.0, title=None, scale=(2, 2)):

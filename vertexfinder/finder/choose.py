@@ -10,15 +10,18 @@ score when the model has one (:mod:`vertexfinder.finder.score`), else by the han
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
+from ..records import VERTEX_KINDS
 from .config import FinderConfig
 from .match import fit
 from .report import project
 from .score import candidate_features
-from .types import BeamPrior, Candidate, Candidate3D, WalkedEvent
+from .types import BeamPrior, Candidate, Candidate3D, Vertex, WalkedEvent
 
-__all__ = ["second_look", "choose"]
+__all__ = ["second_look", "choose", "class_look"]
 
 
 def second_look(look, walked: list[WalkedEvent], candidates: list[list[Candidate3D]], n_planes: int,
@@ -71,3 +74,30 @@ def choose(final: list[Candidate3D], mapper, prior: BeamPrior | None, scorer=Non
         fitted = [Candidate3D(float(scorer(f.features)), f.views, f.fit, f.features) for f in fitted]
         final = fitted
     return max(final, key=lambda f: f.score), fitted
+
+
+def class_look(look, vertices: list[list[Vertex]], steps: int = 1) -> list[list[Vertex]]:
+    """``all`` mode: each vertex other than the primary looked at once more on every view, at its
+    PlaneVertex there (the 3D point's drift time; the projection on views it was not found on), its
+    class the most probable of the mean class probabilities over the views (a third view's opinion
+    where the match had two). ``look(todo, steps)`` refines (event index, Candidate) pairs in place;
+    it is called once. Vertices without a 3D point are left as they are."""
+    todo, where = [], []
+    for e, vs in enumerate(vertices):
+        for i, v in enumerate(vs):
+            if v.primary or v.position_cm is None:
+                continue
+            views = [Candidate(p, np.array([pv.global_wire, pv.global_drift]), 0.0, np.zeros(4), 0)
+                     for p, pv in enumerate(v.planes)
+                     if pv is not None and np.isfinite(pv.global_wire) and np.isfinite(pv.global_drift)]
+            todo += [(e, c) for c in views]
+            where.append((e, i, views))
+    if not todo:
+        return vertices
+    look(todo, steps)
+    out = [list(vs) for vs in vertices]
+    for e, i, views in where:
+        probs = np.mean([c.probs for c in views], axis=0)
+        out[e][i] = dataclasses.replace(out[e][i], kind=VERTEX_KINDS[int(np.argmax(probs[:3]))],
+                                        class_probabilities=tuple(float(x) for x in probs))
+    return out

@@ -95,6 +95,9 @@ class FinderConfig:
             (``vertex_scorer.json`` beside the walker, :mod:`vertexfinder.finder.secondary`).
         secondary_min_score: with the vertex score, the smallest probability of a vertex other
             than the primary.
+        class_look: ``all`` mode: each vertex other than the primary is looked at again on every
+            view at its 3D point's projections (``class_look_steps`` refiner calls), and its class
+            is the most probable of the views' mean (:func:`vertexfinder.finder.choose.class_look`).
         merge_radius_cm: ``all``-mode vertices this close to the primary vertex are the primary;
             primary candidates this close are one candidate.
         collection_required: primary 3D candidates include the collection view whenever any
@@ -162,6 +165,8 @@ class FinderConfig:
     secondary_none_max: float = 0.05
     use_vertex_scorer: bool = True
     secondary_min_score: float = 0.5
+    class_look: bool = True
+    class_look_steps: int = 1
     merge_radius_cm: float = 2.0
     collection_required: bool = False
     beam_weight: float = 1.0

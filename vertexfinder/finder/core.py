@@ -236,19 +236,26 @@ class VertexFinder:
                 scorer = self.scorer if cfg.use_scorer else None
                 for e, (ev, prior) in enumerate(zip(walked, priors)):
                     chosen[e], tried[e] = choose.choose(final[e], ev.mapper, prior, scorer)
-        out = []
+        found, rated = [], [[] for _ in events]
         with stage("report"):
-            for event, ev, views, best, cands in zip(events, walked, prepared, chosen, tried):
+            for ev, views, best, matches in zip(walked, prepared, chosen, rated):
                 primary = None if best is None else report.vertex(best, ev.mapper, n_planes, kind="interaction",
                                                                   primary=True)
                 vertices = [primary] if primary is not None else []
-                rated: list = []
                 if mode == "all":
-                    rate = self.vertex_rate(ev.mapper, views, primary, rated)
+                    rate = self.vertex_rate(ev.mapper, views, primary, matches)
                     vertices += match.match_all(ev.secondary, ev.mapper, n_planes, cfg, primary, rate)
+                found.append(vertices)
+            if mode == "all" and self.refines and cfg.class_look:
+                found = choose.class_look(lambda todo, steps: self.refine(prepared, todo, steps=steps, pyramids=pyramids),
+                                          found, cfg.class_look_steps)
+        out = []
+        with stage("report"):
+            for event, ev, vertices, cands, matches in zip(events, walked, found, tried, rated):
+                if mode == "all":
                     vertices = relate.relate(vertices, event, ev.mapper)  # parents and conversion gaps
                 out.append(FindResult(vertices, ev.walks, ev.tasks, plane_candidates=ev.primary, candidates=cands,
-                                      matches=rated))
+                                      matches=matches))
         share = (time.perf_counter() - start) / max(len(events), 1)
         for r in out:
             r.seconds = share
