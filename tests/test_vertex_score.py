@@ -187,3 +187,26 @@ def test_class_look_sees_every_view_and_takes_the_mean_class():
     assert out[1][0].kind == "decay"  # seen on U and V only
     np.testing.assert_allclose(out[1][0].class_probabilities, opinion[0])
     assert class_look(look, [[events[0][0]]]) == [[events[0][0]]] and len(calls) == 1  # nothing to look at: no call
+
+
+def test_a_classifier_beside_the_model_names_the_vertices_of_all_mode(parts, tmp_path):  # noqa: F811
+    from tests.test_finder_refiner import RCFG, constant_refiner, save_model
+    from vertexfinder.finder import VertexFinder
+
+    walker, cfg, refiner, _, events = parts
+    folder = save_model(tmp_path / "model", (walker, cfg), refiner)
+    options = {"grid_seeds": 2, "seeds_per_plane": 6, **MORE}
+    plain = VertexFinder.load(folder, **options)
+    assert plain.classifier is None
+    before = [v for r in plain.find_many(events, mode="all") for v in r.vertices if not v.primary]
+    assert before and {v.kind for v in before} != {"conversion"}
+    constant_refiner(kind=(0.0, 0.0, 6.0, 0.0)).save(folder / "classifier.keras")  # says "conversion" everywhere
+    (folder / "classifier.json").write_text(json.dumps(RCFG.to_dict()))
+    loaded = VertexFinder.load(folder, **options)
+    assert loaded.classifier is not None
+    after = [v for r in loaded.find_many(events, mode="all") for v in r.vertices if not v.primary]
+    assert [v.position_cm.tolist() for v in after] == [v.position_cm.tolist() for v in before]  # only the class moves
+    assert {v.kind for v in after} == {"conversion"}
+    unlooked = VertexFinder.load(folder, class_look=False, **options)
+    assert [v.kind for r in unlooked.find_many(events, mode="all") for v in r.vertices if not v.primary] != \
+        [v.kind for v in after]

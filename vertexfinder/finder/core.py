@@ -33,10 +33,14 @@ class VertexFinder:
         scorer: optional CandidateScorer, the learned score of 3D candidates.
         vertex_scorer: optional VertexScorer, the learned score of ``all``-mode matches
             (:mod:`vertexfinder.finder.secondary`).
+        classifier, classifier_config: optional refiner-shaped network (and its RefineConfig)
+            whose class head names the ``all``-mode vertices at the class look
+            (:func:`vertexfinder.finder.choose.class_look`); without one the refiner does.
     """
 
     def __init__(self, model, model_config: ModelConfig, config: FinderConfig = FinderConfig(), *, refiner=None,
-                 refiner_config=None, scorer=None, proposer=None, vertex_scorer=None):
+                 refiner_config=None, scorer=None, proposer=None, vertex_scorer=None, classifier=None,
+                 classifier_config=None):
         from models import refine_function, step_function
 
         self.model = model
@@ -63,6 +67,14 @@ class VertexFinder:
                 raise ValueError("a refiner needs its refiner_config (glimpse geometry)")
             self.refine_spec = refine_spec(refiner_config).glimpse
             self.refine_fn = refine_function(refiner)
+        self.classifier = classifier
+        if classifier is not None:
+            from ..model import refine_spec
+
+            if classifier_config is None:
+                raise ValueError("a classifier needs its classifier_config (glimpse geometry)")
+            self.classify_spec = refine_spec(classifier_config).glimpse
+            self.classify_fn = refine_function(classifier)
 
     @classmethod
     def load(cls, path: str | Path | None = None, config: FinderConfig | None = None, *, proposer=None,
@@ -73,8 +85,9 @@ class VertexFinder:
         configuration; its model fields). The files are checked before Keras reads them and the model
         is loaded with Keras' safe mode (:func:`vertexfinder.model.load_model_folder`); a refiner
         beside the model (``refiner.keras`` and ``refiner.json``), its candidate score
-        (``scorer.json``), its vertex score (``vertex_scorer.json``) and its proposer
-        (``proposer.keras``) are loaded too; ``proposer``: a
+        (``scorer.json``), its vertex score (``vertex_scorer.json``), its class look network
+        (``classifier.keras`` and ``classifier.json``) and its proposer (``proposer.keras``) are
+        loaded too; ``proposer``: a
         proposer run or model folder (or ``.keras`` file) to use instead. ``options`` are
         FinderConfig fields.
 
@@ -83,7 +96,7 @@ class VertexFinder:
             vertexfinder.errors.ModelFileError, vertexfinder.errors.ConfigError: a damaged or foreign
                 model file, or a configuration that does not describe it (the message names the file).
         """
-        from ..model import load_model_folder, resolve_model
+        from ..model import load_classifier, load_model_folder, resolve_model
         from .score import CandidateScorer
         from .secondary import VertexScorer
 
@@ -97,6 +110,7 @@ class VertexFinder:
         folder = scorer_file.parent
         vertex_file = folder / "vertex_scorer.json"
         vertex_scorer = VertexScorer.read(vertex_file) if refiner is not None and vertex_file.is_file() else None
+        classifier, classifier_config = load_classifier(folder) if refiner is not None else (None, None)
         proposer_file = Path(proposer) if proposer is not None else folder / "proposer.keras"
         if proposer_file.is_dir():
             proposer_file = proposer_file / "proposer.keras"
@@ -105,7 +119,8 @@ class VertexFinder:
 
             proposer = load_keras_model(proposer_file, "proposer")
         return cls(model, model_config, config, refiner=refiner, refiner_config=refiner_config, scorer=scorer,
-                   proposer=proposer, vertex_scorer=vertex_scorer)
+                   proposer=proposer, vertex_scorer=vertex_scorer, classifier=classifier,
+                   classifier_config=classifier_config)
 
     # -- finding ---------------------------------------------------------------------------------
     def find(self, event: EventRecord, mode: str = "primary") -> list[Vertex]:
@@ -247,8 +262,8 @@ class VertexFinder:
                     vertices += match.match_all(ev.secondary, ev.mapper, n_planes, cfg, primary, rate)
                 found.append(vertices)
             if mode == "all" and self.refines and cfg.class_look:
-                found = choose.class_look(lambda todo, steps: self.refine(prepared, todo, steps=steps, pyramids=pyramids),
-                                          found, cfg.class_look_steps)
+                found = choose.class_look(lambda todo, steps: self.classify(prepared, todo, steps, pyramids), found,
+                                          cfg.class_look_steps)
         out = []
         with stage("report"):
             for event, ev, vertices, cands, matches in zip(events, walked, found, tried, rated):
@@ -263,6 +278,17 @@ class VertexFinder:
         return out
 
     # -- the stages, one at a time ---------------------------------------------------------------
+
+    def classify(self, prepared: list[list[PreparedView]], todo, steps: int, pyramids: dict | None = None) -> None:
+        """The class look at (event index, Candidate) pairs, in place (their ``probs``; positions
+        move as the network says): the classifier's looks, or without one the refiner's (with its
+        ``pyramids`` of the batch)."""
+        if self.classifier is None:
+            self.refine(prepared, todo, steps=steps, pyramids=pyramids)
+            return
+        n_planes = len(prepared[0]) if prepared else 0
+        refine.refine(self.classify_fn, self.classify_spec, self.classifier.num_features, prepared, todo, n_planes,
+                      self.config, steps=steps)
 
     def vertex_rate(self, mapper, views: list[PreparedView], primary: Vertex | None, rated: list | None = None):
         """The function :func:`vertexfinder.finder.match.match_all` rates one event's 3D matches with

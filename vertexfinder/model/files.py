@@ -195,20 +195,38 @@ def load_model_folder(path=None):
     model_config = ModelConfig.read(cfg_file)
     archive = check_keras_archive(model_file, "walker")
     _compare(model_file, cfg_file, archive, model_config)
-    refiner = refiner_config = None
-    ref_file, ref_cfg = model_file.parent / "refiner.keras", model_file.parent / "refiner.json"
-    if ref_file.is_file() and ref_cfg.is_file():
-        refiner_config = _read_refine_config(ref_cfg)
-        ref_archive = check_keras_archive(ref_file, "refiner")
-        for name in ("num_levels", "glimpse_size"):
-            mine, theirs = getattr(refiner_config, name), ref_archive[name]
-            if (tuple(theirs) if isinstance(theirs, list) else theirs) != mine:
-                raise ConfigError(f"{ref_cfg} does not describe the refiner in {ref_file.name} ({name} "
-                                  f"{shown(mine, 30)} vs {shown(theirs, 30)})")
+    refiner_config = _check_refiner(model_file.parent, "refiner")
     model = load_keras_model(model_file, "walker")
-    if refiner_config is not None:
-        refiner = load_keras_model(ref_file, "refiner")
+    refiner = None if refiner_config is None else load_keras_model(model_file.parent / "refiner.keras", "refiner")
     return model, model_config, refiner, refiner_config
+
+
+def _check_refiner(folder: Path, stem: str):
+    """The RefineConfig of ``stem.keras`` with ``stem.json`` in ``folder`` (a refiner-shaped
+    network), checked against the archive; None when either file is missing."""
+    ref_file, ref_cfg = folder / f"{stem}.keras", folder / f"{stem}.json"
+    if not (ref_file.is_file() and ref_cfg.is_file()):
+        return None
+    refiner_config = _read_refine_config(ref_cfg)
+    ref_archive = check_keras_archive(ref_file, "refiner")
+    for name in ("num_levels", "glimpse_size"):
+        mine, theirs = getattr(refiner_config, name), ref_archive[name]
+        if (tuple(theirs) if isinstance(theirs, list) else theirs) != mine:
+            raise ConfigError(f"{ref_cfg} does not describe the refiner in {ref_file.name} ({name} "
+                              f"{shown(mine, 30)} vs {shown(theirs, 30)})")
+    return refiner_config
+
+
+def load_classifier(folder):
+    """(network, RefineConfig) of a class look network beside a walker (``classifier.keras`` and
+    ``classifier.json``: a refiner trained for its class head), or (None, None) without one.
+
+    Raises:
+        ConfigError, ModelFileError: as :func:`load_model_folder` for a refiner.
+    """
+    folder = Path(folder)
+    config = _check_refiner(folder, "classifier")
+    return (None, None) if config is None else (load_keras_model(folder / "classifier.keras", "refiner"), config)
 
 
 def _read_refine_config(path):
