@@ -9,7 +9,8 @@ true vertex visible on at least two views (charge within 3 px of its projection)
 * ``reached``: a candidate (a walk cluster or a proposal without walks) within 4 px of it on two
   views or more, before the refiner looks;
 * ``refined``: the same within 2 px after the refiner's looks;
-* ``matched``: a found vertex within 2 cm of it in 3D;
+* ``matched``: a vertex the finder's ``all`` mode finds (the vertex score's cut and the class look
+  included; the primary too) within 2 cm of it in 3D;
 * ``classified``: ... of its class.
 
 Then the figures of :func:`vertexfinder.evaluation.evaluate` (efficiency and purity within 2 cm).
@@ -52,7 +53,6 @@ def main(argv=None):
     from vertexfinder.finder import VertexFinder, propose
     from vertexfinder.finder import refine as refine_stage
     from vertexfinder.finder import walk as walk_stage
-    from vertexfinder.finder.match import match_all
     from vertexfinder.io.events import read_events
 
     finder = VertexFinder.load(args.model, proposer=args.proposer, **json.loads(args.config))
@@ -69,7 +69,7 @@ def main(argv=None):
         finder.propose(walked, views, prior, "all")
         before = [(c.plane, c.position.copy()) for c in walked.secondary]
         finder.refine([views], list(refine_stage.to_refine([walked], "all", finder.config)))
-        found = match_all(walked.secondary, mapper, len(ev.planes), finder.config, None)
+        found = finder.find_detailed(ev, mode="all").vertices
         for v in ev.vertices:
             if v is ev.primary:
                 continue

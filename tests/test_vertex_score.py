@@ -189,7 +189,7 @@ def test_class_look_sees_every_view_and_takes_the_mean_class():
     assert class_look(look, [[events[0][0]]]) == [[events[0][0]]] and len(calls) == 1  # nothing to look at: no call
 
 
-def test_a_classifier_beside_the_model_names_the_vertices_of_all_mode(parts, tmp_path):  # noqa: F811
+def test_a_secondary_refiner_beside_the_model_looks_at_the_vertices_other_than_the_primary(parts, tmp_path):  # noqa: F811
     from tests.test_finder_refiner import RCFG, constant_refiner, save_model
     from vertexfinder.finder import VertexFinder
 
@@ -197,16 +197,21 @@ def test_a_classifier_beside_the_model_names_the_vertices_of_all_mode(parts, tmp
     folder = save_model(tmp_path / "model", (walker, cfg), refiner)
     options = {"grid_seeds": 2, "seeds_per_plane": 6, **MORE}
     plain = VertexFinder.load(folder, **options)
-    assert plain.classifier is None
-    before = [v for r in plain.find_many(events, mode="all") for v in r.vertices if not v.primary]
-    assert before and {v.kind for v in before} != {"conversion"}
-    constant_refiner(kind=(0.0, 0.0, 6.0, 0.0)).save(folder / "classifier.keras")  # says "conversion" everywhere
-    (folder / "classifier.json").write_text(json.dumps(RCFG.to_dict()))
+    assert plain.secondary_refiner is None
+    before = plain.find_many(events, mode="all")
+    assert {v.kind for r in before for v in r.vertices if not v.primary} != {"conversion"}
+    # a secondary refiner that says "conversion" everywhere and moves candidates 3 px along the wire
+    constant_refiner(offset=(3.0, 0.0), kind=(0.0, 0.0, 6.0, 0.0)).save(folder / "secondary_refiner.keras")
+    (folder / "secondary_refiner.json").write_text(json.dumps(RCFG.to_dict()))
     loaded = VertexFinder.load(folder, **options)
-    assert loaded.classifier is not None
-    after = [v for r in loaded.find_many(events, mode="all") for v in r.vertices if not v.primary]
-    assert [v.position_cm.tolist() for v in after] == [v.position_cm.tolist() for v in before]  # only the class moves
-    assert {v.kind for v in after} == {"conversion"}
-    unlooked = VertexFinder.load(folder, class_look=False, **options)
-    assert [v.kind for r in unlooked.find_many(events, mode="all") for v in r.vertices if not v.primary] != \
-        [v.kind for v in after]
+    assert loaded.secondary_refiner is not None
+    after = loaded.find_many(events, mode="all")
+    assert sum(len(r.vertices) - 1 for r in after) > 0
+    for a, b in zip(before, after):  # the primary is the refiner's alone
+        np.testing.assert_allclose(a.vertices[0].position_cm, b.vertices[0].position_cm)
+        assert {v.kind for v in b.vertices if not v.primary} <= {"conversion"}
+    moved = [v.position_cm for r in after for v in r.vertices if not v.primary]
+    same = [v.position_cm for r in before for v in r.vertices if not v.primary]
+    assert len(moved) != len(same) or not np.allclose(moved, same)  # its looks moved the candidates
+    primary_mode = [r.vertices[0].position_cm for r in loaded.find_many(events)]
+    np.testing.assert_allclose(primary_mode, [r.vertices[0].position_cm for r in before])

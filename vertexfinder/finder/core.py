@@ -33,14 +33,16 @@ class VertexFinder:
         scorer: optional CandidateScorer, the learned score of 3D candidates.
         vertex_scorer: optional VertexScorer, the learned score of ``all``-mode matches
             (:mod:`vertexfinder.finder.secondary`).
-        classifier, classifier_config: optional refiner-shaped network (and its RefineConfig)
-            whose class head names the ``all``-mode vertices at the class look
-            (:func:`vertexfinder.finder.choose.class_look`); without one the refiner does.
+        secondary_refiner, secondary_config: optional refiner (and its RefineConfig) for the
+            vertices other than the primary (trained where decays and conversions are as common
+            as interactions): in ``all`` mode it looks at the candidates for those vertices and
+            names them at the class look (:func:`vertexfinder.finder.choose.class_look`), while
+            ``refiner`` looks at the primary's; without one ``refiner`` does both.
     """
 
     def __init__(self, model, model_config: ModelConfig, config: FinderConfig = FinderConfig(), *, refiner=None,
-                 refiner_config=None, scorer=None, proposer=None, vertex_scorer=None, classifier=None,
-                 classifier_config=None):
+                 refiner_config=None, scorer=None, proposer=None, vertex_scorer=None, secondary_refiner=None,
+                 secondary_config=None):
         from models import refine_function, step_function
 
         self.model = model
@@ -67,14 +69,14 @@ class VertexFinder:
                 raise ValueError("a refiner needs its refiner_config (glimpse geometry)")
             self.refine_spec = refine_spec(refiner_config).glimpse
             self.refine_fn = refine_function(refiner)
-        self.classifier = classifier
-        if classifier is not None:
+        self.secondary_refiner = secondary_refiner
+        if secondary_refiner is not None:
             from ..model import refine_spec
 
-            if classifier_config is None:
-                raise ValueError("a classifier needs its classifier_config (glimpse geometry)")
-            self.classify_spec = refine_spec(classifier_config).glimpse
-            self.classify_fn = refine_function(classifier)
+            if secondary_config is None:
+                raise ValueError("a secondary_refiner needs its secondary_config (glimpse geometry)")
+            self.secondary_spec = refine_spec(secondary_config).glimpse
+            self.secondary_fn = refine_function(secondary_refiner)
 
     @classmethod
     def load(cls, path: str | Path | None = None, config: FinderConfig | None = None, *, proposer=None,
@@ -86,7 +88,7 @@ class VertexFinder:
         is loaded with Keras' safe mode (:func:`vertexfinder.model.load_model_folder`); a refiner
         beside the model (``refiner.keras`` and ``refiner.json``), its candidate score
         (``scorer.json``), its vertex score (``vertex_scorer.json``), its class look network
-        (``classifier.keras`` and ``classifier.json``) and its proposer (``proposer.keras``) are
+        (``secondary_refiner.keras`` and ``secondary_refiner.json``) and its proposer (``proposer.keras``) are
         loaded too; ``proposer``: a
         proposer run or model folder (or ``.keras`` file) to use instead. ``options`` are
         FinderConfig fields.
@@ -96,7 +98,7 @@ class VertexFinder:
             vertexfinder.errors.ModelFileError, vertexfinder.errors.ConfigError: a damaged or foreign
                 model file, or a configuration that does not describe it (the message names the file).
         """
-        from ..model import load_classifier, load_model_folder, resolve_model
+        from ..model import load_secondary_refiner, load_model_folder, resolve_model
         from .score import CandidateScorer
         from .secondary import VertexScorer
 
@@ -110,7 +112,7 @@ class VertexFinder:
         folder = scorer_file.parent
         vertex_file = folder / "vertex_scorer.json"
         vertex_scorer = VertexScorer.read(vertex_file) if refiner is not None and vertex_file.is_file() else None
-        classifier, classifier_config = load_classifier(folder) if refiner is not None else (None, None)
+        secondary_refiner, secondary_config = load_secondary_refiner(folder) if refiner is not None else (None, None)
         proposer_file = Path(proposer) if proposer is not None else folder / "proposer.keras"
         if proposer_file.is_dir():
             proposer_file = proposer_file / "proposer.keras"
@@ -119,8 +121,8 @@ class VertexFinder:
 
             proposer = load_keras_model(proposer_file, "proposer")
         return cls(model, model_config, config, refiner=refiner, refiner_config=refiner_config, scorer=scorer,
-                   proposer=proposer, vertex_scorer=vertex_scorer, classifier=classifier,
-                   classifier_config=classifier_config)
+                   proposer=proposer, vertex_scorer=vertex_scorer, secondary_refiner=secondary_refiner,
+                   secondary_config=secondary_config)
 
     # -- finding ---------------------------------------------------------------------------------
     def find(self, event: EventRecord, mode: str = "primary") -> list[Vertex]:
@@ -237,8 +239,14 @@ class VertexFinder:
                 for ev, views, prior in zip(walked, prepared, priors):
                     self.propose(ev, views, prior, mode)
             pyramids: dict = {}  # the refiner's pyramids of this batch, built once
+            both = {"refiner": pyramids, "secondary": {}}  # and the secondary refiner's
             with stage("refine"):
-                self.refine(prepared, list(refine.to_refine(walked, mode, cfg)), pyramids=pyramids)
+                todo = list(refine.to_refine(walked, mode, cfg))
+                if mode == "all" and self.secondary_refiner is not None:
+                    others = {id(c) for ev in walked for c in ev.secondary}
+                    self.refine_secondary(prepared, [t for t in todo if id(t[1]) in others], pyramids=both)
+                    todo = [t for t in todo if id(t[1]) not in others]
+                self.refine(prepared, todo, pyramids=pyramids)
         with stage("match"):
             candidates = [match.primary_candidates(ev.primary, ev.mapper, n_planes, cfg, prior)
                           for ev, prior in zip(walked, priors)]
@@ -262,8 +270,8 @@ class VertexFinder:
                     vertices += match.match_all(ev.secondary, ev.mapper, n_planes, cfg, primary, rate)
                 found.append(vertices)
             if mode == "all" and self.refines and cfg.class_look:
-                found = choose.class_look(lambda todo, steps: self.classify(prepared, todo, steps, pyramids), found,
-                                          cfg.class_look_steps)
+                found = choose.class_look(lambda todo, steps: self.refine_secondary(prepared, todo, steps, both),
+                                          found, cfg.class_look_steps)
         out = []
         with stage("report"):
             for event, ev, vertices, cands, matches in zip(events, walked, found, tried, rated):
@@ -279,16 +287,18 @@ class VertexFinder:
 
     # -- the stages, one at a time ---------------------------------------------------------------
 
-    def classify(self, prepared: list[list[PreparedView]], todo, steps: int, pyramids: dict | None = None) -> None:
-        """The class look at (event index, Candidate) pairs, in place (their ``probs``; positions
-        move as the network says): the classifier's looks, or without one the refiner's (with its
-        ``pyramids`` of the batch)."""
-        if self.classifier is None:
-            self.refine(prepared, todo, steps=steps, pyramids=pyramids)
+    def refine_secondary(self, prepared: list[list[PreparedView]], todo, steps: int | None = None,
+                         pyramids: dict | None = None) -> None:
+        """Refine (event index, Candidate) pairs of vertices other than the primary in place: the
+        secondary refiner's looks, or without one the refiner's. ``pyramids``: the batch's pyramids
+        by network ({"refiner": {...}, "secondary": {...}}), filled as needed."""
+        pyramids = {} if pyramids is None else pyramids
+        if self.secondary_refiner is None:
+            self.refine(prepared, todo, steps=steps, pyramids=pyramids.setdefault("refiner", {}))
             return
         n_planes = len(prepared[0]) if prepared else 0
-        refine.refine(self.classify_fn, self.classify_spec, self.classifier.num_features, prepared, todo, n_planes,
-                      self.config, steps=steps)
+        refine.refine(self.secondary_fn, self.secondary_spec, self.secondary_refiner.num_features, prepared, todo, n_planes,
+                      self.config, steps=steps, pyramids=pyramids.setdefault("secondary", {}))
 
     def vertex_rate(self, mapper, views: list[PreparedView], primary: Vertex | None, rated: list | None = None):
         """The function :func:`vertexfinder.finder.match.match_all` rates one event's 3D matches with

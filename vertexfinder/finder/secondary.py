@@ -31,6 +31,8 @@ SECONDARY_FEATURES = (
     "none_max",
     "class_top",  # largest mean class probability (interaction, decay, conversion; "no vertex" left out)
     "class_agree",  # smallest probability of that class on one view
+    "decay_mean",  # mean class probability of "decay" (the class's own rate of ghosts)
+    "conversion_mean",  # mean class probability of "conversion"
     "residual_cm",  # RMS disagreement of the 3D fit
     "drift_spread_px",  # largest drift difference between the candidates
     "point_mean",  # mean proposer probability of the candidates (0 for walk clusters)
@@ -101,7 +103,7 @@ def match_features(fits: list[Candidate3D], mapper, views: list[PreparedView], p
         dist = 1000.0 if primary_cm is None else float(np.linalg.norm(f.position_cm - primary_cm))
         x[i, 0] = len(present)
         x[i, 2:] = (probs[:, 3].mean(), probs[:, 3].max(), classes[:, top].mean(), classes[:, top].min(),
-                    f.fit.residual_cm, max(drifts) - min(drifts), np.mean([c.point for c in present]),
+                    classes[:, 1].mean(), classes[:, 2].mean(), f.fit.residual_cm, max(drifts) - min(drifts), np.mean([c.point for c in present]),
                     np.mean([c.proposed for c in present]), sum(math.log1p(c.size) for c in present), max(prim),
                     math.log1p(dist))
     return x

@@ -27,13 +27,13 @@ line: they import it.
 """
 
 from .config import LEGACY_KEYS, MODEL_FILES, ModelConfig, default_model_path, resolve_model
-from .files import MAX_WEIGHTS_BYTES, check_keras_archive, load_classifier, load_keras_model, load_model_folder
+from .files import MAX_WEIGHTS_BYTES, check_keras_archive, load_secondary_refiner, load_keras_model, load_model_folder
 from .options import check_values, parse_overrides, read_config_bytes, read_json_object, read_toml
 from .proposer import ProposerConfig, proposal_spec
 from .refiner import RefineConfig, refine_spec
 
 __all__ = ["ModelConfig", "RefineConfig", "refine_spec", "ProposerConfig", "proposal_spec", "load_model_folder", "load_keras_model",
-           "load_classifier",
+           "load_secondary_refiner",
            "check_keras_archive", "default_model_path", "resolve_model", "read_json_object", "read_toml",
            "read_config_bytes", "parse_overrides", "check_values", "MODEL_FILES", "LEGACY_KEYS",
            "MAX_WEIGHTS_BYTES"]

@@ -217,16 +217,16 @@ def _check_refiner(folder: Path, stem: str):
     return refiner_config
 
 
-def load_classifier(folder):
-    """(network, RefineConfig) of a class look network beside a walker (``classifier.keras`` and
-    ``classifier.json``: a refiner trained for its class head), or (None, None) without one.
+def load_secondary_refiner(folder):
+    """(network, RefineConfig) of a class look network beside a walker (``secondary_refiner.keras`` and
+    ``secondary_refiner.json``: a refiner trained for its class head), or (None, None) without one.
 
     Raises:
         ConfigError, ModelFileError: as :func:`load_model_folder` for a refiner.
     """
     folder = Path(folder)
-    config = _check_refiner(folder, "classifier")
-    return (None, None) if config is None else (load_keras_model(folder / "classifier.keras", "refiner"), config)
+    config = _check_refiner(folder, "secondary_refiner")
+    return (None, None) if config is None else (load_keras_model(folder / "secondary_refiner.keras", "refiner"), config)
 
 
 def _read_refine_config(path):
