@@ -4,7 +4,11 @@
 
 One PNG per sample: DUNE FD 1x2x6 nu_mu CC, nu_e CC, NC; ProtoDUNE-SP cosmics;
 particle guns (muon with its Michel electron, 1 GeV photon, 500 MeV pi+).
-All three planes, truth vertices marked by class.
+All three planes, truth vertices marked by class. Then the bundled finder at work in ``all``
+mode (``found_*.png``): a stopping muon with its Michel electron, a K+ at rest (p -> K+ nu like)
+and an NC pi0 event whose photons convert away from the vertex, each the first event of its
+seeded sample where a vertex of that class is found within 2 cm of a true one, with the found
+vertices by class, each joined to its parent, and each conversion's gap.
 """
 
 import argparse
@@ -14,7 +18,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from vertexfinder.plotting import plot_event  # noqa: E402
+import numpy as np  # noqa: E402
+
+from vertexfinder.plotting import plot_event, plot_vertices  # noqa: E402
 from vertexfinder.simulation import simulate  # noqa: E402
 
 SAMPLES = [
@@ -26,6 +32,25 @@ SAMPLES = [
     ("gun_gamma", dict(detector="dune-fd-1x2x6", sample="gun", particle="gamma", energy_mev=(1000.0, 1000.0), seed=16)),
     ("gun_pion", dict(detector="dune-fd-1x2x6", sample="gun", particle="pi+", energy_mev=(500.0, 500.0), seed=17)),
 ]
+
+FOUND = [
+    ("found_michel", "michel", 3, "decay", "stopping muon and its Michel electron: the decay found, its parent"),
+    ("found_kaon", "proton-decay", 4, "decay", "K+ at rest (p -> K+ nu like): K+ -> mu+ nu, then the muon decays"),
+    ("found_nc_pi0", "nc-pi0", 5, "conversion", "NC pi0: the photons convert away from the vertex (gaps in cm)"),
+]
+
+
+def found_display(finder, sample: str, seed: int, kind: str, title: str):
+    """The figure of the first event of a seeded sample where ``finder`` finds a ``kind`` vertex within 2 cm of a true one."""
+    for event in simulate(detector="dune-fd-1x2x6", sample=sample, events=8, seed=seed):
+        if not any(p.pixels.any() for p in event.planes):
+            continue
+        res = finder.find_detailed(event, mode="all")
+        truth = [t.position_cm for t in event.vertices if t.kind == kind]
+        if any(v.kind == kind and v.position_cm is not None and truth
+               and min(np.linalg.norm(v.position_cm - t) for t in truth) <= 2.0 for v in res.vertices):
+            break
+    return plot_vertices(event, res.vertices, title=title, vmax=80), event, res
 
 
 def main(argv=None):
@@ -40,6 +65,13 @@ def main(argv=None):
         fig = plot_event(event, vmax=80)
         fig.savefig(out / f"{name}.png", dpi=90)
         print(out / f"{name}.png", event)
+    from vertexfinder.finder import VertexFinder
+
+    finder = VertexFinder.load()
+    for name, sample, seed, kind, title in FOUND:
+        fig, event, res = found_display(finder, sample, seed, kind, title)
+        fig.savefig(out / f"{name}.png", dpi=90)
+        print(out / f"{name}.png", event, [(v.kind, round(v.score, 2), v.parent, round(v.gap_cm, 1)) for v in res.vertices])
 
 
 if __name__ == "__main__":

@@ -85,6 +85,10 @@ def plot_event(event: EventRecord, *, figsize=None, vmax=100.0, walks=None, foun
                    title=f"{plane.view} plane", walks=(walks or {}).get(i), found=(found or {}).get(i, ()),
                    links=(links or {}).get(i, ()), box=(boxes or {}).get(i))
     handles = [Line2D([], [], ls="", marker="o", mfc="none", mec=KIND_COLORS[k], label=k) for k in VERTEX_KINDS]
+    if found:
+        handles.append(Line2D([], [], ls="", marker="x", color="k", label="found"))
+    if links:
+        handles.append(Line2D([], [], ls="--", color="k", label="to parent"))
     fig.legend(handles=handles, loc="upper right", fontsize=8, frameon=False)
     label = title or (
         f"{event.detector} run {event.run} subrun {event.subrun} event {event.event}"
