@@ -122,3 +122,18 @@ def test_a_found_conversion_without_a_gap_is_not_within(figures):
     assert figures["conversion_gap"]["within_1cm"] == 0.0
     assert figures["conversion_gap"]["median_cm"] == pytest.approx(-1.5)
     assert figures["parent_accuracy"] == pytest.approx(2 / 4)
+
+
+def test_vertices_of_events_without_a_primary_are_scored_too(figures):
+    """A stopping muon's Michel decay, in an event with no neutrino vertex: its vertices count for
+    the classes, the confusion and the parents, and the event for no primary figure."""
+    images = blank_images()
+    for _, xyz, _ in TRUTH[1:3]:
+        paint_blob(images, xyz)
+    no_primary = event(images, [truth_vertex("decay", D), truth_vertex("conversion", C)])
+    found = [found_vertex("decay", D), found_vertex("interaction", FAKE)]
+    m = evaluate(_StandIn(found), [no_primary], progress=False)
+    assert m["events_without_primary_truth"] == 1 and m["events_scored"] == 0
+    assert m["efficiency_counts"] == {"interaction": 0, "decay": 1, "conversion": 1}
+    assert m["efficiency"]["decay"]["2cm"] == 1.0 and m["efficiency"]["conversion"]["2cm"] == 0.0
+    assert m["purity"]["interaction"]["2cm"] == 0.0 and m["class_accuracy"] == 1.0

@@ -14,7 +14,8 @@ returns a dict with (fractions are of the events or vertices counted, distances 
   more than 5 cm from the truth (a wrong candidate won);
 * ``by_flavour``: the primary figures (within 1/2/5 cm in 3D, wrong-vertex rate) for nu_mu CC,
   nu_e CC and NC events apart; ``by_energy``: the same in bins of neutrino energy;
-* ``efficiency`` / ``purity``: per class and radius (1, 2 cm): the share of visible true vertices
+* ``efficiency`` / ``purity``: per class and radius (1, 2 cm), over every event the finder worked on
+  (events without a true primary, or with one not visible, too): the share of visible true vertices
   of a class with a found vertex of that class within the radius, and the share of found
   vertices of a class within the radius of a true vertex of that class;
 * ``confusion``: rows true class, columns found class, over found vertices matched to the nearest
@@ -108,6 +109,11 @@ def evaluate(finder, events, *, progress: bool = True, batch_events: int | None 
             bar.update(1)
             mapper = finder.mapper(ev)
             views = views or list(mapper.views)
+            # every vertex is scored, in events without a (visible) primary too (a stopping muon's
+            # Michel decay has no neutrino vertex)
+            _score_vertices(ev, res.vertices, confusion, eff, pur)
+            _score_views(ev, res.vertices, mapper, eff2d, pur2d)
+            score_parents(ev, res.vertices, parents, gaps)
             truth = ev.primary
             if truth is None:
                 no_truth += 1
@@ -131,9 +137,6 @@ def evaluate(finder, events, *, progress: bool = True, batch_events: int | None 
                 px = np.array(mapper.pixel_cm(p))
                 row.append(float(np.linalg.norm((np.array([pv.global_wire, pv.global_drift]) - truth.planes[p]) * px)))
             d2.append(row)
-            _score_vertices(ev, res.vertices, confusion, eff, pur)
-            _score_views(ev, res.vertices, mapper, eff2d, pur2d)
-            score_parents(ev, res.vertices, parents, gaps)
     d3_all += [np.inf] * len(unusable)  # no charge: the primary is missed
     not_visible += len(unusable)
     d3, d3_all = np.array(d3), np.array(d3_all)
