@@ -180,13 +180,21 @@ def test_class_look_sees_every_view_and_takes_the_mean_class():
     events = [[vertex("interaction", primary=True), vertex("decay"), vertex("decay", with_point=False)],
               [vertex("interaction", missing=True)]]
     out = class_look(look, events, steps=2)
-    assert calls == [(3 + 2, 2)]  # one call: the three views of one vertex, the two of the other
-    assert out[0][0] == events[0][0] and out[0][2] == events[0][2]  # the primary and a vertex without a point stay
+    assert calls == [(3 + 3 + 2, 2)]  # one call: the three views of the primary and of one vertex, two of the other
+    assert out[0][2] == events[0][2]  # a vertex without a point stays
+    mean = np.mean(list(opinion.values()), axis=0)  # (0.067, 0.35, 0.583, 0)
+    assert out[0][0].kind == "interaction" and out[0][0].primary  # the primary stays an interaction ...
+    np.testing.assert_allclose(out[0][0].class_probabilities, mean)
     assert out[0][1].kind == "conversion"
-    np.testing.assert_allclose(out[0][1].class_probabilities, np.mean(list(opinion.values()), axis=0))
+    np.testing.assert_allclose(out[0][1].class_probabilities, mean)
     assert out[1][0].kind == "decay"  # seen on U and V only
     np.testing.assert_allclose(out[1][0].class_probabilities, opinion[0])
-    assert class_look(look, [[events[0][0]]]) == [[events[0][0]]] and len(calls) == 1  # nothing to look at: no call
+    # ... unless the look is sure enough it is a conversion (or a decay)
+    assert class_look(look, events, primary_kind_min=0.55)[0][0].kind == "conversion"
+    assert class_look(look, events, primary_kind_min=0.6)[0][0].kind == "interaction"
+    calls.clear()
+    alone = [[vertex("decay", with_point=False)]]
+    assert class_look(look, alone) == alone and not calls  # nothing to look at: no call
 
 
 def test_a_secondary_refiner_beside_the_model_looks_at_the_vertices_other_than_the_primary(parts, tmp_path):  # noqa: F811

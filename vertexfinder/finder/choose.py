@@ -76,16 +76,20 @@ def choose(final: list[Candidate3D], mapper, prior: BeamPrior | None, scorer=Non
     return max(final, key=lambda f: f.score), fitted
 
 
-def class_look(look, vertices: list[list[Vertex]], steps: int = 1) -> list[list[Vertex]]:
-    """``all`` mode: each vertex other than the primary looked at once more on every view, at its
-    PlaneVertex there (the 3D point's drift time; the projection on views it was not found on), its
-    class the most probable of the mean class probabilities over the views (a third view's opinion
-    where the match had two). ``look(todo, steps)`` refines (event index, Candidate) pairs in place;
-    it is called once. Vertices without a 3D point are left as they are."""
+def class_look(look, vertices: list[list[Vertex]], steps: int = 1, primary_kind_min: float = float("inf")
+               ) -> list[list[Vertex]]:
+    """``all`` mode: each vertex looked at once more on every view, at its PlaneVertex there (the
+    3D point's drift time; the projection on views it was not found on), its class the most
+    probable of the mean class probabilities over the views (a third view's opinion where the
+    match had two) and ``class_probabilities`` that mean. The primary vertex keeps "interaction"
+    unless its mean probability of "decay" or "conversion" is at least ``primary_kind_min`` (an
+    event whose most vertex-like place is a decay or a conversion: a stopping muon's Michel
+    electron, a single photon). ``look(todo, steps)`` refines (event index, Candidate) pairs in
+    place; it is called once. Vertices without a 3D point are left as they are."""
     todo, where = [], []
     for e, vs in enumerate(vertices):
         for i, v in enumerate(vs):
-            if v.primary or v.position_cm is None:
+            if v.position_cm is None:
                 continue
             views = [Candidate(p, np.array([pv.global_wire, pv.global_drift]), 0.0, np.zeros(4), 0)
                      for p, pv in enumerate(v.planes)
@@ -98,6 +102,8 @@ def class_look(look, vertices: list[list[Vertex]], steps: int = 1) -> list[list[
     out = [list(vs) for vs in vertices]
     for e, i, views in where:
         probs = np.mean([c.probs for c in views], axis=0)
-        out[e][i] = dataclasses.replace(out[e][i], kind=VERTEX_KINDS[int(np.argmax(probs[:3]))],
-                                        class_probabilities=tuple(float(x) for x in probs))
+        kind = VERTEX_KINDS[int(np.argmax(probs[:3]))]
+        if out[e][i].primary:
+            kind = kind if kind != "interaction" and probs[VERTEX_KINDS.index(kind)] >= primary_kind_min else "interaction"
+        out[e][i] = dataclasses.replace(out[e][i], kind=kind, class_probabilities=tuple(float(x) for x in probs))
     return out

@@ -91,6 +91,8 @@ class FinderConfig:
         min_walks: smallest walk candidate reported in ``all`` mode.
         secondary_none_max: a proposed ``all``-mode candidate is kept when the refiner's
             probability of "no vertex" there is below this.
+        secondary_candidates_per_plane: ``all`` mode: candidates of each other view (best first)
+            tried with each collection-view candidate.
         use_vertex_scorer: rate ``all``-mode matches with the model's vertex score when it has one
             (``vertex_scorer.json`` beside the walker, :mod:`vertexfinder.finder.secondary`).
         secondary_min_score: with the vertex score, the smallest probability of a vertex other
@@ -98,6 +100,10 @@ class FinderConfig:
         class_look: ``all`` mode: each vertex other than the primary is looked at again on every
             view at its 3D point's projections (``class_look_steps`` refiner calls), and its class
             is the most probable of the views' mean (:func:`vertexfinder.finder.choose.class_look`).
+            The primary vertex is looked at too.
+        primary_kind_min: ``all`` mode, with the class look: the primary vertex is reported as a
+            decay or a conversion (not an interaction) when the look's mean probability of that
+            class is at least this (inf: always an interaction).
         merge_radius_cm: ``all``-mode vertices this close to the primary vertex are the primary;
             primary candidates this close are one candidate.
         collection_required: primary 3D candidates include the collection view whenever any
@@ -163,10 +169,12 @@ class FinderConfig:
     max_residual_cm: float = 1.5
     min_walks: int = 2
     secondary_none_max: float = 0.05
+    secondary_candidates_per_plane: int = 3
     use_vertex_scorer: bool = True
     secondary_min_score: float = 0.5
     class_look: bool = True
     class_look_steps: int = 1
+    primary_kind_min: float = 0.5
     merge_radius_cm: float = 2.0
     collection_required: bool = False
     beam_weight: float = 1.0
@@ -178,7 +186,8 @@ class FinderConfig:
     use_scorer: bool = True
 
     def __post_init__(self):
-        for name in ("seeds_per_plane", "all_seeds_per_plane", "candidates_per_plane", "min_walks", "batch_events",
+        for name in ("seeds_per_plane", "all_seeds_per_plane", "candidates_per_plane", "secondary_candidates_per_plane",
+                     "min_walks", "batch_events",
                      "refine_steps", "proposal_refine_steps"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1; Received: {name}={getattr(self, name)}")

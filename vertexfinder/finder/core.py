@@ -271,7 +271,7 @@ class VertexFinder:
                 found.append(vertices)
             if mode == "all" and self.refines and cfg.class_look:
                 found = choose.class_look(lambda todo, steps: self.refine_secondary(prepared, todo, steps, both),
-                                          found, cfg.class_look_steps)
+                                          found, cfg.class_look_steps, cfg.primary_kind_min)
         out = []
         with stage("report"):
             for event, ev, vertices, cands, matches in zip(events, walked, found, tried, rated):

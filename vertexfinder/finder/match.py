@@ -103,8 +103,8 @@ def primary_candidates(candidates: list[Candidate], mapper, n_planes: int, confi
 def match_all(candidates: list[Candidate], mapper, n_planes: int, config: FinderConfig,
               primary: Vertex | None, rate=None) -> list[Vertex]:
     """``all`` mode: the vertices other than the primary, best first. Every candidate of the
-    collection view is matched with the other views' candidates within ``drift_tolerance_px`` of
-    its drift time; fits within ``max_residual_cm`` are vertices unless they lie within
+    collection view is matched with the ``secondary_candidates_per_plane`` best candidates of each
+    other view within ``drift_tolerance_px`` of its drift time; fits within ``max_residual_cm`` are vertices unless they lie within
     ``merge_radius_cm`` of the primary vertex or of a vertex found before, and each candidate is
     used once. Walk candidates count with at least ``min_walks`` walks and p(none) < 0.5,
     proposals with p(none) < ``secondary_none_max``.
@@ -139,7 +139,7 @@ def match_all(candidates: list[Candidate], mapper, n_planes: int, config: Finder
         opts = []
         for p in others:
             near = [c for c in good if c.plane == p and free(c) and abs(c.position[1] - a.position[1]) <= config.drift_tolerance_px]
-            opts.append(sorted(near, key=lambda c: -c.score)[: config.candidates_per_plane] + [None])
+            opts.append(sorted(near, key=lambda c: -c.score)[: config.secondary_candidates_per_plane] + [None])
         out = []
         for rest in itertools.product(*opts):
             combo = [None] * n_planes
