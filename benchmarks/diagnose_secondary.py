@@ -68,7 +68,9 @@ def main(argv=None):
         prior = propose.beam_prior(mapper, views, finder.config.beam_direction)
         finder.propose(walked, views, prior, "all")
         before = [(c.plane, c.position.copy()) for c in walked.secondary]
-        finder.refine([views], list(refine_stage.to_refine([walked], "all", finder.config)))
+        todo = list(refine_stage.to_refine([walked], "all", finder.config))
+        others = {id(c) for c in walked.secondary}  # the secondary refiner's, as in the finder
+        finder.refine_secondary([views], [t for t in todo if id(t[1]) in others])
         found = finder.find_detailed(ev, mode="all").vertices
         for v in ev.vertices:
             if v is ev.primary:
