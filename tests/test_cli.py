@@ -136,3 +136,27 @@ def test_info_on_missing_store_is_one_line_error(tmp_path, capsys):
 def test_debug_flag_shows_traceback(tmp_path):
     with pytest.raises(Exception):
         main(["--debug", "info", str(tmp_path / "none.vfstore")])
+
+
+def test_find_and_evaluate_take_finder_options(tmp_path, capsys):
+    import csv
+
+    store = tmp_path / "ev.vfstore"
+    assert main(["simulate", "--detector", "dune-fd-1x2x6", "--sample", "nc-pi0", "--events", "3", "--seed", "5",
+                 "-o", str(store), "-q"]) == 0
+
+    def kinds(*options):
+        out = tmp_path / f"found{len(options)}.csv"
+        assert main(["find", str(store), "--mode", "all", "-o", str(out), "-q", *options]) == 0
+        with open(out) as f:
+            return {(r["event"], r["vertex"]): r["primary"] for r in csv.DictReader(f)}
+
+    every = kinds()
+    primaries = kinds("--set", "secondary_min_score=1.01")  # no vertex but the primary passes this cut
+    assert len(every) > len(primaries) == 3 and set(primaries.values()) == {"1"}
+    capsys.readouterr()
+    assert main(["evaluate", str(store), "-q", "--set", "colour=3"]) != 0
+    err = capsys.readouterr().err
+    assert "--set" in err and "colour" in err
+    assert main(["evaluate", str(store), "-q", "--set", "points_per_view"]) != 0
+    assert "key=value" in capsys.readouterr().err

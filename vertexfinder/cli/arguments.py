@@ -59,6 +59,8 @@ def _input_options(p):
                    help=f"ticks per drift pixel of dumps, frames, hits (default {DEFAULT_DRIFT_WINDOW})")
     p.add_argument("--pooling", default="max", choices=DRIFT_POOLINGS, help="drift pooling")
     _model_option(p)
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a FinderConfig option of the finder (TOML "
+                   "value, e.g. secondary_min_score=0.7), repeatable")
 
 
 def _run_options(p, config_help, output_help):

@@ -159,12 +159,17 @@ def _cmd_convert(args) -> int:
 
 
 def _load_finder(args):
-    from ..finder import VertexFinder
-    from ..model import resolve_model
+    from ..errors import InputError
+    from ..finder import FinderConfig, VertexFinder
+    from ..model import parse_overrides, resolve_model
 
+    try:
+        config = FinderConfig(**parse_overrides(getattr(args, "set", None) or []))
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"--set: not FinderConfig options ({exc})") from None
     resolve_model(args.model)  # a missing model fails before TensorFlow is imported
     _tensorflow(args.debug)
-    return VertexFinder.load(args.model)
+    return VertexFinder.load(args.model, config)
 
 
 def _events(args, path, report=_stderr):
