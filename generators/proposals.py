@@ -53,8 +53,9 @@ def half_resolution(image: np.ndarray, cell: int = 4) -> np.ndarray:
     pw, pd = -w % cell, -d % cell
     if pw or pd:
         image = np.pad(image, ((0, pw), (0, pd)))
-    w, d = image.shape
-    return image.reshape(w // 2, 2, d // 2, 2).max(axis=(1, 3))
+    # the four pixels of each 2x2 block as strided views: several times faster than a reduction
+    # over a reshaped axis, and the same numbers
+    return np.maximum(np.maximum(image[0::2, 0::2], image[1::2, 0::2]), np.maximum(image[0::2, 1::2], image[1::2, 1::2]))
 
 
 def proposal_targets(image: np.ndarray, vertices: np.ndarray, kinds: np.ndarray, spec: ProposalSpec):

@@ -39,6 +39,14 @@ def test_half_resolution_pools_and_pads_to_whole_cells():
     assert half.shape == (20, 24)  # 46 drift pixels padded to 48
     assert half[5, 14] == 40 and half.max() == 40
     np.testing.assert_array_equal(half[:, :23], img.reshape(20, 2, 23, 2).max(axis=(1, 3)))
+    rng = np.random.default_rng(0)
+    for shape in [(37, 21), (8, 8), (5, 3), (130, 67)]:  # every pixel of each 2x2 block counts, odd sizes padded
+        img = rng.integers(0, 256, shape, dtype=np.uint8)
+        padded = np.pad(img, ((0, -shape[0] % 4), (0, -shape[1] % 4)))
+        w, d = padded.shape
+        half = half_resolution(img, 4)
+        assert half.dtype == np.uint8
+        np.testing.assert_array_equal(half, padded.reshape(w // 2, 2, d // 2, 2).max(axis=(1, 3)))
 
 
 def test_crops_are_zero_padded_beyond_the_image_and_start_on_cells():
