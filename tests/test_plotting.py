@@ -47,3 +47,14 @@ def test_plot_vertices_links_each_vertex_to_its_parent_and_labels_gaps():
             assert lo <= min(ws) and max(ws) <= hi
     finally:
         plt.close(fig)
+
+
+def test_found_and_links_skips_views_a_vertex_lacks_and_vertices_without_a_parent():
+    from vertexfinder.plotting import found_and_links
+
+    a = Vertex("interaction", 1.0, (PlaneVertex("U", 1.0, 2.0), None, PlaneVertex("Z", 5.0, 6.0)), primary=True)
+    b = Vertex("conversion", 0.8, (PlaneVertex("U", 3.0, 4.0), PlaneVertex("V", 7.0, 8.0), None), parent=0, gap_cm=2.25)
+    found, links = found_and_links([a, b], 3)
+    assert found == {0: [(1.0, 2.0, "interaction"), (3.0, 4.0, "conversion")], 1: [(7.0, 8.0, "conversion")],
+                     2: [(5.0, 6.0, "interaction")]}
+    assert links == {0: [((3.0, 4.0), (1.0, 2.0), "conversion", "2.2 cm")], 1: [], 2: []}  # the parent lacks V

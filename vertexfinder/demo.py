@@ -8,18 +8,18 @@ __all__ = ["demo", "show_event"]
 
 
 def show_event(finder, event, output, *, mode="all", title=None):
-    """Picture of an event: its planes, truth vertices, found vertices and the walks; returns the Figure."""
+    """Picture of an event: its planes, truth vertices, found vertices (each joined to its parent,
+    a conversion labelled with its gap) and the walks; returns the FindResult."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .plotting import plot_event
+    from .plotting import found_and_links, plot_event
 
     res = finder.find_detailed(event, mode=mode)
-    found = {p: [(v.planes[p].global_wire, v.planes[p].global_drift, v.kind) for v in res.vertices
-                 if v.planes[p] is not None] for p in range(len(event.planes))}
-    fig = plot_event(event, walks=res.walks, found=found, title=title)
+    found, links = found_and_links(res.vertices, len(event.planes))  # each vertex joined to its parent
+    fig = plot_event(event, walks=res.walks, found=found, links=links, title=title)
     if output is not None:
         from pathlib import Path
 

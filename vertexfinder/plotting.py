@@ -13,7 +13,7 @@ import numpy as np
 
 from .records import VERTEX_KINDS, EventRecord
 
-__all__ = ["KIND_COLORS", "plot_event", "plot_plane", "plot_vertices", "plot_glimpses", "plot_walk_steps", "plot_efficiency",
+__all__ = ["KIND_COLORS", "plot_event", "plot_plane", "plot_vertices", "found_and_links", "plot_glimpses", "plot_walk_steps", "plot_efficiency",
            "plot_confusion"]
 
 #: Marker colour of each vertex class.
@@ -99,6 +99,26 @@ def plot_event(event: EventRecord, *, figsize=None, vmax=100.0, walks=None, foun
     return fig
 
 
+def found_and_links(vertices, n_planes: int) -> tuple[dict, dict]:
+    """({plane: [(global wire, global drift, kind)]}, {plane: [parent links]}) of found vertices, as
+    :func:`plot_event` takes them: each vertex on every view it has, and a link from each vertex
+    to its ``parent`` labelled with a conversion's gap."""
+    found = {p: [] for p in range(n_planes)}
+    links = {p: [] for p in range(n_planes)}
+    for p in range(n_planes):
+        for v in vertices:
+            pv = v.planes[p] if p < len(v.planes) else None
+            if pv is None:
+                continue
+            found[p].append((pv.global_wire, pv.global_drift, v.kind))
+            parent = vertices[v.parent].planes[p] if 0 <= v.parent < len(vertices) else None
+            if parent is not None:
+                label = f"{v.gap_cm:.1f} cm" if np.isfinite(v.gap_cm) else ""
+                links[p].append(((pv.global_wire, pv.global_drift), (parent.global_wire, parent.global_drift),
+                                 v.kind, label))
+    return found, links
+
+
 def plot_vertices(event: EventRecord, vertices, *, walks=None, title=None, margin_px: float = 40.0, vmax=100.0):
     """An event's planes with its true vertices (circles), the found ones (crosses, by class), a
     dashed line from each found vertex to its ``parent`` and each conversion's ``gap_cm``, zoomed
@@ -109,21 +129,10 @@ def plot_vertices(event: EventRecord, vertices, *, walks=None, title=None, margi
         walks: optional {plane index: list of (steps, 2) arrays}, e.g. ``FindResult.walks``.
     """
     n = len(event.planes)
-    found = {p: [] for p in range(n)}
-    links = {p: [] for p in range(n)}
+    found, links = found_and_links(vertices, n)
     boxes = {}
     for p in range(n):
         pts = [(v.planes[p].global_wire, v.planes[p].global_drift) for v in vertices if v.planes[p] is not None]
-        for v in vertices:
-            pv = v.planes[p]
-            if pv is None:
-                continue
-            found[p].append((pv.global_wire, pv.global_drift, v.kind))
-            parent = vertices[v.parent].planes[p] if 0 <= v.parent < len(vertices) else None
-            if parent is not None:
-                label = f"{v.gap_cm:.1f} cm" if np.isfinite(v.gap_cm) else ""
-                links[p].append(((pv.global_wire, pv.global_drift), (parent.global_wire, parent.global_drift),
-                                 v.kind, label))
         pts += [tuple(t.planes[p]) for t in event.vertices if len(t.planes) > p and np.all(np.isfinite(t.planes[p]))]
         pts = np.array([x for x in pts if np.all(np.isfinite(x))]).reshape(-1, 2)
         if len(pts):
