@@ -48,7 +48,7 @@ def main(argv=None):
     ap.add_argument("--config", default="{}", help="FinderConfig fields, a JSON object")
     args = ap.parse_args(argv)
 
-    from generators.refine import visible_vertices
+    from vertexfinder.records import vertex_visible
     from vertexfinder.evaluation import evaluate
     from vertexfinder.finder import VertexFinder, propose
     from vertexfinder.finder import refine as refine_stage
@@ -75,9 +75,7 @@ def main(argv=None):
         for v in ev.vertices:
             if v is ev.primary:
                 continue
-            seen = sum(bool(visible_vertices(ev.planes[p].pixels, np.asarray([v.planes[p]]) - ev.planes[p].origin)[0])
-                       for p in range(len(ev.planes)))
-            if seen < 2:
+            if not vertex_visible(ev, v):
                 continue
             c = counts.setdefault(v.kind, np.zeros(5, dtype=np.int64))
             c[0] += 1

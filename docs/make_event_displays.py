@@ -18,8 +18,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-
 from vertexfinder.plotting import plot_event, plot_vertices  # noqa: E402
 from vertexfinder.simulation import simulate  # noqa: E402
 
@@ -40,19 +38,6 @@ FOUND = [
 ]
 
 
-def found_display(finder, sample: str, seed: int, kind: str, title: str):
-    """The figure of the first event of a seeded sample where ``finder`` finds a ``kind`` vertex within 2 cm of a true one."""
-    for event in simulate(detector="dune-fd-1x2x6", sample=sample, events=8, seed=seed):
-        if not any(p.pixels.any() for p in event.planes):
-            continue
-        res = finder.find_detailed(event, mode="all")
-        truth = [t.position_cm for t in event.vertices if t.kind == kind]
-        if any(v.kind == kind and v.position_cm is not None and truth
-               and min(np.linalg.norm(v.position_cm - t) for t in truth) <= 2.0 for v in res.vertices):
-            break
-    return plot_vertices(event, res.vertices, title=title, vmax=80), event, res
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--outdir", default=str(Path(__file__).parent / "images"))
@@ -65,11 +50,13 @@ def main(argv=None):
         fig = plot_event(event, vmax=80)
         fig.savefig(out / f"{name}.png", dpi=90)
         print(out / f"{name}.png", event)
+    from vertexfinder.demo import first_found
     from vertexfinder.finder import VertexFinder
 
     finder = VertexFinder.load()
     for name, sample, seed, kind, title in FOUND:
-        fig, event, res = found_display(finder, sample, seed, kind, title)
+        event, res = first_found(finder, sample, seed, kind)
+        fig = plot_vertices(event, res.vertices, title=title, vmax=80)
         fig.savefig(out / f"{name}.png", dpi=90)
         print(out / f"{name}.png", event, [(v.kind, round(v.score, 2), v.parent, round(v.gap_cm, 1)) for v in res.vertices])
 

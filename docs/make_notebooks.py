@@ -79,17 +79,7 @@ fig = plt.gcf()
 for v in res.vertices:
     print(v.kind, round(v.score, 3), None if v.position_cm is None else np.round(v.position_cm, 1))""",
         md("## Every vertex: decays and conversions, their parents and gaps\n\n`mode='all'` returns every vertex with its class, a score (for vertices other than the primary, the vertex score's probability that a true vertex is within 2 cm), the vertex it descends from (`parent`, an index into the same list) and, for a conversion, the 3D gap to its parent (the photon's flight). Below: a stopping muon whose Michel electron starts at its end, a charged kaon at rest (a nucleon-decay-like `K+` decaying to a muon), and an NC pi0 event whose photons convert away from the vertex. Circles are the true vertices, crosses the found ones, both coloured by class (red interaction, green decay, blue conversion); a dashed line joins each found vertex to its parent, labelled with a conversion's gap."),
-        """def first_with(sample, seed, kind):
-    # the first event of a seeded sample with a found vertex of that class within 2 cm of a true one
-    for ev in vf.simulate('dune-fd-1x2x6', sample, events=8, seed=seed):
-        if not any(p.pixels.any() for p in ev.planes):
-            continue
-        res = finder.find_detailed(ev, mode='all')
-        truth = [t.position_cm for t in ev.vertices if t.kind == kind]
-        if any(v.kind == kind and v.position_cm is not None and truth
-               and min(np.linalg.norm(v.position_cm - t) for t in truth) <= 2.0 for v in res.vertices):
-            return ev, res
-    return ev, res
+        """from vertexfinder.demo import first_found  # the first event of a seeded sample with such a vertex found
 
 def describe(ev, res):
     for i, v in enumerate(res.vertices):
@@ -97,13 +87,13 @@ def describe(ev, res):
         near = min((np.linalg.norm(v.position_cm - t.position_cm), t.kind) for t in ev.vertices) if v.position_cm is not None else (np.inf, '')
         print(f'{i}: {v.kind:<12} score {v.score:.2f}  parent {v.parent:>2}{gap}   nearest true vertex {near[0]:.1f} cm ({near[1]})')
 
-ev, res = first_with('michel', 3, 'decay')
+ev, res = first_found(finder, 'michel', 3, 'decay')
 fig = plotting.plot_vertices(ev, res.vertices, title='stopping muon and Michel electron')
 describe(ev, res)""",
-        """ev, res = first_with('proton-decay', 4, 'decay')
+        """ev, res = first_found(finder, 'proton-decay', 4, 'decay')
 fig = plotting.plot_vertices(ev, res.vertices, title='K+ at rest (p -> K+ nu like): K+ -> mu+ nu, then the muon decays')
 describe(ev, res)""",
-        """ev, res = first_with('nc-pi0', 5, 'conversion')
+        """ev, res = first_found(finder, 'nc-pi0', 5, 'conversion')
 fig = plotting.plot_vertices(ev, res.vertices, title='NC pi0: the photons convert away from the vertex')
 describe(ev, res)""",
         md("The glimpse stacks along one primary walk on the collection plane, step by step: the walk looks, steps, and looks again."),

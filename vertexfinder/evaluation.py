@@ -48,7 +48,7 @@ import dataclasses
 
 import numpy as np
 
-from .records import VERTEX_KINDS, EventRecord
+from .records import VERTEX_KINDS, EventRecord, vertex_visible
 
 __all__ = ["evaluate", "vertex_visible", "match_found", "score_parents", "format_report", "vary_event",
            "parse_variation", "VARIATIONS"]
@@ -63,22 +63,6 @@ VARIATIONS = {
 }
 
 RADII_3D = (1.0, 2.0, 5.0)
-
-
-def vertex_visible(event: EventRecord, vertex, *, radius_px: float = 3.0, min_planes: int = 2) -> bool:
-    """Whether a true vertex has charge within ``radius_px`` of its projection on ``min_planes`` planes."""
-    seen = 0
-    for p, plane in enumerate(event.planes):
-        if len(vertex.planes) <= p or not np.all(np.isfinite(vertex.planes[p])) or plane.pixels.size == 0:
-            continue
-        w, d = np.asarray(vertex.planes[p]) - np.asarray(plane.origin)
-        r = int(np.ceil(radius_px))
-        w0, w1 = int(np.floor(w)) - r, int(np.floor(w)) + r + 1
-        d0, d1 = int(np.floor(d)) - r, int(np.floor(d)) + r + 1
-        sub = plane.pixels[max(w0, 0) : max(w1, 0), max(d0, 0) : max(d1, 0)]
-        if sub.size and sub.any():
-            seen += 1
-    return seen >= min_planes
 
 
 def evaluate(finder, events, *, progress: bool = True, batch_events: int | None = None) -> dict:

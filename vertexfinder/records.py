@@ -38,6 +38,7 @@ __all__ = [
     "TruthVertex",
     "EventRecord",
     "kind_from_flags",
+    "vertex_visible",
     "DRIFT_POOLINGS",
     "DEFAULT_DRIFT_WINDOW",
 ]
@@ -310,3 +311,17 @@ class EventRecord:
             f"EventRecord(run={self.run}, subrun={self.subrun}, event={self.event}, "
             f"detector={self.detector!r}, planes=[{shapes}], vertices={len(self.vertices)})"
         )
+
+
+def vertex_visible(event: EventRecord, vertex, *, radius_px: float = 3.0, min_planes: int = 2) -> bool:
+    """Whether a true vertex has charge within ``radius_px`` of its projection on ``min_planes`` planes
+    (:func:`generators.refine.visible_vertices` on each plane's crop)."""
+    from generators.refine import visible_vertices
+
+    seen = 0
+    for p, plane in enumerate(event.planes):
+        if len(vertex.planes) <= p or plane.pixels.size == 0:
+            continue
+        point = np.asarray(vertex.planes[p], dtype=np.float64)[None] - np.asarray(plane.origin)
+        seen += bool(visible_vertices(plane.pixels, point, radius_px)[0])
+    return seen >= min_planes

@@ -94,28 +94,29 @@ def _cmd_train(args) -> int:
     return 0
 
 
+def _train_network(args, config_class, train_fn, name: str, beside: str) -> int:
+    """``train-refiner`` and ``train-proposer``: the run configuration from ``--config`` and
+    ``--set``, the run, and where its network is."""
+    config = config_class.from_toml(args.config, args.set or [])
+    _tensorflow(args.debug)
+    train_fn(config, args.output, verbose=0 if args.quiet else 1)
+    print(f"trained; the {name} is {args.output}/{name}.keras with {args.output}/{name}.json; put both beside "
+          f"{beside} for the finder to use them")
+    return 0
+
+
 def _cmd_train_refiner(args) -> int:
     from ..model import RefineConfig
     from ..training import train_refiner
 
-    config = RefineConfig.from_toml(args.config, args.set or [])
-    _tensorflow(args.debug)
-    train_refiner(config, args.output, verbose=0 if args.quiet else 1)
-    print(f"trained; the refiner is {args.output}/refiner.keras with {args.output}/refiner.json; put both beside a "
-          "walker (its .keras and config.json) for the finder to use them")
-    return 0
+    return _train_network(args, RefineConfig, train_refiner, "refiner", "a walker (its .keras and config.json)")
 
 
 def _cmd_train_proposer(args) -> int:
     from ..model import ProposerConfig
     from ..training import train_proposer
 
-    config = ProposerConfig.from_toml(args.config, args.set or [])
-    _tensorflow(args.debug)
-    train_proposer(config, args.output, verbose=0 if args.quiet else 1)
-    print(f"trained; the proposer is {args.output}/proposer.keras with {args.output}/proposer.json; put both beside "
-          "a walker for the finder to use them")
-    return 0
+    return _train_network(args, ProposerConfig, train_proposer, "proposer", "a walker")
 
 
 def _cmd_train_scorer(args) -> int:

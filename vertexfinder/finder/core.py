@@ -238,15 +238,14 @@ class VertexFinder:
             with stage("propose"):
                 for ev, views, prior in zip(walked, prepared, priors):
                     self.propose(ev, views, prior, mode)
-            pyramids: dict = {}  # the refiner's pyramids of this batch, built once
-            both = {"refiner": pyramids, "secondary": {}}  # and the secondary refiner's
+            pyramids: dict = {"refiner": {}, "secondary": {}}  # each network's pyramids of this batch, built once
             with stage("refine"):
                 todo = list(refine.to_refine(walked, mode, cfg))
                 if mode == "all" and self.secondary_refiner is not None:
                     others = {id(c) for ev in walked for c in ev.secondary}
-                    self.refine_secondary(prepared, [t for t in todo if id(t[1]) in others], pyramids=both)
+                    self.refine_secondary(prepared, [t for t in todo if id(t[1]) in others], pyramids=pyramids)
                     todo = [t for t in todo if id(t[1]) not in others]
-                self.refine(prepared, todo, pyramids=pyramids)
+                self.refine(prepared, todo, pyramids=pyramids["refiner"])
         with stage("match"):
             candidates = [match.primary_candidates(ev.primary, ev.mapper, n_planes, cfg, prior)
                           for ev, prior in zip(walked, priors)]
@@ -254,12 +253,12 @@ class VertexFinder:
         if self.second_look:
             with stage("choose"):
                 final = choose.second_look(
-                    lambda todo, steps: self.refine(prepared, todo, steps=steps, pyramids=pyramids),
+                    lambda todo, steps: self.refine(prepared, todo, steps=steps, pyramids=pyramids["refiner"]),
                     walked, candidates, n_planes, cfg, priors)
                 scorer = self.scorer if cfg.use_scorer else None
                 for e, (ev, prior) in enumerate(zip(walked, priors)):
                     chosen[e], tried[e] = choose.choose(final[e], ev.mapper, prior, scorer)
-        found, rated = [], [[] for _ in events]
+        found, rated, out = [], [[] for _ in events], []
         with stage("report"):
             for ev, views, best, matches in zip(walked, prepared, chosen, rated):
                 primary = None if best is None else report.vertex(best, ev.mapper, n_planes, kind="interaction",
@@ -270,10 +269,8 @@ class VertexFinder:
                     vertices += match.match_all(ev.secondary, ev.mapper, n_planes, cfg, primary, rate)
                 found.append(vertices)
             if mode == "all" and self.refines and cfg.class_look:
-                found = choose.class_look(lambda todo, steps: self.refine_secondary(prepared, todo, steps, both),
+                found = choose.class_look(lambda todo, steps: self.refine_secondary(prepared, todo, steps, pyramids),
                                           found, cfg.class_look_steps, cfg.primary_kind_min)
-        out = []
-        with stage("report"):
             for event, ev, vertices, cands, matches in zip(events, walked, found, tried, rated):
                 if mode == "all":
                     vertices = relate.relate(vertices, event, ev.mapper)  # parents and conversion gaps

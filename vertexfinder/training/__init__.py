@@ -24,7 +24,8 @@ The refiner's description (:class:`~vertexfinder.model.RefineConfig`) is in
 Keras; a run does.
 
 May import: ``generators``, ``models``, ``vertexfinder.model``, ``vertexfinder.finder``, ``vertexfinder.io`` (event stores, atomic outputs),
-``vertexfinder.simulation``, ``vertexfinder.detectors``, ``vertexfinder.errors``, ``vertexfinder.text``.
+``vertexfinder.simulation``, ``vertexfinder.records`` (the event types), ``vertexfinder.detectors``,
+``vertexfinder.errors``, ``vertexfinder.text``.
 
 It never imports the command line, which imports it.
 """

@@ -230,9 +230,8 @@ def collect_matches(finder, events, *, progress: bool = False, on_skip=None):
     distance (M,) cm of each match's 3D point to the nearest true vertex seen on two views or more)
     of every 3D match the finder's ``all`` mode rates. The finder rates them with a flat score
     (every match 0.5) while they are recorded."""
-    from generators.refine import visible_vertices
-
     from ..finder import VertexFinder
+    from ..records import vertex_visible
 
     if not isinstance(finder, VertexFinder):
         raise TypeError(f"expected a VertexFinder; Received: {type(finder).__name__}")
@@ -248,9 +247,7 @@ def collect_matches(finder, events, *, progress: bool = False, on_skip=None):
     out = []
     try:
         for ev, res in finder.find_iter(events, mode="all", on_skip=on_skip or (lambda ev, exc: None)):
-            truth = [v.position_cm for v in ev.vertices
-                     if sum(bool(visible_vertices(plane.pixels, np.asarray(v.planes[p:p + 1]) - plane.origin)[0])
-                            for p, plane in enumerate(ev.planes) if p < len(v.planes)) >= 2]
+            truth = [v.position_cm for v in ev.vertices if vertex_visible(ev, v)]
             if not res.matches or not truth:
                 continue
             x = np.array([m.features for m in res.matches], dtype=np.float64)
