@@ -12,7 +12,7 @@ import numpy as np
 
 __all__ = [
     "CLASS_NAMES", "NONE_CLASS", "KIND_IDS",
-    "FLAG_HADRONIC", "FLAG_PI0", "FLAG_DECAY", "FLAG_CONVERSION", "FLAG_NU_PRIMARY",
+    "FLAG_HADRONIC", "FLAG_PI0", "FLAG_DECAY", "FLAG_CONVERSION", "FLAG_NU_PRIMARY", "FLAG_COSMIC",
     "EventTruth", "event_truth",
 ]
 
@@ -27,6 +27,7 @@ FLAG_PI0 = 0x2
 FLAG_DECAY = 0x4
 FLAG_CONVERSION = 0x8
 FLAG_NU_PRIMARY = 0x10
+FLAG_COSMIC = 0x20  # a vertex of a cosmic muon or its descendants (a stopping muon's Michel decay)
 
 
 @dataclass(frozen=True)

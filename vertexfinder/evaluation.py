@@ -38,7 +38,17 @@ returns a dict with (fractions are of the events or vertices counted, distances 
   distance from the true conversion to its true parent; a found conversion without a gap counts as
   not within), and the ``median_cm`` and ``width68_cm`` (half the distance between the 16th and
   84th percentiles) of found minus true gap over those with a gap;
-* ``ms_per_event``: wall time of the finder per event.
+* ``ms_per_event``: wall time of the finder per event;
+* ``detectors``: the detectors of the events; ``events_with_cosmics``: events with true cosmic
+  vertices or cosmic charge;
+* ``cosmic_flag``: ``all`` mode on surface detectors: of the found vertices matched to a true
+  vertex other than the primary, the share whose ``cosmic`` flag is right, for the true cosmic
+  vertices (``cosmic``) and the neutrino's (``neutrino``), with their counts;
+* ``reference``: for events whose file carries another reconstruction's neutrino vertex
+  (``EventRecord.reference_vertex_cm``, MicroBooNE open samples: Pandora's), its figures
+  (within 1/2/5 cm in 3D, wrong-vertex rate) and ours on the same events, side by side;
+* ``per_slice``: whether each event was restricted to its neutrino's slice first
+  (:func:`vertexfinder.slices.neutrino_slice`; events without one are then unusable).
 """
 
 from __future__ import annotations
@@ -65,14 +75,23 @@ VARIATIONS = {
 RADII_3D = (1.0, 2.0, 5.0)
 
 
-def evaluate(finder, events, *, progress: bool = True, batch_events: int | None = None) -> dict:
-    """Run ``finder`` in ``all`` mode over ``events`` (EventRecords with truth) and score it."""
+def evaluate(finder, events, *, progress: bool = True, batch_events: int | None = None,
+             per_slice: bool = False) -> dict:
+    """Run ``finder`` in ``all`` mode over ``events`` (EventRecords with truth) and score it;
+    ``per_slice``: each event restricted to its neutrino's slice first."""
     from tqdm import tqdm
 
     events = list(events)
     if not events:
         raise ValueError("no events to evaluate")
     unusable = []
+    n_events = len(events)
+    detectors = sorted({ev.detector for ev in events})
+    with_cosmics = sum(_has_cosmics(ev) for ev in events)
+    if per_slice:
+        events = _neutrino_slices(finder, events, unusable)
+    flags = {"cosmic": [0, 0], "neutrino": [0, 0]}
+    reference = []
     n_kinds = len(VERTEX_KINDS)
     confusion = np.zeros((n_kinds, n_kinds), dtype=np.int64)
     views = None
@@ -98,6 +117,8 @@ def evaluate(finder, events, *, progress: bool = True, batch_events: int | None 
             _score_vertices(ev, res.vertices, confusion, eff, pur)
             _score_views(ev, res.vertices, mapper, eff2d, pur2d)
             score_parents(ev, res.vertices, parents, gaps)
+            if getattr(mapper.detector, "surface", False):
+                _score_cosmic_flags(ev, res.vertices, flags)
             truth = ev.primary
             if truth is None:
                 no_truth += 1
@@ -111,6 +132,10 @@ def evaluate(finder, events, *, progress: bool = True, batch_events: int | None 
                 not_visible += 1
                 continue
             d3.append(dist)
+            if ev.reference_vertex_cm is not None:
+                ref = np.asarray(ev.reference_vertex_cm, dtype=np.float64)
+                reference.append((float(np.linalg.norm(ref - truth.position_cm)) if np.all(np.isfinite(ref)) else np.inf,
+                                  dist, found is not None and found.position_cm is not None))
             meta.append((flavour(ev), float(ev.energy_gev), found is not None and found.position_cm is not None))
             row = []
             for p, view in enumerate(mapper.views):
@@ -126,7 +151,7 @@ def evaluate(finder, events, *, progress: bool = True, batch_events: int | None 
     d3, d3_all = np.array(d3), np.array(d3_all)
     d2 = np.array(d2).reshape(-1, len(views or []))
     out = {
-        "events": len(events),
+        "events": n_events,
         "events_without_primary_truth": no_truth,
         "events_primary_not_visible": not_visible,
         "events_unusable": len(unusable),
@@ -160,10 +185,57 @@ def evaluate(finder, events, *, progress: bool = True, batch_events: int | None 
     out["efficiency_counts"] = {k: eff[(k, 2.0)][1] for k in VERTEX_KINDS}
     out["confusion"] = {"classes": list(VERTEX_KINDS), "matrix": confusion.tolist()}
     out["class_accuracy"] = float(np.trace(confusion) / confusion.sum()) if confusion.sum() else float("nan")
-    out["ms_per_event"] = 1000.0 * elapsed / max(len(events) - len(unusable), 1)
+    out["ms_per_event"] = 1000.0 * elapsed / max(n_events - len(unusable), 1)
     out.update(_view_figures(eff2d, pur2d, views or []))
     out.update(_parent_figures(parents, gaps))
+    out["detectors"] = detectors
+    out["events_with_cosmics"] = int(with_cosmics)
+    out["per_slice"] = bool(per_slice)
+    if any(n for _, n in flags.values()):
+        out["cosmic_flag"] = {k: {"right": _ratio(*v), "vertices": v[1]} for k, v in flags.items()}
+    if reference:
+        ref = np.array(reference, dtype=float)
+        out["reference"] = {"events": len(ref), "reference": _primary_figures(ref[:, 0], np.isfinite(ref[:, 0])),
+                            "ours": _primary_figures(ref[:, 1], ref[:, 2].astype(bool))}
     return out
+
+
+def _has_cosmics(ev) -> bool:
+    return any(v.is_cosmic for v in ev.vertices)
+
+
+def _neutrino_slices(finder, events, unusable):
+    """Each event restricted to its neutrino's slice (:func:`vertexfinder.slices.neutrino_slice`);
+    those without one are reported in ``unusable``."""
+    from .slices import neutrino_slice
+
+    out = []
+    for ev in events:
+        ev2, s = neutrino_slice(ev)
+        if s is None:
+            unusable.append(f"event {ev.run}/{ev.subrun}/{ev.event}: no neutrino slice")
+            continue
+        out.append(finder.restrict(ev2, s))
+    return out
+
+
+def _score_cosmic_flags(ev, found, flags) -> None:
+    """Found vertices other than the primary, matched to true vertices (nearest visible within
+    2 cm): whether ``cosmic`` says what the true vertex is."""
+    truth = [v for v in ev.vertices if vertex_visible(ev, v)]
+    if not truth:
+        return
+    tpos = np.array([v.position_cm for v in truth])
+    for f in found:
+        if f.primary or f.position_cm is None:
+            continue
+        d = np.linalg.norm(tpos - np.asarray(f.position_cm), axis=1)
+        j = int(np.argmin(d))
+        if d[j] > 2.0 or truth[j].is_primary:
+            continue
+        key = "cosmic" if truth[j].is_cosmic else "neutrino"
+        flags[key][1] += 1
+        flags[key][0] += int(bool(f.cosmic) == truth[j].is_cosmic)
 
 
 FLAVOURS = ("numu_cc", "nue_cc", "nc", "other")
@@ -367,6 +439,21 @@ def format_report(m: dict) -> str:
         g = m["conversion_gap"]
         lines.append(f"conversion gap within 1 cm of the true gap {g['within_1cm']:.3f} of {g['conversions']} found "
                      f"conversions; found - true median {g['median_cm']:.2f} cm, 68% width {g['width68_cm']:.2f} cm")
+    if "detectors" in m:
+        lines.append(f"detectors {', '.join(m['detectors'])}; events with cosmics {m['events_with_cosmics']}"
+                     + ("; each event restricted to its neutrino's slice" if m.get("per_slice") else ""))
+    if "cosmic_flag" in m:
+        c = m["cosmic_flag"]
+        lines.append(f"cosmic flag right: cosmic vertices {c['cosmic']['right']:.3f} ({c['cosmic']['vertices']}), "
+                     f"the neutrino's {c['neutrino']['right']:.3f} ({c['neutrino']['vertices']})")
+    if "reference" in m:
+        r = m["reference"]
+        lines.append(f"the file's own neutrino vertex (e.g. Pandora's) beside ours, {r['events']} events:"
+                     "      1 cm     2 cm     5 cm   wrong")
+        for name in ("reference", "ours"):
+            f = r[name]
+            lines.append(f"  {name:<18} " + "".join(f"{f[f'within_{x:g}cm_3d']:>8.3f} " for x in RADII_3D)
+                         + f"{f['wrong_vertex_rate']:>6.3f}")
     return "\n".join(lines)
 
 

@@ -128,15 +128,21 @@ def pool_samples(waveforms: np.ndarray, *, window: int | None = None, pooling: s
     return out
 
 
-def _area_matrix(n_in: int, scale: float, n_out: int) -> np.ndarray:
-    """(n_out, n_in) matrix averaging input cells over each output cell; scale = in size / out size."""
+def _area_matrix(n_in: int, scale: float, n_out: int):
+    """(n_out, n_in) sparse matrix (CSR, float32) averaging input cells over each output cell;
+    scale = in size / out size. Each output cell overlaps a few neighbouring input cells only."""
+    from scipy.sparse import csr_matrix
+
     edges_out = np.arange(n_out + 1) / scale  # output cell edges in input-pixel units
-    lo = edges_out[:-1, None]
-    hi = edges_out[1:, None]
-    i = np.arange(n_in)[None, :]
-    overlap = np.clip(np.minimum(hi, i + 1) - np.maximum(lo, i), 0, None)
-    width = np.maximum(overlap.sum(axis=1, keepdims=True), 1e-12)
-    return overlap / width
+    lo, hi = edges_out[:-1], edges_out[1:]
+    first = np.clip(np.floor(lo).astype(np.int64), 0, n_in)
+    last = np.clip(np.ceil(hi).astype(np.int64), 0, n_in)  # exclusive
+    count = np.maximum(last - first, 0)
+    row = np.repeat(np.arange(n_out), count)
+    col = np.repeat(first, count) + (np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count))
+    overlap = np.clip(np.minimum(hi[row], col + 1) - np.maximum(lo[row], col), 0, None)
+    width = np.maximum(np.bincount(row, weights=overlap, minlength=n_out), 1e-12)
+    return csr_matrix(((overlap / width[row]).astype(np.float32), (row, col)), shape=(n_out, n_in))
 
 
 def resample_image(image: np.ndarray, *, from_cm: tuple[float, float], to_cm: tuple[float, float]) -> np.ndarray:
@@ -152,9 +158,9 @@ def resample_image(image: np.ndarray, *, from_cm: tuple[float, float], to_cm: tu
     if np.isclose(sw, 1.0) and np.isclose(sd, 1.0):
         return img.copy()
     nw, nd = (int(np.ceil(n * s - 1e-9)) for n, s in zip(img.shape, (sw, sd)))
-    mw = _area_matrix(img.shape[0], sw, nw).astype(np.float32)
-    md = _area_matrix(img.shape[1], sd, nd).astype(np.float32)
-    return mw @ img @ md.T
+    mw = _area_matrix(img.shape[0], sw, nw)
+    md = _area_matrix(img.shape[1], sd, nd)
+    return np.ascontiguousarray((md @ (mw @ img).T).T, dtype=np.float32)
 
 
 def resample_coordinates(coords, *, from_cm: tuple[float, float], to_cm: tuple[float, float]) -> np.ndarray:

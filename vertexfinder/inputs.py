@@ -366,7 +366,7 @@ def event_from_hits(channels, peak_ticks, integrals, *, detector="dune-fd-1x2x6"
                     tick_us: float | None = None, start_tick: float = 0, charge_unit: str = "adc",
                     electrons_per_adc: float = DEFAULT_ELECTRONS_PER_ADC, drift_window: int = 6,
                     pooling: str = "max", run: int = 0, subrun: int = 0, event: int = 0, crop_margin: int = 8,
-                    source: str | None = None) -> EventRecord:
+                    source: str | None = None, slices=None) -> EventRecord:
     """An EventRecord from a hit list, each hit rasterised as a Gaussian pulse on its channel.
 
     Args:
@@ -378,6 +378,8 @@ def event_from_hits(channels, peak_ticks, integrals, *, detector="dune-fd-1x2x6"
             drift pixels' worth of detector ticks. The pulse height is ``integral / (sqrt(2 pi) width)``.
         tick_us: the hits' tick period (default: the detector's tick).
         start_tick: detector tick of the hits' time 0.
+        slices: per hit, the slice it belongs to (whole numbers, -1: none), or None. Each pixel's
+            slice is that of the hits giving it the most charge (the planes' ``slices`` maps).
 
     Raises:
         BadEventError: columns of different lengths, an empty list, a hit outside the readout
@@ -432,6 +434,33 @@ def event_from_hits(channels, peak_ticks, integrals, *, detector="dune-fd-1x2x6"
     with np.errstate(over="ignore"):
         height = q / (math.sqrt(2 * math.pi) * width / k) * adc_per_unit(charge_unit, electrons_per_adc, k)
     height = np.minimum(height, _ADC_CLIP)
+    images = _hit_images(mapper, ch, peak, width, height)
+    slice_maps = None
+    if slices is not None:
+        sl = _real_array(slices, "hit slices", where).ravel()
+        if len(sl) != len(ch):
+            raise BadEventError(f"{where}: slices must be one per hit; Received: {len(sl)} values for {len(ch)} hits")
+        bad = (sl != np.round(sl)) | (sl < -1) | (sl > 32767)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise BadEventError(f"{where}: hit {i} (channel {int(ch[i])}) has slice {_num(sl[i])}; slices are whole "
+                                "numbers from -1 (none) to 32767")
+        sl = sl.astype(np.int64)
+        best = [np.zeros(img.shape, dtype=np.float32) for img in images]
+        slice_maps = [np.full(img.shape, -1, dtype=np.int16) for img in images]
+        for s_id in np.unique(sl[sl >= 0]):
+            sel = sl == s_id
+            part = _hit_images(mapper, ch[sel], peak[sel], width[sel], height[sel])
+            for b, m, img in zip(best, slice_maps, part):
+                more = img > b
+                b[more] = img[more]
+                m[more] = s_id
+    return _record(mapper, images, run, subrun, event, crop_margin, where, slice_maps)
+
+
+def _hit_images(mapper, ch, peak, width, height):
+    """Global images (one per view, float32) of Gaussian pulses on the hits' channels."""
+    det = mapper.detector
     rows, inverse = np.unique(ch, return_inverse=True)
     images = [np.zeros(mapper.shape(v), dtype=np.float32) for v in range(len(mapper.views))]
     n_ticks = det.ticks_per_readout
@@ -444,7 +473,7 @@ def event_from_hits(channels, peak_ticks, integrals, *, detector="dune-fd-1x2x6"
                                         start_tick=0)
         for total, img in zip(images, part):
             total += img
-    return _record(mapper, images, run, subrun, event, crop_margin, where)
+    return images
 
 
 def _rasterise(frame, row, peak, width, height) -> None:
@@ -516,11 +545,16 @@ def frame_from_event(event: EventRecord, mapper: ImageMapper | None = None):
     return frame, channels
 
 
-def _record(mapper: ImageMapper, images, run, subrun, event, crop_margin, where) -> EventRecord:
+def _record(mapper: ImageMapper, images, run, subrun, event, crop_margin, where, slice_maps=None) -> EventRecord:
     planes = []
-    for view, img in zip(mapper.views, images):
+    for k, (view, img) in enumerate(zip(mapper.views, images)):
         crop, origin = crop_to_activity(img, threshold=0.5, margin=crop_margin)
-        planes.append(PlaneImage(view, adc_to_bytes(crop), origin))
+        sm = None
+        if slice_maps is not None:
+            (w0, d0), (nw, nd) = origin, crop.shape
+            sm = slice_maps[k][w0 : w0 + nw, d0 : d0 + nd]
+            sm = np.where(adc_to_bytes(crop) > 0, sm, -1)
+        planes.append(PlaneImage(view, adc_to_bytes(crop), origin, slices=sm))
     if all(p.pixels.size == 0 for p in planes):
         raise BadEventError(f"{where}: no charge above threshold on any plane")
     return EventRecord(run=run, subrun=subrun, event=event, detector=mapper.detector,

@@ -17,6 +17,7 @@ import numpy as np
 
 from generators.truth import (
     CLASS_NAMES,
+    FLAG_COSMIC,
     FLAG_CONVERSION,
     FLAG_DECAY,
     FLAG_HADRONIC,
@@ -34,6 +35,7 @@ __all__ = [
     "FLAG_DECAY",
     "FLAG_CONVERSION",
     "FLAG_NU_PRIMARY",
+    "FLAG_COSMIC",
     "PlaneImage",
     "TruthVertex",
     "EventRecord",
@@ -115,12 +117,16 @@ class PlaneImage:
         origin: (global wire, global drift pixel) of ``pixels[0, 0]``.
         truth: optional int16 array, same shape: index into the event's
             ``vertices`` of the vertex the pixel's charge originates from, -1 for none.
+        slices: optional int16 array, same shape: the slice (a set of hits another
+            reconstruction grouped as one interaction, e.g. a Pandora slice) each pixel's charge
+            belongs to, -1 for none (:func:`slice_mask`, ``VertexFinder.find(region=...)``).
     """
 
     view: str
     pixels: np.ndarray
     origin: tuple[int, int]
     truth: np.ndarray | None = None
+    slices: np.ndarray | None = None
 
     def __post_init__(self):
         pixels = np.asarray(self.pixels)
@@ -137,6 +143,13 @@ class PlaneImage:
                     f"plane {self.view}: truth map shape {truth.shape} differs from pixels shape {pixels.shape}"
                 )
             object.__setattr__(self, "truth", truth.astype(np.int16, copy=False))
+        if self.slices is not None:
+            slices = np.asarray(self.slices)
+            if slices.shape != pixels.shape or not np.issubdtype(slices.dtype, np.integer):
+                raise BadEventError(
+                    f"plane {self.view}: the slice map must be integers of the pixels' shape {pixels.shape}; "
+                    f"Received: shape={slices.shape}, dtype={slices.dtype}")
+            object.__setattr__(self, "slices", slices.astype(np.int16, copy=False))
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -191,6 +204,11 @@ class TruthVertex:
     def is_primary(self) -> bool:
         return bool(self.flags & FLAG_NU_PRIMARY)
 
+    @property
+    def is_cosmic(self) -> bool:
+        """A vertex of a cosmic muon (its decay, its delta rays' conversions, ...)."""
+        return bool(self.flags & FLAG_COSMIC)
+
 
 @dataclass(frozen=True, eq=False)
 class EventRecord:
@@ -208,6 +226,8 @@ class EventRecord:
         interaction: "CC", "NC" or "" (unknown).
         energy_gev: neutrino energy in GeV (nan if unknown).
         tpc: TPC of the primary vertex (-1 if unknown).
+        reference_vertex_cm: another reconstruction's neutrino vertex (x, y, z) from the same
+            file, for comparison (MicroBooNE open samples: Pandora's), or None.
         geometry: the Detector the images were made with, when the record carries it (records
             from description files, stores, dumps, frames, hits and the simulation do); None: the
             built-in detector named ``detector``. :meth:`get_detector` gives either. Pickled as
@@ -227,6 +247,7 @@ class EventRecord:
     energy_gev: float = float("nan")
     tpc: int = -1
     geometry: object = None
+    reference_vertex_cm: tuple | None = None
 
     def __post_init__(self):
         from .detectors import Detector, get_detector

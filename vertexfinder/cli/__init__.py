@@ -31,7 +31,7 @@ from ..text import one_line
 from .arguments import _COMMANDS
 from .commands import (_cmd_convert, _cmd_demo, _cmd_detectors, _cmd_evaluate, _cmd_export, _cmd_find,  # noqa: F401
                        _cmd_info, _cmd_show, _cmd_simulate, _cmd_train, _cmd_train_proposer, _cmd_train_refiner,
-                       _cmd_train_scorer)
+                       _cmd_train_scorer, _cmd_train_tagger)
 from .runtime import _InterruptDeadline, _quiet_environment
 
 __all__ = ["main", "build_parser"]

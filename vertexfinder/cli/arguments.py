@@ -28,6 +28,18 @@ _positive = _int_at_least(1, "a positive integer")
 _count = _int_at_least(0, "an integer >= 0")
 
 
+def _cosmics(text: str):
+    if text == "auto":
+        return text
+    try:
+        return _count(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0 or 'auto'; Received: {text!r}") from None
+
+
+_cosmics.__name__ = "cosmic muons per event"
+
+
 def _parse_energy(text: str):
     try:
         if ":" in text:
@@ -53,8 +65,11 @@ def _quiet_option(p):
 
 def _input_options(p):
     """How ``find``, ``evaluate`` and ``show`` read their inputs, and the model they use."""
-    p.add_argument("--detector", default=DEFAULT_DETECTOR, help="detector of ROOT dumps, frames and hits "
-                   f"(built-in name or description file; default {DEFAULT_DETECTOR})")
+    p.add_argument("--detector", default=None, help="detector of ROOT dumps, frames and hits (built-in name or "
+                   f"description file; default: what a dump records; .h5: microboone; otherwise {DEFAULT_DETECTOR})")
+    p.add_argument("--source", default=None, choices=["wires", "hits"], help="MicroBooNE open samples (.h5): read "
+                   "the wire waveforms or the hits (with Pandora's slices, for --per-slice) (default: wires when "
+                   "the file has them)")
     p.add_argument("--drift-window", type=_positive, default=DEFAULT_DRIFT_WINDOW,
                    help=f"ticks per drift pixel of dumps, frames, hits (default {DEFAULT_DRIFT_WINDOW})")
     p.add_argument("--pooling", default="max", choices=DRIFT_POOLINGS, help="drift pooling")
@@ -123,7 +138,9 @@ def _simulate(sub):
     p.add_argument("--seed", type=_count, default=0, help="random seed (default 0)")
     p.add_argument("--first-event", type=_count, default=0, help="number of the first event (default 0)")
     p.add_argument("--jobs", type=_positive, default=1, help="worker processes (default 1)")
-    p.add_argument("--cosmics", type=_count, default=0, help="cosmic muons added to every event (default 0)")
+    p.add_argument("--cosmics", type=_cosmics, default=0,
+                   help="cosmic muons drawn for every event: a number, or 'auto' for the sea-level rate over the "
+                        "detector's top and readout window on a surface detector (none on DUNE FD) (default 0)")
     p.add_argument("--particle", default="mu-", help="gun particle: mu-, mu+, e-, e+, gamma, proton, pi+, pi-, pi0, ...")
     p.add_argument("--energy-mev", type=_parse_energy, default=(100.0, 1000.0),
                    help="gun kinetic energy in MeV: a value or a range lo:hi (default 100:1000)")
@@ -170,6 +187,30 @@ def _train_proposer(sub):
     return p
 
 
+def _train_tagger(sub):
+    p = sub.add_parser(
+        "train-tagger", help="learn the neutrino tagger: the neutrino vertex or a cosmic muon's point, per candidate",
+        description="Run the finder on events with truth (surface detectors with cosmics, and DUNE), cut the walker's "
+        "glimpse stacks of every 3D candidate and of the true vertices on every view, and train the neutrino tagger "
+        "(models.tagger) on them. Writes tagger.keras and tagger.json (OUT, default beside the model). The candidate "
+        "score then needs refitting (train-scorer) to use it.",
+    )
+    p.add_argument("store", nargs="+", help="event stores or ROOT dumps with truth")
+    p.add_argument("--model", default=None, metavar="PATH", help="model folder (default: the bundled model)")
+    p.add_argument("--events", type=_count, default=0, help="only the first N events of each store (default 0: all)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a FinderConfig option of the finder whose "
+                   "candidates are recorded (TOML value), repeatable")
+    p.add_argument("--epochs", type=_positive, default=20, help="training epochs (default 20)")
+    p.add_argument("--seed", type=_count, default=0, help="random seed of the split and the weights (default 0)")
+    p.add_argument("--radius", type=float, default=2.0, help="a candidate this close to the truth (cm) is the "
+                   "neutrino vertex (default 2)")
+    p.add_argument("-o", "--output", default=None, metavar="OUT.keras", help="tagger file (default: tagger.keras "
+                   "beside the model)")
+    _quiet_option(p)
+    p.set_defaults(detector=DEFAULT_DETECTOR, drift_window=DEFAULT_DRIFT_WINDOW, pooling="max")
+    return p
+
+
 def _train_scorer(sub):
     p = sub.add_parser(
         "train-scorer", help="learn the candidate score that picks the primary vertex among the 3D candidates",
@@ -178,9 +219,10 @@ def _train_scorer(sub):
         "of the true vertex. Writes scorer.json beside the model (or OUT). With --vertices: record every 3D match "
         "of all mode and fit the vertex score (a match within RADIUS of a true vertex or not), vertex_scorer.json.",
     )
-    p.add_argument("store", help="event store or ROOT dump with truth (events the walker was not trained on)")
+    p.add_argument("store", nargs="+", help="event stores or ROOT dumps with truth (events the walker was not "
+                   "trained on; several: a fit over all of them, e.g. one per detector)")
     p.add_argument("--model", default=None, metavar="PATH", help="model folder (default: the bundled model)")
-    p.add_argument("--events", type=_count, default=0, help="only the first N events (default 0: all)")
+    p.add_argument("--events", type=_count, default=0, help="only the first N events of each store (default 0: all)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a FinderConfig option of the finder whose "
                    "candidates are recorded (TOML value), repeatable")
     p.add_argument("--radius", type=float, default=2.0, help="a right candidate is this close, cm (default 2)")
@@ -203,6 +245,9 @@ def _find(sub):
     )
     p.add_argument("input", help="event store, .root dump, or .npz (frame + channels, or channel + peak_tick + integral)")
     p.add_argument("--mode", default="primary", choices=["primary", "all"], help="the neutrino vertex, or every vertex")
+    p.add_argument("--per-slice", action="store_true",
+                   help="find in every slice of an event on its own (hits with a 'slice' column, MicroBooNE open "
+                        "samples with Pandora's slices): one primary vertex per slice, the 'slice' column says which")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output .csv or .root")
     _input_options(p)
     _quiet_option(p)
@@ -213,6 +258,8 @@ def _evaluate(sub):
     p = sub.add_parser("evaluate", help="score the finder on events with truth (primary vertex, classes, speed)")
     p.add_argument("store", help="event store or ROOT dump with truth")
     p.add_argument("--json", metavar="OUT.json", help="also write the figures as JSON")
+    p.add_argument("--per-slice", action="store_true", help="restrict each event to its neutrino's slice first (the "
+                   "slice maps of the input, e.g. Pandora's, or for simulated events the true neutrino charge)")
     p.add_argument("--events", type=_count, default=0, help="only the first N events (default 0: all)")
     p.add_argument("--variation", metavar="NAME=VALUE,...", help="see the events with another detector response: "
                    "gain=F (charge x F), smear=PX (Gaussian, wire and drift), noise=RMS (bytes), threshold=BYTES, "
@@ -253,6 +300,7 @@ def _demo(sub):
 #: (command, the function adding its subparser), in the order ``--help`` lists them.
 _COMMANDS = (
     ("detectors", _detectors), ("info", _info), ("convert", _convert), ("simulate", _simulate), ("train", _train),
-    ("train-refiner", _train_refiner), ("train-proposer", _train_proposer), ("train-scorer", _train_scorer), ("find", _find), ("evaluate", _evaluate),
+    ("train-refiner", _train_refiner), ("train-proposer", _train_proposer), ("train-scorer", _train_scorer),
+    ("train-tagger", _train_tagger), ("find", _find), ("evaluate", _evaluate),
     ("export", _export), ("show", _show), ("demo", _demo),
 )

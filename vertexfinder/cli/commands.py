@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
+
+import numpy as np
 
 from .runtime import _bars_shown, _progress, _tensorflow
 
@@ -133,9 +136,10 @@ def _cmd_train_scorer(args) -> int:
     config = recording_config(options, vertices=args.vertices)
     _tensorflow(args.debug)
     finder = scoring_finder(args.model, config)
-    events = _events(args, args.store)
+    stores = [_events(args, path) for path in args.store]
     if args.events:
-        events = itertools.islice(events, args.events)
+        stores = [itertools.islice(events, args.events) for events in stores]
+    events = itertools.chain.from_iterable(stores)
     if args.vertices:
         rows = collect_matches(finder, events, progress=_bars_shown(args))
         result = fit_vertex_scorer(rows, radius_cm=args.radius, finder_options=options)
@@ -144,6 +148,38 @@ def _cmd_train_scorer(args) -> int:
     print(result.summary())
     result.scorer.write(output)
     print(f"{'vertex' if args.vertices else 'candidate'} scorer -> {output}")
+    return 0
+
+
+def _cmd_train_tagger(args) -> int:
+    import itertools
+
+    from ..model import parse_overrides, resolve_model
+    from ..training.score import recording_config, scoring_finder
+    from ..training.tagger import TaggerExamples, collect_examples, fit_tagger, write_tagger
+
+    output = Path(args.output) if args.output else resolve_model(args.model)[0].parent / "tagger.keras"
+    _check_output(output, True)
+    options = parse_overrides(args.set or [])
+    _tensorflow(args.debug)
+    finder = scoring_finder(args.model, recording_config(options))
+    finder.tagger = None  # examples of the candidates as they are without one
+    parts = []
+    for path in args.store:
+        events = _events(args, path)
+        if args.events:
+            events = itertools.islice(events, args.events)
+        parts.append(collect_examples(finder, events, radius_cm=args.radius, progress=_bars_shown(args)))
+    examples = TaggerExamples.join(parts)
+    model, history = fit_tagger(examples, epochs=args.epochs, seed=args.seed, verbose=2 if _bars_shown(args) else 0)
+    about = {"stores": [str(p) for p in args.store], "events_per_store": args.events, "finder_options": options,
+             "examples": len(examples), "neutrino_examples": int(examples.labels.sum()), "radius_cm": args.radius,
+             "epochs": args.epochs, "seed": args.seed}
+    write_tagger(model, history, output, about=about)
+    best = int(np.argmin(history["val_loss"]))
+    print(f"{len(examples)} examples ({int(examples.labels.sum())} at the neutrino vertex); best epoch {best + 1}: "
+          f"validation loss {history['val_loss'][best]:.4f}, AUC {history['val_auc'][best]:.4f}")
+    print(f"neutrino tagger -> {output}")
     return 0
 
 
@@ -177,7 +213,7 @@ def _events(args, path, report=_stderr):
     from ..io.events import read_events
 
     return read_events(path, detector=args.detector, drift_window=args.drift_window, pooling=args.pooling,
-                       report=report)
+                       report=report, source=getattr(args, "source", None))
 
 
 def _cmd_find(args) -> int:
@@ -192,11 +228,26 @@ def _cmd_find(args) -> int:
         skipped.append(f"skipped {args.input} run {ev.run} subrun {ev.subrun} event {ev.event}: {exc}")
 
     n = rows = 0
+    slice_of: dict = {}
+    whole = [0]
+
+    def per_slice(events):  # each event once per slice of its slice maps, the charge outside set to zero
+        from ..slices import slice_ids
+
+        for ev in events:
+            ids = slice_ids(ev)
+            whole[0] += not ids
+            for s in ids or [-1]:
+                part = ev if s < 0 else finder.restrict(ev, s)
+                slice_of[id(part)] = s
+                yield part
+
     with results_writer(args.output) as add:  # rows written as they are found: memory does not grow with events
         with _progress(_events(args, args.input, report=skipped.append), desc="finding", unit="event",
                        disable=not _bars_shown(args)) as events:
-            for ev, res in finder.find_iter(events, mode=args.mode, on_skip=skip):
-                found = vertex_rows(ev, res.vertices)
+            for ev, res in finder.find_iter(per_slice(events) if args.per_slice else events, mode=args.mode,
+                                            on_skip=skip):
+                found = vertex_rows(ev, res.vertices, slice_of.pop(id(ev), -1))
                 add(found)
                 rows += len(found)
                 n += 1
@@ -205,7 +256,11 @@ def _cmd_find(args) -> int:
         n_skipped = sum(msg.startswith("skipped ") for msg in skipped)  # not "cropped ...", "truth dropped ..."
         if n == 0:
             raise InputError(f"{args.input}: no event could be read ({n_skipped} skipped); nothing written")
-    print(f"found vertices in {n} events ({rows} rows) -> {args.output}" + (f"; skipped {n_skipped}" if n_skipped else ""))
+    if whole[0]:
+        _stderr(f"--per-slice: {whole[0]} events have no slice maps (hit inputs need a 'slice' column); each was "
+                "found whole (slice -1)")
+    what = "slices" if args.per_slice else "events"
+    print(f"found vertices in {n} {what} ({rows} rows) -> {args.output}" + (f"; skipped {n_skipped}" if n_skipped else ""))
     return 0
 
 
@@ -224,7 +279,7 @@ def _cmd_evaluate(args) -> int:
         events = itertools.islice(events, args.events)
     if variation:
         events = (vary_event(ev, variation) for ev in events)
-    metrics = evaluate(finder, events, progress=_bars_shown(args))
+    metrics = evaluate(finder, events, progress=_bars_shown(args), per_slice=args.per_slice)
     metrics["model"] = str(args.model or "default")
     metrics["input"] = str(args.store)
     metrics["variation"] = variation

@@ -297,6 +297,11 @@ class Detector:
         return self.spec.views
 
     @property
+    def surface(self) -> bool:
+        """At the surface (SBND, MicroBooNE, ProtoDUNE): every readout holds cosmic muons."""
+        return self.spec.surface
+
+    @property
     def tick_us(self) -> float:
         return self.spec.tick_us
 

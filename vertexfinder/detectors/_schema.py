@@ -5,6 +5,8 @@ built-in detectors are files of this same schema in ``builtin/``. Schema::
 
     name = "my-detector"                  # str, required
     title = "..."                         # str, optional
+    surface = false                       # at the surface: every readout holds cosmic muons
+                                          # (``--cosmics auto`` draws them; default false)
     views = ["U", "V", "Z"]               # global-image plane order (names of anode.planes)
     tick_us = 0.5                         # readout tick period, microseconds
     drift_velocity_cm_per_us = 0.1606
@@ -44,6 +46,7 @@ the file does not hold::
 
     name = "sbnd"
     title = "..."                         # optional
+    surface = true                        # optional (default false), as above
     wires = "sbnd-wires-geometry-v0200.json.bz2"   # path, relative to this file
     wires_sha256 = "9e664a23..."          # optional: the file must have this SHA-256
     planes = ["U", "V", "Z"]              # names of the file's plane idents 0, 1, 2, ...
@@ -273,6 +276,7 @@ class DetectorSpec:
     anodes: tuple[AnodePlacement, ...]
     trigger_offset_ticks: int = 0
     title: str = ""
+    surface: bool = False
     source: str = field(default="", compare=False)
 
     def __post_init__(self):
@@ -343,6 +347,7 @@ class DetectorSpec:
         return {
             "name": self.name,
             "title": self.title,
+            "surface": self.surface,
             "views": list(self.views),
             "tick_us": self.tick_us,
             "drift_velocity_cm_per_us": self.drift_velocity_cm_per_us,
@@ -422,6 +427,7 @@ class WiresDetectorSpec:
     trigger_offset_ticks: int = 0
     wires_sha256: str = ""
     title: str = ""
+    surface: bool = False
     source: str = field(default="", compare=False)
 
     def __post_init__(self):
@@ -487,7 +493,7 @@ class WiresDetectorSpec:
     def to_dict(self) -> dict[str, Any]:
         """The description as plain data (the wires file by absolute path)."""
         out = {
-            "name": self.name, "title": self.title, "wires": self.wires, "planes": list(self.planes),
+            "name": self.name, "title": self.title, "surface": self.surface, "wires": self.wires, "planes": list(self.planes),
             "collection": self.collection, "views": list(self.views), "tick_us": self.tick_us,
             "drift_velocity_cm_per_us": self.drift_velocity_cm_per_us, "ticks_per_readout": self.ticks_per_readout,
             "trigger_offset_ticks": self.trigger_offset_ticks, "cathode_x_cm": list(self.cathode_x_cm),
@@ -500,7 +506,7 @@ class WiresDetectorSpec:
 AnySpec = Union[DetectorSpec, WiresDetectorSpec]
 
 _WIRES_KEYS = {
-    "name", "title", "wires", "wires_sha256", "planes", "collection", "views", "tick_us", "drift_velocity_cm_per_us",
+    "name", "title", "surface", "wires", "wires_sha256", "planes", "collection", "views", "tick_us", "drift_velocity_cm_per_us",
     "ticks_per_readout", "trigger_offset_ticks", "cathode_x_cm",
 }
 
@@ -533,6 +539,7 @@ def _parse_wires_detector(data: dict[str, Any], source: str, base_dir: Path | No
     return WiresDetectorSpec(
         name=_require(data, "name", str, where),
         title=_optional(data, "title", str, where, ""),
+        surface=_optional(data, "surface", bool, where, False),
         wires=str(wires),
         wires_sha256=_optional(data, "wires_sha256", str, where, "").lower(),
         planes=tuple(planes),
@@ -548,7 +555,7 @@ def _parse_wires_detector(data: dict[str, Any], source: str, base_dir: Path | No
 
 
 _TOP_KEYS = {
-    "name", "title", "views", "tick_us", "drift_velocity_cm_per_us", "ticks_per_readout",
+    "name", "title", "surface", "views", "tick_us", "drift_velocity_cm_per_us", "ticks_per_readout",
     "trigger_offset_ticks", "anode", "anodes", "anode_grid",
 }
 _PLANE_KEYS = {"name", "angle_deg", "pitch_cm", "wrapped", "channels", "wires_per_face", "collection"}
@@ -643,6 +650,7 @@ def _parse(data, source: str, base_dir, where: str) -> AnySpec:
     return DetectorSpec(
         name=_require(data, "name", str, where),
         title=_optional(data, "title", str, where, ""),
+        surface=_optional(data, "surface", bool, where, False),
         views=tuple(views),
         tick_us=_require(data, "tick_us", float, where),
         drift_velocity_cm_per_us=_require(data, "drift_velocity_cm_per_us", float, where),

@@ -26,7 +26,7 @@ A package of stages, data flowing one way (each module a stage, callable on its 
 
 May import: ``generators``, ``models``, ``vertexfinder.model``, ``vertexfinder.records``,
 ``vertexfinder.mapper``, ``vertexfinder.imaging``, ``vertexfinder.detectors``, ``vertexfinder.errors``,
-``vertexfinder.text``, ``vertexfinder.io.atomic``; never ``vertexfinder.training``, the command line
+``vertexfinder.text``, ``vertexfinder.io.atomic``, ``vertexfinder.slices``; never ``vertexfinder.training``, the command line
 or the readers and writers of ``vertexfinder.io``. TensorFlow loads only when a model is built or loaded.
 """
 

@@ -11,6 +11,7 @@ score when the model has one (:mod:`vertexfinder.finder.score`), else by the han
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -61,15 +62,18 @@ def second_look(look, walked: list[WalkedEvent], candidates: list[list[Candidate
     return final
 
 
-def choose(final: list[Candidate3D], mapper, prior: BeamPrior | None, scorer=None) -> tuple:
+def choose(final: list[Candidate3D], mapper, prior: BeamPrior | None, scorer=None, neutrino=None) -> tuple:
     """(the chosen Candidate3D or None, the fitted candidates chosen among with their features
     and scores). ``scorer``: a CandidateScorer that replaces the hand-set scores of the fitted
-    candidates (those without a 3D point are then left out), or None."""
+    candidates (those without a 3D point are then left out), or None. ``neutrino``: the neutrino
+    tagger's probability of each of ``final`` (NaN or None: unknown)."""
     if not final:
         return None, []
-    fitted = [f for f in final if f.fit is not None]
-    for f in fitted:
-        f.features = candidate_features(f, mapper, prior)
+    neutrino = [math.nan] * len(final) if neutrino is None else neutrino
+    fitted = [(f, q) for f, q in zip(final, neutrino) if f.fit is not None]
+    for f, q in fitted:
+        f.features = candidate_features(f, mapper, prior, q)
+    fitted = [f for f, _ in fitted]
     if scorer is not None and fitted:
         fitted = [Candidate3D(float(scorer(f.features)), f.views, f.fit, f.features) for f in fitted]
         final = fitted

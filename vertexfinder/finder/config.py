@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 from generators.charge import REFERENCE_SCALE
 
 __all__ = ["FinderConfig", "MODES"]
+
+#: The budgets of the primary search that ``surface_search`` widens on a surface detector.
+SURFACE_WIDENED = ("seeds_per_plane", "refine_candidates", "candidates_per_plane", "choice_candidates")
 
 #: ``primary``: the neutrino vertex only; ``all``: every interaction, decay and conversion vertex.
 MODES = ("primary", "all")
@@ -33,6 +37,11 @@ class FinderConfig:
             (0: none; on the tuning samples the grid's corner walks gave nothing, F34).
         all_seeds_per_plane: seeds on charge asked for the vertex of their charge (``all`` mode).
         seed_level: pyramid level whose cells the charge-weighted seeds are drawn from.
+        surface_search: on a detector at the surface (``Detector.surface``: cosmic muons in every
+            readout) the primary search is this many times as wide: ``seeds_per_plane``,
+            ``refine_candidates``, ``candidates_per_plane`` and ``choice_candidates`` are multiplied
+            by it (rounded), so the neutrino vertex is still among the candidates when the cosmics'
+            track ends compete with it (1: the same search everywhere).
 
     Walks (:mod:`vertexfinder.finder.walk`):
         num_steps: steps per walk (None: the model's training ``num_steps``).
@@ -136,6 +145,7 @@ class FinderConfig:
     grid_seeds: int = 0
     all_seeds_per_plane: int = 48
     seed_level: int = 2
+    surface_search: float = 3.0
     # walks
     num_steps: int | None = None
     batch_events: int = 16
@@ -185,12 +195,21 @@ class FinderConfig:
     refine_3d_residual_cm: float = 0.5
     use_scorer: bool = True
 
+    def for_detector(self, detector) -> "FinderConfig":
+        """The configuration used on ``detector``: with ``surface_search`` applied at the surface."""
+        if not getattr(detector, "surface", False) or self.surface_search == 1:
+            return self
+        k = self.surface_search
+        return dataclasses.replace(self, **{name: max(1, round(getattr(self, name) * k)) for name in SURFACE_WIDENED})
+
     def __post_init__(self):
         for name in ("seeds_per_plane", "all_seeds_per_plane", "candidates_per_plane", "secondary_candidates_per_plane",
                      "min_walks", "batch_events",
                      "refine_steps", "proposal_refine_steps"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1; Received: {name}={getattr(self, name)}")
+        if not (self.surface_search >= 1 and math.isfinite(self.surface_search)):
+            raise ValueError(f"surface_search must be a finite number >= 1; Received: surface_search={self.surface_search}")
         if self.grid_seeds < 0 or self.seed_level < 0:
             raise ValueError("grid_seeds and seed_level must be >= 0")
         for name in ("tile_anchors", "tiles", "crossings", "drift_candidates", "points_per_view"):

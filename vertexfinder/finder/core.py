@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,7 +43,7 @@ class VertexFinder:
 
     def __init__(self, model, model_config: ModelConfig, config: FinderConfig = FinderConfig(), *, refiner=None,
                  refiner_config=None, scorer=None, proposer=None, vertex_scorer=None, secondary_refiner=None,
-                 secondary_config=None):
+                 secondary_config=None, tagger=None):
         from models import refine_function, step_function
 
         self.model = model
@@ -69,6 +70,14 @@ class VertexFinder:
                 raise ValueError("a refiner needs its refiner_config (glimpse geometry)")
             self.refine_spec = refine_spec(refiner_config).glimpse
             self.refine_fn = refine_function(refiner)
+        self.tagger = tagger
+        if tagger is not None:
+            from models import tagger_function
+
+            if (tagger.num_levels, tagger.glimpse_size) != (self.spec.num_levels, tuple(self.spec.glimpse_size)):
+                raise ValueError(f"the neutrino tagger reads {tagger.num_levels} levels of {tagger.glimpse_size}, the "
+                                 f"walker's glimpse stacks are {self.spec.num_levels} levels of {self.spec.glimpse_size}")
+            self.tagger_fn = tagger_function(tagger)
         self.secondary_refiner = secondary_refiner
         if secondary_refiner is not None:
             from ..model import refine_spec
@@ -88,8 +97,8 @@ class VertexFinder:
         is loaded with Keras' safe mode (:func:`vertexfinder.model.load_model_folder`); a refiner
         beside the model (``refiner.keras`` and ``refiner.json``), its candidate score
         (``scorer.json``), its vertex score (``vertex_scorer.json``), its class look network
-        (``secondary_refiner.keras`` and ``secondary_refiner.json``) and its proposer (``proposer.keras``) are
-        loaded too; ``proposer``: a
+        (``secondary_refiner.keras`` and ``secondary_refiner.json``), its proposer (``proposer.keras``) and
+        its neutrino tagger (``tagger.keras``) are loaded too; ``proposer``: a
         proposer run or model folder (or ``.keras`` file) to use instead. ``options`` are
         FinderConfig fields.
 
@@ -120,19 +129,28 @@ class VertexFinder:
             from ..model import load_keras_model
 
             proposer = load_keras_model(proposer_file, "proposer")
+        tagger = None
+        if refiner is not None and (folder / "tagger.keras").is_file():
+            from ..model import load_keras_model
+
+            tagger = load_keras_model(folder / "tagger.keras", "tagger")
         return cls(model, model_config, config, refiner=refiner, refiner_config=refiner_config, scorer=scorer,
                    proposer=proposer, vertex_scorer=vertex_scorer, secondary_refiner=secondary_refiner,
-                   secondary_config=secondary_config)
+                   secondary_config=secondary_config, tagger=tagger)
 
     # -- finding ---------------------------------------------------------------------------------
-    def find(self, event: EventRecord, mode: str = "primary") -> list[Vertex]:
+    def find(self, event: EventRecord, mode: str = "primary", *, region=None) -> list[Vertex]:
         """Vertices of one event: in ``primary`` mode the neutrino vertex, in ``all`` mode every
-        interaction, decay and conversion vertex (the primary first)."""
-        return self.find_many([event], mode=mode)[0].vertices
+        interaction, decay and conversion vertex (the primary first).
 
-    def find_detailed(self, event: EventRecord, mode: str = "primary") -> FindResult:
+        ``region``: look only at the charge of one slice (a slice number of the event's slice
+        maps, a box in cm or one mask per plane; :mod:`vertexfinder.slices`): the charge outside
+        it is set to zero first, so the answer does not depend on it."""
+        return self.find_many([event], mode=mode, regions=None if region is None else [region])[0].vertices
+
+    def find_detailed(self, event: EventRecord, mode: str = "primary", *, region=None) -> FindResult:
         """Like :meth:`find`, with the walks, the candidates and each stage's time."""
-        return self.find_many([event], mode=mode)[0]
+        return self.find_many([event], mode=mode, regions=None if region is None else [region])[0]
 
     def primary_candidates(self, event: EventRecord) -> list[dict]:
         """The 3D candidates the finder chose the primary vertex among, best first: dicts with
@@ -165,7 +183,7 @@ class VertexFinder:
     def second_look(self) -> bool:
         return self.refines and self.config.refine_3d
 
-    def find_many(self, events, mode: str = "primary") -> list[FindResult]:
+    def find_many(self, events, mode: str = "primary", *, regions=None) -> list[FindResult]:
         """FindResults of many events, ``batch_events`` at a time, each batch through the stages:
 
         1. preparation (:mod:`.prepare`): checks, charge normalisation, pyramids, the beam prior;
@@ -177,12 +195,19 @@ class VertexFinder:
         6. the second look and the choice (:mod:`.choose`), with the candidate score;
         7. the report (:mod:`.report`): the primary vertex and, in ``all`` mode, the others.
 
+        ``regions``: one region per event (or None for the whole event; see :meth:`find`).
+
         Raises on the first event the finder cannot work on (see :meth:`check`); :meth:`find_iter`
         skips such events instead.
         """
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}; Received: mode={mode!r}")
         events = list(events)
+        if regions is not None:
+            regions = list(regions)
+            if len(regions) != len(events):
+                raise ValueError(f"one region per event: {len(regions)} regions for {len(events)} events")
+            events = [ev if r is None else self.restrict(ev, r) for ev, r in zip(events, regions)]
         out = []
         n = self.config.batch_events
         for i in range(0, len(events), n):
@@ -216,7 +241,22 @@ class VertexFinder:
                 batch = []
 
     def find_batch(self, events: list, mode: str = "primary") -> list[FindResult]:
-        """FindResults of events walked together (the stages of :meth:`find_many`, timed)."""
+        """FindResults of events walked together (the stages of :meth:`find_many`, timed). Events of
+        surface detectors are found with the wider search of ``surface_search``
+        (:meth:`FinderConfig.for_detector`), apart from the others."""
+        surface = [bool(getattr(ev.get_detector(), "surface", False)) for ev in events]
+        if any(surface) and not all(surface):
+            parts = {flag: self.find_batch([ev for ev, s in zip(events, surface) if s == flag], mode)
+                     for flag in (False, True)}
+            return [parts[s].pop(0) for s in surface]
+        base = self.config
+        self.config = base.for_detector(events[0].get_detector())
+        try:
+            return self._find_batch(events, mode)
+        finally:
+            self.config = base
+
+    def _find_batch(self, events: list, mode: str) -> list[FindResult]:
         cfg = self.config
         times: dict = {}
         start = time.perf_counter()
@@ -256,8 +296,9 @@ class VertexFinder:
                     lambda todo, steps: self.refine(prepared, todo, steps=steps, pyramids=pyramids["refiner"]),
                     walked, candidates, n_planes, cfg, priors)
                 scorer = self.scorer if cfg.use_scorer else None
+                tagged = self.neutrino_probabilities(prepared, walked, final)
                 for e, (ev, prior) in enumerate(zip(walked, priors)):
-                    chosen[e], tried[e] = choose.choose(final[e], ev.mapper, prior, scorer)
+                    chosen[e], tried[e] = choose.choose(final[e], ev.mapper, prior, scorer, tagged[e])
         found, rated, out = [], [[] for _ in events], []
         with stage("report"):
             for ev, views, best, matches in zip(walked, prepared, chosen, rated):
@@ -274,6 +315,8 @@ class VertexFinder:
             for event, ev, vertices, cands, matches in zip(events, walked, found, tried, rated):
                 if mode == "all":
                     vertices = relate.relate(vertices, event, ev.mapper)  # parents and conversion gaps
+                    if getattr(ev.mapper.detector, "surface", False):
+                        vertices = relate.flag_cosmic(vertices)
                 out.append(FindResult(vertices, ev.walks, ev.tasks, plane_candidates=ev.primary, candidates=cands,
                                       matches=matches))
         share = (time.perf_counter() - start) / max(len(events), 1)
@@ -283,6 +326,28 @@ class VertexFinder:
         return out
 
     # -- the stages, one at a time ---------------------------------------------------------------
+
+    def neutrino_probabilities(self, prepared: list[list[PreparedView]], walked, candidates) -> list[list[float]]:
+        """Per event, per 3D candidate: the neutrino tagger's probability that it is the neutrino
+        vertex (:class:`models.tagger.NeutrinoTagger`, one call for the batch), NaN for candidates
+        without a 3D point or whose point does not project on every view, and everywhere without
+        a tagger."""
+        out = [[math.nan] * len(c) for c in candidates]
+        if self.tagger is None:
+            return out
+        stacks, where = [], []
+        for e, (ev, cands) in enumerate(zip(walked, candidates)):
+            for i, cand in enumerate(cands):
+                if cand.fit is None:
+                    continue
+                stack = glimpse_stacks(prepared[e], ev.mapper, cand.fit)
+                if stack is not None:
+                    stacks.append(stack)
+                    where.append((e, i))
+        if stacks:
+            for (e, i), p in zip(where, self.tagger_fn(np.stack(stacks))):
+                out[e][i] = float(p)
+        return out
 
     def refine_secondary(self, prepared: list[list[PreparedView]], todo, steps: int | None = None,
                          pyramids: dict | None = None) -> None:
@@ -315,6 +380,12 @@ class VertexFinder:
             return p
 
         return rate
+    def restrict(self, event: EventRecord, region) -> EventRecord:
+        """The event with the charge outside ``region`` set to zero (:func:`vertexfinder.slices.restrict`)."""
+        from ..slices import restrict
+
+        return restrict(event, region, self.mapper(event))
+
     def mapper(self, event: EventRecord):
         """The ImageMapper of an event's detector, drift window and pooling (made once)."""
         from ..mapper import ImageMapper
@@ -363,6 +434,20 @@ class VertexFinder:
         n_planes = len(prepared[0]) if prepared else 0
         refine.refine(self.refine_fn, self.refine_spec, self.refiner.num_features, prepared, todo, n_planes,
                       self.config, steps=steps, pyramids=pyramids)
+
+
+def glimpse_stacks(views: list[PreparedView], mapper, fit) -> np.ndarray | None:
+    """The walker's glimpse stacks (views, K, Gw, Gd) of a fitted 3D point's projections
+    (:func:`vertexfinder.finder.report.project`) on an event's prepared views, or None when it
+    does not project on every view."""
+    out = []
+    for p, view in enumerate(views):
+        proj = report.project(mapper, fit, p)
+        if not (np.isfinite(proj.global_wire) and np.isfinite(proj.global_drift)):
+            return None
+        at = np.floor(view.to_model([[proj.global_wire, proj.global_drift]])).astype(np.int64)
+        out.append(view.pyramid.extract(at)[0])
+    return np.stack(out)
 
 
 def load_model(path: str | Path | None = None):

@@ -40,7 +40,7 @@ import numpy as np
 
 from .types import Vertex
 
-__all__ = ["relate", "segment_coverage", "forward_share", "PARENT_KINDS"]
+__all__ = ["relate", "flag_cosmic", "segment_coverage", "forward_share", "PARENT_KINDS"]
 
 #: The kinds a vertex can descend from (a conversion's electrons make no vertex).
 PARENT_KINDS = ("interaction", "decay")
@@ -173,3 +173,18 @@ def _charge_around(plane, center, pixel_cm, radius_cm: float):
 def _view_point(v: Vertex, p: int):
     pv = v.planes[p] if p < len(v.planes) else None
     return None if pv is None else np.array([pv.global_wire, pv.global_drift], dtype=np.float64)
+
+
+def flag_cosmic(vertices: list[Vertex]) -> list[Vertex]:
+    """The vertices with ``cosmic`` set on those whose chain of parents does not reach the primary
+    vertex (the first, when it is the primary): at the surface, what is not the neutrino's is a
+    cosmic muon's. Without a primary vertex every vertex is a cosmic's."""
+    root = 0 if vertices and vertices[0].primary else -1
+    out = []
+    for i, v in enumerate(vertices):
+        j, seen = i, set()
+        while j != root and j >= 0 and j not in seen:
+            seen.add(j)
+            j = vertices[j].parent
+        out.append(dataclasses.replace(v, cosmic=bool(j != root or root < 0)))
+    return out

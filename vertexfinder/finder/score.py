@@ -29,7 +29,7 @@ from .config import FinderConfig
 from .match import upstream_share
 from .types import BeamPrior, Candidate3D
 
-__all__ = ["FEATURES", "CandidateScorer", "candidate_features", "hand_set_score"]
+__all__ = ["FEATURES", "FACE_CAP_CM", "CATHODE_CAP_CM", "NEUTRINO_UNKNOWN", "cathode_distance", "CandidateScorer", "candidate_features", "face_distance", "hand_set_score"]
 
 FEATURES = (
     "views",  # planes in the combination (2 or 3)
@@ -44,12 +44,30 @@ FEATURES = (
     "proposed",  # candidates found without walks (beam ends, drift-row crossings)
     "log_walks",  # sum of log(1 + walks ending in the candidates)
     "drift_spread_px",  # largest drift difference between the candidates
+    "face_cm",  # distance of the 3D point to the nearest top, bottom, upstream or downstream face of the
+    #             active volume, at most FACE_CAP_CM (cosmic muons enter and leave through them; their
+    #             drift coordinate, shifted by their arrival time, is not used)
+    "neutrino",  # the neutrino tagger's probability (models.tagger; NEUTRINO_UNKNOWN without a tagger)
+    "cathode_cm",  # distance of the point to the nearest cathode, at most CATHODE_CAP_CM: where a track
+    #                crossing a cathode leaves one drift volume for the next there is no vertex
 )
+
+#: The largest ``cathode_cm``.
+CATHODE_CAP_CM = 10.0
+
+#: ``neutrino`` of a candidate the tagger did not see (no tagger, or no projection on some view).
+NEUTRINO_UNKNOWN = 0.5
+
+#: The largest ``face_cm``: further in, a point is as good as any other.
+FACE_CAP_CM = 30.0
 
 
 @dataclass(frozen=True)
 class CandidateScorer:
     """A linear score over :data:`FEATURES`: ``bias + sum(weights * (x - mean) / scale)``.
+
+    ``features`` may be the first names of ``FEATURE_NAMES`` only (a scorer fitted before later
+    features existed): it scores the first ``len(features)`` columns of the feature rows.
 
     ``radius_cm``, ``events`` and ``finder_options`` (the FinderConfig fields, other than the
     defaults, of the finder whose candidates it was fitted on) say how it was made. Subclasses
@@ -70,8 +88,9 @@ class CandidateScorer:
 
     def __post_init__(self):
         n = len(self.features)
-        if tuple(self.features) != self.FEATURE_NAMES:
-            raise ValueError(f"features must be {list(self.FEATURE_NAMES)}; Received: {list(self.features)}")
+        if n == 0 or tuple(self.features) != self.FEATURE_NAMES[:n]:
+            raise ValueError(f"features must be {list(self.FEATURE_NAMES)} or its first names; "
+                             f"Received: {list(self.features)}")
         if not (isinstance(self.bias, (int, float)) and math.isfinite(self.bias)):
             raise ValueError(f"bias must be a finite number; Received: {self.bias!r}")
         for name in ("mean", "scale", "weights"):
@@ -86,7 +105,7 @@ class CandidateScorer:
 
     def __call__(self, x) -> np.ndarray:
         """Scores of feature rows (M, F) (or one row (F,))."""
-        x = np.asarray(x, dtype=np.float64)
+        x = np.asarray(x, dtype=np.float64)[..., : len(self.features)]
         return self.bias + ((x - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.weights)
 
     def write(self, path) -> None:
@@ -121,8 +140,9 @@ def hand_set_score(config):
     return score
 
 
-def candidate_features(found: Candidate3D, mapper, prior: BeamPrior | None) -> np.ndarray:
-    """The numbers the candidate score sees of a fitted 3D candidate (:data:`FEATURES`)."""
+def candidate_features(found: Candidate3D, mapper, prior: BeamPrior | None, neutrino: float = math.nan) -> np.ndarray:
+    """The numbers the candidate score sees of a fitted 3D candidate (:data:`FEATURES`);
+    ``neutrino``: the tagger's probability (NaN: unknown)."""
     present = found.present
     share = [c.score for c in present]
     prim = [0.0 if math.isnan(c.primary) else c.primary for c in present]
@@ -131,4 +151,24 @@ def candidate_features(found: Candidate3D, mapper, prior: BeamPrior | None) -> n
     drifts = [c.position[1] for c in present]
     return np.array([len(present), sum(share), min(share), sum(prim), min(prim), probs[3], probs[0],
                      found.fit.residual_cm, upstream, sum(c.proposed for c in present),
-                     sum(math.log1p(c.size) for c in present), max(drifts) - min(drifts)], dtype=np.float64)
+                     sum(math.log1p(c.size) for c in present), max(drifts) - min(drifts),
+                     face_distance(found.position_cm, mapper.detector),
+                     NEUTRINO_UNKNOWN if math.isnan(neutrino) else neutrino,
+                     cathode_distance(found.position_cm, mapper.detector)], dtype=np.float64)
+
+
+def cathode_distance(xyz, detector) -> float:
+    """Distance (cm) in x of a point to the nearest cathode (the far end of a TPC's drift volume),
+    at most :data:`CATHODE_CAP_CM`."""
+    x = float(xyz[0])
+    d = min((abs(x - (t.anode_x_cm + t.side * t.drift_cm)) for t in detector.tpcs), default=CATHODE_CAP_CM)
+    return float(min(d, CATHODE_CAP_CM))
+
+
+def face_distance(xyz, detector) -> float:
+    """Distance (cm) of a point to the nearest y or z face of the detector's active volume (its
+    top, bottom, upstream and downstream faces), at most :data:`FACE_CAP_CM`; 0 outside."""
+    b = detector.bounds_cm
+    y, z = float(xyz[1]), float(xyz[2])
+    d = min(y - b[1, 0], b[1, 1] - y, z - b[2, 0], b[2, 1] - z)
+    return float(min(max(d, 0.0), FACE_CAP_CM))

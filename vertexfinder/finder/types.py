@@ -191,6 +191,8 @@ class Vertex:
         class_probabilities: class head average (interaction, decay, conversion, none).
         parent: index, in the same event's list of vertices, of the vertex this one descends
             from (:mod:`vertexfinder.finder.relate`); -1 for the primary and where none is known.
+        cosmic: ``all`` mode on a surface detector: a vertex whose chain of parents does not reach
+            the primary vertex (a cosmic muon's decay, a photon of its shower, ...).
         gap_cm: a conversion's 3D distance from its parent in cm (the photon's flight); NaN for
             other kinds, without a parent or without both 3D points.
     """
@@ -205,6 +207,7 @@ class Vertex:
     class_probabilities: tuple = ()
     parent: int = -1
     gap_cm: float = float("nan")
+    cosmic: bool = False
 
 
 @dataclass

@@ -10,6 +10,7 @@
 ``frame``         frame ``.npz`` files (one channel-indexed frame)
 ``hits``          hit ``.npz`` files (one hit list)
 ``wirecell``      Wire-Cell ``NumpyFrameSaver`` ``.npz`` files (one event per saved frame)
+``microboone``    MicroBooNE public open samples (HDF5, with h5py): wires or hits, truth, Pandora's vertex
 ``descriptions``  the detector recorded with the data (stores, dumps), and found again from that record
 ``results``       the ``find`` table, written as CSV or a ROOT TTree
 ``atomic``        ``atomic_output``: every output appears only when complete
@@ -17,7 +18,7 @@
 
 The physics of turning frames and hits into images is :mod:`vertexfinder.inputs`; the readers
 here only check and read the files. Names are loaded lazily so ``import vertexfinder.io`` does not
-import uproot.
+import uproot (nor h5py, which is imported only when an HDF5 file is read).
 
 May import: ``vertexfinder.records``, ``vertexfinder.errors``, ``vertexfinder.text``, ``vertexfinder.interrupts``,
 ``vertexfinder.detectors``, ``vertexfinder.encoding``, ``vertexfinder.mapper``,
@@ -45,6 +46,7 @@ _LAZY = {
     "dump_metadata": ".root",
     "dump_mapper": ".root",
     "WIRECELL_SP_TAGS": ".wirecell",
+    "microboone_events": ".microboone",
     "detector_description": ".descriptions",
     "detector_from_description": ".descriptions",
     "description_differences": ".descriptions",

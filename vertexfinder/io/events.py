@@ -1,4 +1,5 @@
-"""Events in and out, whatever the file: event stores, ROOT dumps, frames, hit lists and Wire-Cell frames.
+"""Events in and out, whatever the file: event stores, ROOT dumps, frames, hit lists, Wire-Cell frames and
+MicroBooNE open samples (``.h5``).
 
 * :func:`read_events` yields EventRecords from any input format (:data:`~.formats.FORMATS`);
 * :func:`npz_events` and :func:`read_npz` read the ``.npz`` formats (frame, hit list, Wire-Cell
@@ -80,8 +81,10 @@ def read_npz(path, *, detector=None, drift_window=None, pooling=None, charge_uni
     return record
 
 
-def read_events(path, *, detector=None, drift_window=None, pooling=None, report=None, **npz_options):
-    """EventRecords from an event store, a ROOT dump, or a ``.npz`` file of frames or hits.
+def read_events(path, *, detector=None, drift_window=None, pooling=None, report=None, source=None, **npz_options):
+    """EventRecords from an event store, a ROOT dump, a ``.npz`` file of frames or hits, or a
+    MicroBooNE open sample (``.h5``/``.hdf5``, :mod:`.microboone`; ``source`` "wires" or "hits",
+    None: wires when the file has them).
 
     ``detector``, ``drift_window`` and ``pooling`` describe dumps, frames and hits; None means:
     what a dump records (:func:`~vertexfinder.io.root.dump_mapper`), else ``dune-fd-1x2x6``, 6 and
@@ -96,9 +99,10 @@ def read_events(path, *, detector=None, drift_window=None, pooling=None, report=
     if not formats:
         if not p.exists():
             raise InputError(f"{p}: no such file or event store")
-        raise InputError(f"{p}: not an event store, a .root dump or a .npz of frames or hits")
-    if formats[0].holds is None:  # a store or a dump: one format per folder or suffix
-        yield from formats[0].read(p, detector=detector, drift_window=drift_window, pooling=pooling, report=report)
+        raise InputError(f"{p}: not an event store, a .root dump, a .npz of frames or hits, or a MicroBooNE .h5")
+    if formats[0].holds is None:  # a store, a dump or an HDF5 file: one format per folder or suffix
+        yield from formats[0].read(p, detector=detector, drift_window=drift_window, pooling=pooling, report=report,
+                                   **({"source": source} if source else {}))
         return
     events = list(npz_events(p, detector=detector, drift_window=drift_window, pooling=pooling, report=report,
                              **npz_options))

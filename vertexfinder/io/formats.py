@@ -12,6 +12,8 @@ hit list             ``.npz`` with ``channel``,              :func:`.hits.hit_ev
 Wire-Cell frames     ``.npz`` with ``frame_<tag>_<n>``,      :func:`.wirecell.wirecell_events`
                      ``channels_<tag>_<n>``,
                      ``tickinfo_<tag>_<n>``
+MicroBooNE open      ``.h5``, ``.hdf5``                      :func:`.microboone.microboone_events`
+sample (HDF5)
 ===================  ======================================  =====================================  ======================
 
 :func:`input_formats` says what a path to read may hold (several for ``.npz``: :func:`npz_format`
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
-from . import frame, hits, wirecell
+from . import frame, hits, microboone, wirecell
 from .store.read import store_events
 from .store.write import events_to_store
 
@@ -81,6 +83,8 @@ FORMATS = (
     Format("frame", suffix=".npz", holds=frame.holds, read=frame.frame_events),
     Format("hit list", suffix=".npz", holds=hits.holds, read=hits.hit_events),
     Format("Wire-Cell frames", suffix=".npz", holds=wirecell.holds, read=wirecell.wirecell_events),
+    Format("MicroBooNE open sample (HDF5)", suffix=".h5", read=microboone.microboone_events),
+    Format("MicroBooNE open sample (HDF5)", suffix=".hdf5", read=microboone.microboone_events),
 )
 
 

@@ -1,7 +1,8 @@
 """Hit ``.npz`` files: one event's hit list.
 
 Arrays: ``channel``, ``peak_tick``, ``integral`` (ADC x ticks, or electrons with ``charge_unit =
-"electrons"``), and optionally ``width_ticks`` (RMS), ``tick_us``, ``start_tick``,
+"electrons"``), and optionally ``width_ticks`` (RMS), ``slice`` (the slice of each hit, -1 for
+none: ``vertexfinder find --per-slice`` finds one neutrino vertex per slice), ``tick_us``, ``start_tick``,
 ``charge_unit``, ``electrons_per_adc``; ``run``, ``subrun``, ``event`` (whole numbers, 0 .. 2**31
 - 1) name the event. Every array's size is checked against what the detector allows before it is
 read (:mod:`vertexfinder.io.npz`); the hits become an EventRecord through
@@ -40,7 +41,8 @@ def hit_events(npz: NpzFile, mapper, *, charge_unit=None, electrons_per_adc=None
     try:
         cols = [npz.array(k, max_elements=max_hits) for k in ARRAYS]
         width = npz.array("width_ticks", max_elements=max_hits) if "width_ticks" in npz else None
-        record = event_from_hits(*cols, width_ticks=width, **options)
+        slices = npz.array("slice", max_elements=max_hits) if "slice" in npz else None
+        record = event_from_hits(*cols, width_ticks=width, slices=slices, **options)
     except BadEventError as exc:
         yield key, None, str(exc)
     else:

@@ -9,14 +9,15 @@ from .atomic import atomic_output
 
 __all__ = ["FIND_COLUMNS", "vertex_rows", "write_rows", "results_writer"]
 
-FIND_COLUMNS = ("run", "subrun", "event", "vertex", "kind", "score", "primary", "plane", "found", "tpc",
+FIND_COLUMNS = ("run", "subrun", "event", "slice", "vertex", "kind", "score", "primary", "plane", "found", "tpc",
                 "plane_index", "wire", "channel", "tick", "global_wire", "global_drift", "x_cm", "y_cm", "z_cm",
-                "residual_cm", "parent", "gap_cm")
+                "residual_cm", "parent", "gap_cm", "cosmic")
 
 
-def vertex_rows(event, vertices):
+def vertex_rows(event, vertices, slice_id: int = -1):
     """The ``find`` output rows (dicts with FIND_COLUMNS) of one event: one per vertex and plane.
 
+    ``slice`` is the slice the vertices were found in (``find --per-slice``), -1 for the whole event.
     ``plane`` is the global view (U, V, Z); ``plane_index`` the readout plane of TPC ``tpc`` that
     holds it, numbered as LArSoft numbers the planes of a TPC (0, 1, 2 from the drift volume
     inward; on a DUNE APA's -x face the global V view is read by plane 0, that face's U wires),
@@ -32,7 +33,7 @@ def vertex_rows(event, vertices):
             if pv is None:
                 continue
             rows.append({
-                "plane_id": p, "run": event.run, "subrun": event.subrun, "event": event.event, "vertex": i, "kind": v.kind,
+                "plane_id": p, "run": event.run, "subrun": event.subrun, "event": event.event, "slice": int(slice_id), "vertex": i, "kind": v.kind,
                 "score": round(v.score, 5), "primary": int(v.primary), "plane": pv.view, "found": int(pv.found),
                 "tpc": pv.tpc,
                 "plane_index": det.tpcs[pv.tpc].plane_for_view(pv.view).index if pv.tpc >= 0 else -1,
@@ -40,6 +41,7 @@ def vertex_rows(event, vertices):
                 "global_wire": round(pv.global_wire, 3), "global_drift": round(pv.global_drift, 3),
                 "x_cm": round(float(xyz[0]), 3), "y_cm": round(float(xyz[1]), 3), "z_cm": round(float(xyz[2]), 3),
                 "residual_cm": round(v.residual_cm, 4), "parent": int(v.parent), "gap_cm": round(float(v.gap_cm), 3),
+                "cosmic": int(v.cosmic),
             })
     return rows
 

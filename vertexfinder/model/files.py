@@ -37,7 +37,8 @@ __all__ = ["check_keras_archive", "load_keras_model", "load_model_folder", "MAX_
 MAX_WEIGHTS_BYTES = 2 << 30
 _MAX_JSON_BYTES = 1 << 20
 _MAX_MEMBERS = 64
-_KINDS = {"model": "Walker", "walker": "Walker", "refiner": "Refiner", "proposer": "Proposer"}
+_KINDS = {"model": "Walker", "walker": "Walker", "refiner": "Refiner", "proposer": "Proposer",
+          "tagger": "NeutrinoTagger"}
 #: The walker's fields its ModelConfig describes (the rest of ModelConfig is not in the archive).
 WALKER_FIELDS = ("num_levels", "glimpse_size", "filters", "encoder_units", "recurrent_units", "max_step",
                  "stem_strides", "coord_channels", "shared_levels")

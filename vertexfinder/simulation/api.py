@@ -10,7 +10,7 @@ import numpy as np
 
 from ..detectors import Detector, get_detector
 from ..mapper import ImageMapper
-from ..records import FLAG_NU_PRIMARY, EventRecord, PlaneImage, TruthVertex
+from ..records import FLAG_COSMIC, FLAG_NU_PRIMARY, EventRecord, PlaneImage, TruthVertex
 from . import kernels
 from .physics import particle_mass_mev, pdg_from_name
 from .response import ResponseConfig, respond
@@ -31,7 +31,7 @@ class SimulationConfig:
     sample: str = "nu-mix"
     drift_window: int = 6
     pooling: str = "max"
-    cosmics: int = 0
+    cosmics: int | str = 0
     particle: str = "mu-"
     energy_mev: tuple = (100.0, 1000.0)
     beam: str = "dune"
@@ -43,8 +43,9 @@ class SimulationConfig:
     def __post_init__(self):
         if self.sample not in SAMPLES:
             raise ValueError(f"sample must be one of {SAMPLES}; Received: sample={self.sample!r}")
-        if self.cosmics < 0:
-            raise ValueError(f"cosmics must be >= 0; Received: cosmics={self.cosmics}")
+        if self.cosmics != "auto" and (isinstance(self.cosmics, (bool, str)) or not isinstance(self.cosmics, int)
+                                       or self.cosmics < 0):
+            raise ValueError(f"cosmics must be an integer >= 0 or 'auto'; Received: cosmics={self.cosmics!r}")
         if self.sample == "gun":
             pdg_from_name(self.particle)
 
@@ -97,9 +98,16 @@ def simulate_event(config: SimulationConfig, seed: int, index: int) -> EventReco
                              tagged=(pr.pdg == 22)))
     for pos, d, e, pdg, t in loose:
         tr.push(Particle(pdg, pos, d, e, -1, -1, t))
-    n_cosmics = config.cosmics if sample != "cosmics" else None
-    if sample == "cosmics" or config.cosmics:
-        for pos, d, e, pdg, t in cosmic_muons(det, rng, n_cosmics if sample != "cosmics" else None):
+    tr.run()  # the event's own particles first: their vertices come first
+    n_event = len(tr.vertices)
+    if sample == "cosmics":
+        n_cosmics = None
+    elif config.cosmics == "auto":
+        n_cosmics = None if det.surface else 0
+    else:
+        n_cosmics = config.cosmics
+    if n_cosmics != 0:
+        for pos, d, e, pdg, t in cosmic_muons(det, rng, n_cosmics):
             tr.push(Particle(pdg, pos, d, e, -1, -1, t))
     deposits, vertices = tr.run()
     xyz, de, dedx, tns, origin = deposits.arrays()
@@ -108,7 +116,8 @@ def simulate_event(config: SimulationConfig, seed: int, index: int) -> EventReco
     planes, vplanes = respond(mapper, (xyz, de, dedx, tns, origin), vpos, vt, rng, config.response)
     records_planes = [PlaneImage(view, pix, org, truth) for view, (pix, org, truth) in zip(mapper.views, planes)]
     truth = [
-        TruthVertex(v.kind, v.position, flags=v.flags, parent=v.parent, planes=vplanes[i], pdg=v.pdg)
+        TruthVertex(v.kind, v.position, flags=v.flags | (FLAG_COSMIC if i >= n_event else 0),
+                    parent=v.parent, planes=vplanes[i], pdg=v.pdg)
         for i, v in enumerate(vertices)
     ]
     tpc = int(det.tpc_of(interaction.position)) if interaction is not None else -1

@@ -24,8 +24,10 @@ product's realism rests on it):
 Cosmic muons: sea-level flux ~1 /cm^2/min through a horizontal surface,
 cos^2 zenith distribution, E^-2.7 spectrum from 1 to 100 GeV plus a soft
 component down to 0.2 GeV, mu+/mu- = 1.25, arrival times uniform over the
-window in which their charge can be read (one drift time before the trigger to
-the end of the readout).
+window in which their charge can be read (from one drift time before the
+readout's first tick to its end): their charge is shifted in drift by their
+time, cut at the window's edges, and a track crossing a cathode out of time
+shows as two pieces that do not meet (:func:`cosmic_rate` gives the mean).
 """
 
 from __future__ import annotations
@@ -41,7 +43,13 @@ from .kinematics import boost as _boost
 from .kinematics import isotropic as _isotropic
 from .transport import M_N, M_P, M_PI
 
-__all__ = ["Primary", "Interaction", "neutrino_interaction", "cosmic_muons", "gun", "sample_vertex"]
+__all__ = ["Primary", "Interaction", "neutrino_interaction", "cosmic_muons", "cosmic_rate", "gun", "sample_vertex"]
+
+#: Sea-level muon flux through a horizontal surface, per cm^2 per minute.
+COSMIC_FLUX_PER_CM2_MIN = 1.0
+#: Margin (cm) around the detector's top face in x and z over which muons are drawn (inclined
+#: muons entering through the side faces).
+COSMIC_MARGIN_CM = 100.0
 
 M_PI0 = 134.9768
 M_AVG = 0.5 * (M_P + M_N)
@@ -248,23 +256,39 @@ def _proton_with_kinetic(t, rng):
     return Primary(2212, np.concatenate([[e], p * _isotropic(rng)]))
 
 
+def _cosmic_window(detector):
+    """(x0, x1, z0, z1, y_top, t_lo us, t_hi us): where and when cosmic muons are drawn."""
+    b = detector.bounds_cm
+    m = COSMIC_MARGIN_CM
+    drift_us = max(t.drift_cm for t in detector.tpcs) / detector.drift_velocity_cm_per_us
+    # charge read at tick trigger_offset + (t + drift time to the anode) / tick: the first tick
+    # sees cathode charge of t = -(drift + trigger offset), the last anode charge of t_hi
+    t_lo = -drift_us - detector.trigger_offset_ticks * detector.tick_us
+    t_hi = (detector.ticks_per_readout - detector.trigger_offset_ticks) * detector.tick_us
+    return b[0, 0] - m, b[0, 1] + m, b[2, 0] - m, b[2, 1] + m, b[1, 1] + 1.0, t_lo, t_hi
+
+
+def cosmic_rate(detector) -> float:
+    """Mean number of cosmic muons drawn per readout (``--cosmics auto`` on a surface detector):
+    the sea-level flux times the area of the detector's top face with ``COSMIC_MARGIN_CM`` around
+    it, times the time over which their charge can be read (one drift time before the trigger to
+    the end of the readout). Muons that then miss the active volume leave nothing, so fewer reach
+    it (``docs``/README give both per detector)."""
+    x0, x1, z0, z1, _, t_lo, t_hi = _cosmic_window(detector)
+    return COSMIC_FLUX_PER_CM2_MIN / 60.0 / 1e6 * (x1 - x0) * (z1 - z0) * (t_hi - t_lo)
+
+
 def cosmic_muons(detector, rng, n: int | None = None):
     """Cosmic muons crossing the detector during the readout.
 
-    Returns a list of (position (3,), direction (3,), kinetic MeV, pdg, time ns). With ``n`` None
-    the number is Poisson with the sea-level rate for the detector's area and time window.
+    Returns a list of (position (3,), direction (3,), kinetic MeV, pdg, time ns) of those that
+    reach the active volume (their entry point). With ``n`` None the number drawn is Poisson with
+    mean :func:`cosmic_rate`; ``n`` given draws that many (some may miss the detector).
     """
     b = detector.bounds_cm
-    margin = 100.0
-    x0, x1 = b[0, 0] - margin, b[0, 1] + margin
-    z0, z1 = b[2, 0] - margin, b[2, 1] + margin
-    y_top = b[1, 1] + 1.0
-    drift_us = max(t.drift_cm for t in detector.tpcs) / detector.drift_velocity_cm_per_us
-    t_lo = -drift_us
-    t_hi = (detector.ticks_per_readout - detector.trigger_offset_ticks) * detector.tick_us
+    x0, x1, z0, z1, y_top, t_lo, t_hi = _cosmic_window(detector)
     if n is None:
-        rate_per_cm2_us = 1.0 / 60.0 / 1e6
-        n = rng.poisson(rate_per_cm2_us * (x1 - x0) * (z1 - z0) * (t_hi - t_lo))
+        n = rng.poisson(cosmic_rate(detector))
     out = []
     for _ in range(n):
         cos_z = rng.random() ** (1 / 3)  # cos^2 zenith times cos for a horizontal surface
