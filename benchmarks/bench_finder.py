@@ -1,6 +1,7 @@
 """Finder speed on one core: milliseconds per DUNE FD event, and how it grows with the image area.
 
     python benchmarks/bench_finder.py [--events 40] [--model PATH] [--config JSON] [--modes-only]
+    python benchmarks/bench_finder.py --detector sbnd --beam booster --cosmics auto --modes-only
 
 Runs with TensorFlow and Numba pinned to one thread. Table 1: ms per event for ``primary`` and
 ``all`` mode, events one at a time and batched (``batch_events``), on simulated DUNE FD 1x2x6
@@ -8,7 +9,9 @@ nu-mix events, and the time of each stage of the finder (``FindResult.stage_seco
 pixels to 1x, 4x and 16x its area (the cost is set by seeds and steps, not pixels). Table 3: a
 dense patch-scan baseline as earlier tools did it: the walker's own glimpse encoder run on a
 32x32 patch around every charged pixel (one CNN call per pixel, batched), ms per event.
-``--config``: FinderConfig fields as a JSON object; ``--modes-only``: table 1 only.
+``--config``: FinderConfig fields as a JSON object; ``--modes-only``: table 1 only; ``--detector``,
+``--beam``, ``--cosmics``: the simulated events (default DUNE FD without cosmics; ``--cosmics auto``
+for the cosmic muons of a surface detector's readout).
 """
 
 import argparse
@@ -52,6 +55,9 @@ def main(argv=None):
     parser.add_argument("--model", default=None)
     parser.add_argument("--config", default="{}", help="FinderConfig fields, a JSON object")
     parser.add_argument("--modes-only", action="store_true", help="only the primary / all table")
+    parser.add_argument("--detector", default="dune-fd-1x2x6")
+    parser.add_argument("--beam", default="dune", choices=["dune", "booster"])
+    parser.add_argument("--cosmics", default="0", help="cosmic muons per event: a number or 'auto'")
     args = parser.parse_args(argv)
 
     import tensorflow as tf
@@ -64,11 +70,14 @@ def main(argv=None):
     import json
 
     finder = VertexFinder.load(args.model, **json.loads(args.config))
-    events = [e for e in simulate("dune-fd-1x2x6", "nu-mix", events=args.events, seed=args.seed)
+    cosmics = args.cosmics if args.cosmics == "auto" else int(args.cosmics)
+    events = [e for e in simulate(args.detector, "nu-mix", events=args.events, seed=args.seed, beam=args.beam,
+                                  cosmics=cosmics)
               if e.primary is not None and any(p.pixels.any() for p in e.planes)]
     n = len(events)
     finder.find_many(events[:2], mode="all")  # trace the step for the batch sizes in use
-    print(f"{n} DUNE FD 1x2x6 nu-mix events, one core; model {args.model or 'default'}")
+    print(f"{n} {args.detector} nu-mix events ({args.beam} beam, cosmics {args.cosmics}), one core; "
+          f"model {args.model or 'default'}")
     print(f"\n{'mode':<10}{'one event per call':>20}{'batched':>12}   (ms per event)")
     for mode in ("primary", "all"):
         single = timed(lambda: [finder.find(e, mode=mode) for e in events]) / n * 1000

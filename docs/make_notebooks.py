@@ -96,6 +96,23 @@ describe(ev, res)""",
         """ev, res = first_found(finder, 'nc-pi0', 5, 'conversion')
 fig = plotting.plot_vertices(ev, res.vertices, title='NC pi0: the photons convert away from the vertex')
 describe(ev, res)""",
+        md("## Cosmic muons at the surface\n\nSBND, MicroBooNE and ProtoDUNE sit at the surface: every readout holds cosmic muons (`cosmics='auto'`: the sea-level flux over the detector's top and readout window, about 14 per SBND readout), arriving at random times, so their charge is shifted in drift and cut at the window's edges. Their track ends, kinks and Michel decays look like vertices. On a surface detector the finder searches wider (`surface_search`), and the candidate score weighs, besides the walks, the refiner and the fit, the distance to the top, bottom, upstream and downstream faces (cosmic muons enter and leave there), the distance to a cathode (where a crossing track changes drift volume) and the neutrino tagger's probability (`tagger.keras`: a CNN over the walker's glimpse stacks on every view, whose coarsest level spans metres: a cosmic muon is a straight track across it). Below: one SBND event, its candidates and the decision; then the same event restricted to the neutrino's slice (`find(event, region=...)`)."),
+        """from vertexfinder.records import vertex_visible
+from vertexfinder.slices import NEUTRINO_SLICE, with_truth_slices
+ev = next(e for e in vf.simulate('sbnd', 'nu-mix', events=6, seed=7301, beam='booster', cosmics='auto')
+          if e.primary is not None and vertex_visible(e, e.primary))
+print('cosmic vertices', sum(v.is_cosmic for v in ev.vertices), 'neutrino vertices', sum(not v.is_cosmic for v in ev.vertices))
+for c in finder.primary_candidates(ev)[:8]:
+    f = c['features']
+    print(f"score {c['score']:6.2f}  {np.linalg.norm(c['position_cm'] - ev.primary.position_cm):7.1f} cm from the neutrino vertex  "
+          f"neutrino tagger {f['neutrino']:.2f}  face {f['face_cm']:5.1f} cm  cathode {f['cathode_cm']:4.1f} cm  primary {f['primary_sum']:.2f}")""",
+        """res = finder.find_detailed(ev, mode='all')
+fig = plotting.plot_vertices(ev, res.vertices, title='SBND with cosmic muons: found vertices (cosmic ones flagged in the list)')
+for v in res.vertices:
+    print(v.kind, 'primary' if v.primary else ('cosmic' if v.cosmic else 'neutrino'), None if v.position_cm is None else np.round(v.position_cm, 1))""",
+        """sliced = with_truth_slices(ev)  # simulated events: the true neutrino charge is slice 0
+v = finder.find(sliced, region=NEUTRINO_SLICE)[0]
+print('in the neutrino slice:', np.round(v.position_cm, 1), f'{np.linalg.norm(v.position_cm - ev.primary.position_cm):.1f} cm from the truth')""",
         md("The glimpse stacks along one primary walk on the collection plane, step by step: the walk looks, steps, and looks again."),
         """from generators import Pyramid
 z = 2

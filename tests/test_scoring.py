@@ -46,6 +46,43 @@ def test_fit_needs_an_event_with_a_right_candidate():
         fit(rows)
 
 
+def test_a_scorer_of_the_first_features_scores_the_first_columns():
+    """A scorer fitted before later features existed (the bundled one of 12) reads rows of all of them."""
+    full = fit(synthetic_rows(80))
+    k = 12
+    short = CandidateScorer(FEATURES[:k], full.mean[:k], full.scale[:k], full.weights[:k])
+    x = np.random.default_rng(5).normal(size=(7, F))
+    np.testing.assert_allclose(short(x), short(x[:, :k]))
+    x2 = x.copy()
+    x2[:, k:] += 100.0  # the later columns do not move its score
+    np.testing.assert_allclose(short(x2), short(x))
+    assert not np.allclose(full(x2), full(x)) or np.allclose(full.weights[k:], 0)
+
+
+def test_face_and_cathode_distances():
+    from vertexfinder.detectors import get_detector
+    from vertexfinder.finder.score import CATHODE_CAP_CM, FACE_CAP_CM, cathode_distance, face_distance
+
+    det = get_detector("sbnd")
+    b = det.bounds_cm
+    centre = b.mean(axis=1)
+    assert face_distance(centre, det) == FACE_CAP_CM
+    top = centre.copy()
+    top[1] = b[1, 1] - 4.0
+    assert face_distance(top, det) == pytest.approx(4.0)
+    upstream = centre.copy()
+    upstream[2] = b[2, 0] + 2.5
+    assert face_distance(upstream, det) == pytest.approx(2.5)
+    outside = centre.copy()
+    outside[1] = b[1, 1] + 10
+    assert face_distance(outside, det) == 0.0
+    near = centre.copy()
+    near[0] = 3.45  # SBND's cathode surfaces are at |x| = 0.45 cm
+    assert cathode_distance(near, det) == pytest.approx(3.0)
+    near[0] = 150.0
+    assert cathode_distance(near, det) == CATHODE_CAP_CM
+
+
 def test_a_scorer_round_trips_through_its_file(tmp_path):
     scorer = fit(synthetic_rows(50))
     path = tmp_path / "scorer.json"
@@ -58,7 +95,8 @@ def test_a_scorer_round_trips_through_its_file(tmp_path):
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda d: d.update(features=list(FEATURES[:-1])), "features"),
+    (lambda d: d.update(features=list(FEATURES[1:])), "features"),  # not the first names
+    (lambda d: d.update(features=[]), "features"),
     (lambda d: d.update(weights=d["weights"][:-1]), "weights"),
     (lambda d: d.update(scale=[0.0] * F), "scale"),
     (lambda d: d.update(mean=["a"] * F), "mean"),

@@ -39,8 +39,9 @@ returns a dict with (fractions are of the events or vertices counted, distances 
   not within), and the ``median_cm`` and ``width68_cm`` (half the distance between the 16th and
   84th percentiles) of found minus true gap over those with a gap;
 * ``ms_per_event``: wall time of the finder per event;
-* ``detectors``: the detectors of the events; ``events_with_cosmics``: events with true cosmic
-  vertices or cosmic charge;
+* ``detectors``: the detectors of the events; ``events_with_cosmics``: events with a true cosmic
+  vertex (a cosmic muon's decay, a photon of its shower converting; the truth marks cosmic vertices,
+  not cosmic charge, which it does not tell from noise);
 * ``cosmic_flag``: ``all`` mode on surface detectors: of the found vertices matched to a true
   vertex other than the primary, the share whose ``cosmic`` flag is right, for the true cosmic
   vertices (``cosmic``) and the neutrino's (``neutrino``), with their counts;

@@ -448,7 +448,7 @@ def event_from_hits(channels, peak_ticks, integrals, *, detector="dune-fd-1x2x6"
         sl = sl.astype(np.int64)
         best = [np.zeros(img.shape, dtype=np.float32) for img in images]
         slice_maps = [np.full(img.shape, -1, dtype=np.int16) for img in images]
-        for s_id in np.unique(sl[sl >= 0]):
+        for s_id in np.unique(sl):  # hits of no slice (-1) compete too: their pixels stay -1
             sel = sl == s_id
             part = _hit_images(mapper, ch[sel], peak[sel], width[sel], height[sel])
             for b, m, img in zip(best, slice_maps, part):

@@ -244,13 +244,14 @@ class VertexFinder:
         """FindResults of events walked together (the stages of :meth:`find_many`, timed). Events of
         surface detectors are found with the wider search of ``surface_search``
         (:meth:`FinderConfig.for_detector`), apart from the others."""
-        surface = [bool(getattr(ev.get_detector(), "surface", False)) for ev in events]
+        surface = [isinstance(ev, EventRecord) and bool(getattr(ev.get_detector(), "surface", False)) for ev in events]
         if any(surface) and not all(surface):
             parts = {flag: self.find_batch([ev for ev, s in zip(events, surface) if s == flag], mode)
                      for flag in (False, True)}
             return [parts[s].pop(0) for s in surface]
         base = self.config
-        self.config = base.for_detector(events[0].get_detector())
+        if surface[0]:
+            self.config = base.for_detector(events[0].get_detector())
         try:
             return self._find_batch(events, mode)
         finally:
