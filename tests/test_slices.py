@@ -303,31 +303,7 @@ def test_a_hit_file_with_a_slice_array_is_read_with_slice_maps(tmp_path):
 
 keras = pytest.importorskip("keras")
 
-TINY = [
-    "detector='test-detector'", "num_levels=3", "glimpse_size=[16, 16]", "num_steps=4", "max_step=32.0",
-    "filters=[8, 16]", "encoder_units=16", "recurrent_units=16",
-]
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    from vertexfinder.training import build_walker, config_from_toml
-
-    keras.utils.set_random_seed(3)
-    cfg = config_from_toml(None, TINY)
-    model = build_walker(cfg)
-    model.build()
-    d = tmp_path_factory.mktemp("model")
-    model.save(d / "walker.keras")
-    (d / "config.json").write_text(json.dumps(cfg.to_dict()))
-    return d
-
-
-@pytest.fixture(scope="module")
-def finder(model_dir):
-    from vertexfinder.finder import VertexFinder
-
-    return VertexFinder.load(model_dir, seeds_per_plane=6, all_seeds_per_plane=8)
+from tests.test_finder import finder, model_dir  # noqa: E402, F401 (fixtures)
 
 
 def _points(vertices):

@@ -59,26 +59,24 @@ def _check_layer_sizes(path, cls: str, cfg: dict) -> None:
             raise _bad(path, f"the {cls.lower()}'s {name} must be {'an integer' if integer else 'a number'} in "
                              f"[{lo}, {hi}]; Received: {name}={shown(v)}")
 
+    def integers(what, name, hi, longest):
+        v = cfg.get(name)
+        if not isinstance(v, list) or not 1 <= len(v) <= longest or not all(
+                isinstance(x, int) and not isinstance(x, bool) and 1 <= x <= hi for x in v):
+            raise _bad(path, f"the {what}'s {name} must be a list of integers in [1, {hi}]; Received: {name}={shown(v)}")
+
     if cls == "Proposer":
         number("num_classes", 1, 64)
-        for name, hi in (("filters", 512), ("dilations", 64)):
-            v = cfg.get(name)
-            if not isinstance(v, list) or not 1 <= len(v) <= 12 or not all(
-                    isinstance(x, int) and not isinstance(x, bool) and 1 <= x <= hi for x in v):
-                raise _bad(path, f"the proposer's {name} must be a list of integers in [1, {hi}]; "
-                                 f"Received: {name}={shown(v)}")
+        integers("proposer", "filters", 512, 12)
+        integers("proposer", "dilations", 64, 12)
         return
     if cls == "NeutrinoTagger":
         number("num_views", 1, 16)
         number("num_levels", 1, 12)
         number("units", 1, 4096)
         number("dropout", 0.0, 1.0, integer=False)
-        for name, hi in (("filters", 1024), ("glimpse_size", 512)):
-            v = cfg.get(name)
-            if not isinstance(v, list) or not 1 <= len(v) <= 8 or not all(
-                    isinstance(x, int) and not isinstance(x, bool) and 1 <= x <= hi for x in v):
-                raise _bad(path, f"the neutrino tagger's {name} must be a list of integers in [1, {hi}]; "
-                                 f"Received: {name}={shown(v)}")
+        integers("neutrino tagger", "filters", 1024, 8)
+        integers("neutrino tagger", "glimpse_size", 512, 8)
         return
     number("num_features", 1, 1000)
     number("num_classes", 1, 64)
