@@ -527,3 +527,18 @@ def test_resampling_is_the_dense_area_average(shape, from_cm, to_cm):
     got = resample_image(img, from_cm=from_cm, to_cm=to_cm)
     assert got.dtype == np.float32 and got.shape == want.shape
     np.testing.assert_allclose(got, want, atol=1e-4, rtol=0)
+
+
+def test_evaluate_in_primary_mode_gives_the_primary_figures_only(finder, events):
+    from vertexfinder.evaluation import evaluate, format_report
+
+    whole = evaluate(finder, events, progress=False)
+    primary = evaluate(finder, events, progress=False, mode="primary")
+    assert primary["mode"] == "primary" and whole["mode"] == "all"
+    for r in (1, 2, 5):  # the primary vertex is the same in both modes
+        assert primary[f"primary_within_{r}cm_3d"] == pytest.approx(whole[f"primary_within_{r}cm_3d"])
+    assert "efficiency" not in primary and "confusion" not in primary and "efficiency" in whole
+    report = format_report(primary)
+    assert "primary mode:" in report and "class accuracy" not in report and "detectors" in report
+    with pytest.raises(ValueError, match="mode"):
+        evaluate(finder, events, progress=False, mode="some")

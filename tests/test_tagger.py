@@ -121,3 +121,25 @@ def test_train_tagger_command_writes_the_tagger_the_finder_then_loads(parts, tmp
     finder = VertexFinder.load(folder)
     assert isinstance(finder.tagger, NeutrinoTagger)
     assert main(["train-tagger", str(store), "--model", str(folder), "--set", "colour=3"]) != 0
+
+
+def test_surface_detectors_get_their_own_candidate_score(parts, tmp_path):  # noqa: F811
+    from tests.test_finder_refiner import save_model
+    from vertexfinder.finder import VertexFinder
+    from vertexfinder.finder.score import CandidateScorer
+    from vertexfinder.simulation import simulate
+
+    walker_model, cfg, refiner, _, events = parts
+    folder = save_model(tmp_path / "model", (walker_model, cfg), refiner)
+    n = len(FEATURES)
+    under = CandidateScorer(FEATURES[:12], (0.0,) * 12, (1.0,) * 12, (1.0,) + (0.0,) * 11)
+    surface = CandidateScorer(FEATURES, (0.0,) * n, (1.0,) * n, (0.0,) * (n - 1) + (2.0,))
+    under.write(folder / "scorer.json")
+    finder = VertexFinder.load(folder)
+    assert finder.surface_scorer is None
+    sbnd = next(simulate("sbnd", "numu-cc", events=1, seed=2, beam="booster"))
+    assert finder.scorer_for(sbnd) is finder.scorer and finder.scorer_for(events[0]) is finder.scorer
+    surface.write(folder / "scorer_surface.json")
+    finder = VertexFinder.load(folder)
+    assert finder.surface_scorer == surface and finder.scorer == under
+    assert finder.scorer_for(sbnd) is finder.surface_scorer and finder.scorer_for(events[0]) is finder.scorer

@@ -77,9 +77,13 @@ RADII_3D = (1.0, 2.0, 5.0)
 
 
 def evaluate(finder, events, *, progress: bool = True, batch_events: int | None = None,
-             per_slice: bool = False) -> dict:
+             per_slice: bool = False, mode: str = "all") -> dict:
     """Run ``finder`` in ``all`` mode over ``events`` (EventRecords with truth) and score it;
-    ``per_slice``: each event restricted to its neutrino's slice first."""
+    ``per_slice``: each event restricted to its neutrino's slice first; ``mode="primary"``: the
+    finder in ``primary`` mode, the primary vertex's figures only (no class, parent or cosmic-flag
+    figures)."""
+    if mode not in ("all", "primary"):
+        raise ValueError(f"mode must be 'all' or 'primary'; Received: mode={mode!r}")
     from tqdm import tqdm
 
     events = list(events)
@@ -108,18 +112,19 @@ def evaluate(finder, events, *, progress: bool = True, batch_events: int | None 
         finder = copy.copy(finder)
         finder.config = dataclasses.replace(finder.config, batch_events=int(batch_events))
     with tqdm(total=len(events), desc="evaluating", unit="event", disable=not progress) as bar:
-        for ev, res in finder.find_iter(events, mode="all", on_skip=lambda ev, exc: unusable.append(str(exc))):
+        for ev, res in finder.find_iter(events, mode=mode, on_skip=lambda ev, exc: unusable.append(str(exc))):
             elapsed += res.seconds
             bar.update(1)
             mapper = finder.mapper(ev)
             views = views or list(mapper.views)
-            # every vertex is scored, in events without a (visible) primary too (a stopping muon's
-            # Michel decay has no neutrino vertex)
-            _score_vertices(ev, res.vertices, confusion, eff, pur)
-            _score_views(ev, res.vertices, mapper, eff2d, pur2d)
-            score_parents(ev, res.vertices, parents, gaps)
-            if getattr(mapper.detector, "surface", False):
-                _score_cosmic_flags(ev, res.vertices, flags)
+            if mode == "all":
+                # every vertex is scored, in events without a (visible) primary too (a stopping muon's
+                # Michel decay has no neutrino vertex)
+                _score_vertices(ev, res.vertices, confusion, eff, pur)
+                _score_views(ev, res.vertices, mapper, eff2d, pur2d)
+                score_parents(ev, res.vertices, parents, gaps)
+                if getattr(mapper.detector, "surface", False):
+                    _score_cosmic_flags(ev, res.vertices, flags)
             truth = ev.primary
             if truth is None:
                 no_truth += 1
@@ -181,23 +186,26 @@ def evaluate(finder, events, *, progress: bool = True, batch_events: int | None 
     out["primary_found_3d"] = float(len(finite) / len(d3)) if len(d3) else float("nan")
     out["primary_distance_cm"] = {str(q): float(np.percentile(np.where(np.isfinite(d3), d3, 1e9), q)) if len(d3)
                                   else float("nan") for q in (50, 68, 90, 95)}
+    out["mode"] = mode
+    out["ms_per_event"] = 1000.0 * elapsed / max(n_events - len(unusable), 1)
+    out["detectors"] = detectors
+    out["events_with_cosmics"] = int(with_cosmics)
+    out["per_slice"] = bool(per_slice)
+    if reference:
+        ref = np.array(reference, dtype=float)
+        out["reference"] = {"events": len(ref), "reference": _primary_figures(ref[:, 0], np.isfinite(ref[:, 0])),
+                            "ours": _primary_figures(ref[:, 1], ref[:, 2].astype(bool))}
+    if mode == "primary":
+        return out
     out["efficiency"] = {k: {f"{r:g}cm": _ratio(*eff[(k, r)]) for r in (1.0, 2.0)} for k in VERTEX_KINDS}
     out["purity"] = {k: {f"{r:g}cm": _ratio(*pur[(k, r)]) for r in (1.0, 2.0)} for k in VERTEX_KINDS}
     out["efficiency_counts"] = {k: eff[(k, 2.0)][1] for k in VERTEX_KINDS}
     out["confusion"] = {"classes": list(VERTEX_KINDS), "matrix": confusion.tolist()}
     out["class_accuracy"] = float(np.trace(confusion) / confusion.sum()) if confusion.sum() else float("nan")
-    out["ms_per_event"] = 1000.0 * elapsed / max(n_events - len(unusable), 1)
     out.update(_view_figures(eff2d, pur2d, views or []))
     out.update(_parent_figures(parents, gaps))
-    out["detectors"] = detectors
-    out["events_with_cosmics"] = int(with_cosmics)
-    out["per_slice"] = bool(per_slice)
     if any(n for _, n in flags.values()):
         out["cosmic_flag"] = {k: {"right": _ratio(*v), "vertices": v[1]} for k, v in flags.items()}
-    if reference:
-        ref = np.array(reference, dtype=float)
-        out["reference"] = {"events": len(ref), "reference": _primary_figures(ref[:, 0], np.isfinite(ref[:, 0])),
-                            "ours": _primary_figures(ref[:, 1], ref[:, 2].astype(bool))}
     return out
 
 
@@ -416,6 +424,10 @@ def format_report(m: dict) -> str:
             label = f"{lo:g}-{hi:g} GeV" if np.isfinite(hi) else f">= {lo:g} GeV"
             lines.append(f"  {label:<18} {f['events']:>6} " + "".join(f"{f[f'within_{r:g}cm_3d']:>8.3f} " for r in RADII_3D)
                          + f"{f['wrong_vertex_rate']:>6.3f}")
+    if "efficiency" not in m:
+        lines.append(f"primary mode: {m['ms_per_event']:.1f} ms per event")
+        lines += _surface_lines(m)
+        return "\n".join(lines)
     lines.append("class            efficiency 1cm/2cm   purity 1cm/2cm   (true vertices)")
     for k in m["efficiency"]:
         e, p = m["efficiency"][k], m["purity"][k]
@@ -440,6 +452,12 @@ def format_report(m: dict) -> str:
         g = m["conversion_gap"]
         lines.append(f"conversion gap within 1 cm of the true gap {g['within_1cm']:.3f} of {g['conversions']} found "
                      f"conversions; found - true median {g['median_cm']:.2f} cm, 68% width {g['width68_cm']:.2f} cm")
+    lines += _surface_lines(m)
+    return "\n".join(lines)
+
+
+def _surface_lines(m: dict) -> list:
+    lines = []
     if "detectors" in m:
         lines.append(f"detectors {', '.join(m['detectors'])}; events with cosmics {m['events_with_cosmics']}"
                      + ("; each event restricted to its neutrino's slice" if m.get("per_slice") else ""))
@@ -455,7 +473,7 @@ def format_report(m: dict) -> str:
             f = r[name]
             lines.append(f"  {name:<18} " + "".join(f"{f[f'within_{x:g}cm_3d']:>8.3f} " for x in RADII_3D)
                          + f"{f['wrong_vertex_rate']:>6.3f}")
-    return "\n".join(lines)
+    return lines
 
 
 def parse_variation(text: str) -> dict:

@@ -228,6 +228,8 @@ def _train_scorer(sub):
     p.add_argument("--radius", type=float, default=2.0, help="a right candidate is this close, cm (default 2)")
     p.add_argument("--vertices", action="store_true", help="fit the vertex score of all mode (vertex_scorer.json) "
                    "instead of the primary candidate score")
+    p.add_argument("--surface", action="store_true", help="fit the candidate score of surface detectors "
+                   "(scorer_surface.json, used on detectors with cosmic muons; fit it on their events)")
     p.add_argument("-o", "--output", default=None, metavar="OUT.json", help="scorer file (default: scorer.json "
                    "beside the model)")
     _quiet_option(p)
@@ -258,6 +260,8 @@ def _evaluate(sub):
     p = sub.add_parser("evaluate", help="score the finder on events with truth (primary vertex, classes, speed)")
     p.add_argument("store", help="event store or ROOT dump with truth")
     p.add_argument("--json", metavar="OUT.json", help="also write the figures as JSON")
+    p.add_argument("--mode", default="all", choices=["all", "primary"], help="the finder's mode: all (every "
+                   "figure, the default) or primary (the primary vertex's figures only, faster)")
     p.add_argument("--per-slice", action="store_true", help="restrict each event to its neutrino's slice first (the "
                    "slice maps of the input, e.g. Pandora's, or for simulated events the true neutrino charge)")
     p.add_argument("--events", type=_count, default=0, help="only the first N events (default 0: all)")

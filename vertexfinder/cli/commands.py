@@ -125,11 +125,14 @@ def _cmd_train_proposer(args) -> int:
 def _cmd_train_scorer(args) -> int:
     import itertools
 
+    from ..errors import InputError
     from ..model import parse_overrides
     from ..training.score import (collect_matches, fit_scorer, fit_vertex_scorer, recording_config, scorer_output,
                                   scoring_finder)
 
-    name = "vertex_scorer.json" if args.vertices else "scorer.json"
+    if args.vertices and args.surface:
+        raise InputError("--vertices and --surface: one score at a time")
+    name = "vertex_scorer.json" if args.vertices else "scorer_surface.json" if args.surface else "scorer.json"
     output = scorer_output(args.model, args.output, radius_cm=args.radius, name=name)
     _check_output(output, True)
     options = parse_overrides(args.set or [])
@@ -279,7 +282,7 @@ def _cmd_evaluate(args) -> int:
         events = itertools.islice(events, args.events)
     if variation:
         events = (vary_event(ev, variation) for ev in events)
-    metrics = evaluate(finder, events, progress=_bars_shown(args), per_slice=args.per_slice)
+    metrics = evaluate(finder, events, progress=_bars_shown(args), per_slice=args.per_slice, mode=args.mode)
     metrics["model"] = str(args.model or "default")
     metrics["input"] = str(args.store)
     metrics["variation"] = variation

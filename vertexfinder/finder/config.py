@@ -145,7 +145,7 @@ class FinderConfig:
     grid_seeds: int = 0
     all_seeds_per_plane: int = 48
     seed_level: int = 2
-    surface_search: float = 8.0
+    surface_search: float = 12.0
     # walks
     num_steps: int | None = None
     batch_events: int = 16

@@ -32,6 +32,8 @@ class VertexFinder:
         refiner: optional models.Refiner, the last full-resolution look at each candidate, with
             refiner_config its RefineConfig (glimpse geometry).
         scorer: optional CandidateScorer, the learned score of 3D candidates.
+        surface_scorer: optional CandidateScorer used instead on surface detectors (cosmic muons
+            in every readout: ``scorer_surface.json``, fitted on their events), or None.
         vertex_scorer: optional VertexScorer, the learned score of ``all``-mode matches
             (:mod:`vertexfinder.finder.secondary`).
         secondary_refiner, secondary_config: optional refiner (and its RefineConfig) for the
@@ -43,7 +45,7 @@ class VertexFinder:
 
     def __init__(self, model, model_config: ModelConfig, config: FinderConfig = FinderConfig(), *, refiner=None,
                  refiner_config=None, scorer=None, proposer=None, vertex_scorer=None, secondary_refiner=None,
-                 secondary_config=None, tagger=None):
+                 secondary_config=None, tagger=None, surface_scorer=None):
         from models import refine_function, step_function
 
         self.model = model
@@ -57,6 +59,7 @@ class VertexFinder:
         self.refiner = refiner
         self.refiner_config = refiner_config
         self.scorer = scorer
+        self.surface_scorer = surface_scorer
         self.vertex_scorer = vertex_scorer
         self.proposer = proposer
         if proposer is not None:
@@ -96,7 +99,7 @@ class VertexFinder:
         configuration; its model fields). The files are checked before Keras reads them and the model
         is loaded with Keras' safe mode (:func:`vertexfinder.model.load_model_folder`); a refiner
         beside the model (``refiner.keras`` and ``refiner.json``), its candidate score
-        (``scorer.json``), its vertex score (``vertex_scorer.json``), its class look network
+        (``scorer.json``; ``scorer_surface.json`` on surface detectors), its vertex score (``vertex_scorer.json``), its class look network
         (``secondary_refiner.keras`` and ``secondary_refiner.json``), its proposer (``proposer.keras``) and
         its neutrino tagger (``tagger.keras``) are loaded too; ``proposer``: a
         proposer run or model folder (or ``.keras`` file) to use instead. ``options`` are
@@ -119,6 +122,8 @@ class VertexFinder:
         scorer_file = resolve_model(path)[0].parent / "scorer.json"
         scorer = CandidateScorer.read(scorer_file) if refiner is not None and scorer_file.is_file() else None
         folder = scorer_file.parent
+        surface_file = folder / "scorer_surface.json"
+        surface_scorer = CandidateScorer.read(surface_file) if refiner is not None and surface_file.is_file() else None
         vertex_file = folder / "vertex_scorer.json"
         vertex_scorer = VertexScorer.read(vertex_file) if refiner is not None and vertex_file.is_file() else None
         secondary_refiner, secondary_config = load_secondary_refiner(folder) if refiner is not None else (None, None)
@@ -136,7 +141,7 @@ class VertexFinder:
             tagger = load_keras_model(folder / "tagger.keras", "tagger")
         return cls(model, model_config, config, refiner=refiner, refiner_config=refiner_config, scorer=scorer,
                    proposer=proposer, vertex_scorer=vertex_scorer, secondary_refiner=secondary_refiner,
-                   secondary_config=secondary_config, tagger=tagger)
+                   secondary_config=secondary_config, tagger=tagger, surface_scorer=surface_scorer)
 
     # -- finding ---------------------------------------------------------------------------------
     def find(self, event: EventRecord, mode: str = "primary", *, region=None) -> list[Vertex]:
@@ -296,8 +301,8 @@ class VertexFinder:
                 final = choose.second_look(
                     lambda todo, steps: self.refine(prepared, todo, steps=steps, pyramids=pyramids["refiner"]),
                     walked, candidates, n_planes, cfg, priors)
-                scorer = self.scorer if cfg.use_scorer else None
-                tagged = self.neutrino_probabilities(prepared, walked, final)
+                scorer = self.scorer_for(events[0]) if cfg.use_scorer else None
+                tagged = self.neutrino_probabilities(prepared, walked, final, scorer)
                 for e, (ev, prior) in enumerate(zip(walked, priors)):
                     chosen[e], tried[e] = choose.choose(final[e], ev.mapper, prior, scorer, tagged[e])
         found, rated, out = [], [[] for _ in events], []
@@ -328,13 +333,23 @@ class VertexFinder:
 
     # -- the stages, one at a time ---------------------------------------------------------------
 
-    def neutrino_probabilities(self, prepared: list[list[PreparedView]], walked, candidates) -> list[list[float]]:
+    def scorer_for(self, event: EventRecord):
+        """The candidate score of an event's detector: ``surface_scorer`` at the surface when there
+        is one, else ``scorer``."""
+        if self.surface_scorer is not None and getattr(event.get_detector(), "surface", False):
+            return self.surface_scorer
+        return self.scorer
+
+    def neutrino_probabilities(self, prepared: list[list[PreparedView]], walked, candidates,
+                               scorer=None) -> list[list[float]]:
         """Per event, per 3D candidate: the neutrino tagger's probability that it is the neutrino
         vertex (:class:`models.tagger.NeutrinoTagger`, one call for the batch), NaN for candidates
         without a 3D point or whose point does not project on every view, and everywhere without
-        a tagger."""
+        a tagger or when ``scorer`` (a CandidateScorer) does not read it."""
+        from .score import FEATURES
+
         out = [[math.nan] * len(c) for c in candidates]
-        if self.tagger is None:
+        if self.tagger is None or (scorer is not None and len(scorer.features) <= FEATURES.index("neutrino")):
             return out
         stacks, where = [], []
         for e, (ev, cands) in enumerate(zip(walked, candidates)):
