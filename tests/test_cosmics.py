@@ -277,11 +277,14 @@ def test_the_primary_search_is_wider_on_surface_detectors():
     assert (wide.seeds_per_plane, wide.refine_candidates, wide.candidates_per_plane, wide.choice_candidates) == (
         17, 7, 12, 10)  # 16.8, 7.2, 12, 9.6 rounded
     for f in dataclasses.fields(FinderConfig):
-        if f.name not in SURFACE_WIDENED:
+        if f.name not in SURFACE_WIDENED + ("points_for_primary",):
             assert getattr(wide, f.name) == getattr(cfg, f.name), f.name
     for name in ("dune-fd-1x2x6", "test-detector"):
         assert cfg.for_detector(get_detector(name)) == cfg
-    assert FinderConfig(surface_search=1).for_detector(get_detector("microboone")) == FinderConfig(surface_search=1)
+    plain = FinderConfig(surface_search=1, surface_points=False)
+    assert plain.for_detector(get_detector("microboone")) == plain
+    assert wide.points_for_primary and not cfg.points_for_primary  # the proposer's points join the primary's
+    assert not FinderConfig(surface_points=False).for_detector(get_detector("sbnd")).points_for_primary
     default = FinderConfig()
     k = default.surface_search
     assert k > 1 and default.for_detector(get_detector("protodune-sp")).seeds_per_plane == round(k * default.seeds_per_plane)

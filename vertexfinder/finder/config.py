@@ -42,6 +42,9 @@ class FinderConfig:
             ``refine_candidates``, ``candidates_per_plane`` and ``choice_candidates`` are multiplied
             by it (rounded), so the neutrino vertex is still among the candidates when the cosmics'
             track ends compete with it (1: the same search everywhere).
+        surface_points: on a surface detector the proposer's point proposals are primary
+            candidates too (``points_for_primary``): where charge-weighted seeds land on the
+            cosmics' tracks, the proposer still marks the neutrino vertex.
 
     Walks (:mod:`vertexfinder.finder.walk`):
         num_steps: steps per walk (None: the model's training ``num_steps``).
@@ -146,6 +149,7 @@ class FinderConfig:
     all_seeds_per_plane: int = 48
     seed_level: int = 2
     surface_search: float = 12.0
+    surface_points: bool = True
     # walks
     num_steps: int | None = None
     batch_events: int = 16
@@ -196,11 +200,15 @@ class FinderConfig:
     use_scorer: bool = True
 
     def for_detector(self, detector) -> "FinderConfig":
-        """The configuration used on ``detector``: with ``surface_search`` applied at the surface."""
-        if not getattr(detector, "surface", False) or self.surface_search == 1:
+        """The configuration used on ``detector``: with ``surface_search`` and ``surface_points``
+        applied at the surface."""
+        if not getattr(detector, "surface", False):
             return self
         k = self.surface_search
-        return dataclasses.replace(self, **{name: max(1, round(getattr(self, name) * k)) for name in SURFACE_WIDENED})
+        wide = {name: max(1, round(getattr(self, name) * k)) for name in SURFACE_WIDENED}
+        if self.surface_points:
+            wide["points_for_primary"] = True
+        return dataclasses.replace(self, **wide)
 
     def __post_init__(self):
         for name in ("seeds_per_plane", "all_seeds_per_plane", "candidates_per_plane", "secondary_candidates_per_plane",
