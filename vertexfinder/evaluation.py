@@ -86,13 +86,18 @@ def evaluate(finder, events, *, progress: bool = True, batch_events: int | None 
         raise ValueError(f"mode must be 'all' or 'primary'; Received: mode={mode!r}")
     from tqdm import tqdm
 
-    events = list(events)
-    if not events:
-        raise ValueError("no events to evaluate")
+    total = len(events) if hasattr(events, "__len__") else None
+    seen = {"events": 0, "cosmics": 0, "detectors": set()}
+
+    def tally(evs):  # events are read as the finder asks for them: one batch in memory at a time
+        for ev in evs:
+            seen["events"] += 1
+            seen["cosmics"] += _has_cosmics(ev)
+            seen["detectors"].add(ev.detector)
+            yield ev
+
+    events = tally(iter(events))
     unusable = []
-    n_events = len(events)
-    detectors = sorted({ev.detector for ev in events})
-    with_cosmics = sum(_has_cosmics(ev) for ev in events)
     if per_slice:
         events = _neutrino_slices(finder, events, unusable)
     flags = {"cosmic": [0, 0], "neutrino": [0, 0]}
@@ -111,7 +116,7 @@ def evaluate(finder, events, *, progress: bool = True, batch_events: int | None 
     if batch_events is not None:
         finder = copy.copy(finder)
         finder.config = dataclasses.replace(finder.config, batch_events=int(batch_events))
-    with tqdm(total=len(events), desc="evaluating", unit="event", disable=not progress) as bar:
+    with tqdm(total=total, desc="evaluating", unit="event", disable=not progress) as bar:
         for ev, res in finder.find_iter(events, mode=mode, on_skip=lambda ev, exc: unusable.append(str(exc))):
             elapsed += res.seconds
             bar.update(1)
@@ -152,6 +157,9 @@ def evaluate(finder, events, *, progress: bool = True, batch_events: int | None 
                 px = np.array(mapper.pixel_cm(p))
                 row.append(float(np.linalg.norm((np.array([pv.global_wire, pv.global_drift]) - truth.planes[p]) * px)))
             d2.append(row)
+    if not seen["events"]:
+        raise ValueError("no events to evaluate")
+    n_events, detectors, with_cosmics = seen["events"], sorted(seen["detectors"]), seen["cosmics"]
     d3_all += [np.inf] * len(unusable)  # no charge: the primary is missed
     not_visible += len(unusable)
     d3, d3_all = np.array(d3), np.array(d3_all)
@@ -214,18 +222,18 @@ def _has_cosmics(ev) -> bool:
 
 
 def _neutrino_slices(finder, events, unusable):
-    """Each event restricted to its neutrino's slice (:func:`vertexfinder.slices.neutrino_slice`);
-    those without one are reported in ``unusable``."""
+    """Each event restricted to its neutrino's slice (:func:`vertexfinder.slices.neutrino_slice`),
+    made as the finder asks for it (one batch in memory at a time); those without one are
+    reported in ``unusable``."""
     from .slices import neutrino_slice
 
-    out = []
     for ev in events:
         ev2, s = neutrino_slice(ev)
         if s is None:
             unusable.append(f"event {ev.run}/{ev.subrun}/{ev.event}: no neutrino slice")
             continue
-        out.append(finder.restrict(ev2, s))
-    return out
+        part = finder.restrict(ev2, s)
+        yield dataclasses.replace(part, planes=[dataclasses.replace(p, slices=None) for p in part.planes])
 
 
 def _score_cosmic_flags(ev, found, flags) -> None:
