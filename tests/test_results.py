@@ -71,7 +71,8 @@ def test_parent_and_gap_columns_round_trip_through_csv_and_root(tmp_path):
     decay = dataclasses.replace(_found(mapper, centre + [0.0, 30.0, 0.0]), kind="decay", primary=False, parent=0)
     event = EventRecord(1, 0, 4, det, 6, "max", [PlaneImage(v, np.ones((2, 2), np.uint8), (0, 0)) for v in det.views])
     rows = vertex_rows(event, [primary, conversion, decay])
-    assert FIND_COLUMNS[-2:] == ("parent", "gap_cm")
+    assert FIND_COLUMNS[-3:] == ("parent", "gap_cm", "cosmic") and FIND_COLUMNS[3] == "slice"
+    assert all(r["cosmic"] == 0 and r["slice"] == -1 for r in rows)
     expected = [(r["vertex"], {0: -1, 1: 0, 2: 0}[r["vertex"]], {1: 12.5}.get(r["vertex"], float("nan"))) for r in rows]
     np.testing.assert_array_equal([(r["vertex"], r["parent"], r["gap_cm"]) for r in rows], expected)  # NaN == NaN
     assert all(isinstance(r["parent"], int) for r in rows)
