@@ -131,6 +131,18 @@ def parts(walker):  # noqa: F811
     return model, cfg, constant_refiner(offset=(0.5, -0.5), primary=1.0), RCFG, events
 
 
+def store_and_model(parts, tmp_path):
+    """The parts' events as an event store, and the walker and refiner saved as a model folder."""
+    from tests.test_finder_refiner import save_model
+    from vertexfinder.io.store import EventStore
+
+    walker, cfg, refiner, _, events = parts
+    store = tmp_path / "ev.vfstore"
+    with EventStore.create(store, detector="test-detector", views=["U", "V", "Z"], drift_window=6, pooling="max") as w:
+        w.extend(events)
+    return store, save_model(tmp_path / "model", (walker, cfg), refiner)
+
+
 def make_finder(parts, scorer=None, **options):
     from vertexfinder.finder import FinderConfig, VertexFinder
 
@@ -192,13 +204,9 @@ def test_train_scorer_command_writes_the_scorer_the_finder_then_loads(parts, tmp
     from tests.test_finder_refiner import save_model
     from vertexfinder.cli import main
     from vertexfinder.finder import VertexFinder
-    from vertexfinder.io.store import EventStore
 
     walker, cfg, refiner, _, events = parts
-    store = tmp_path / "ev.vfstore"
-    with EventStore.create(store, detector="test-detector", views=["U", "V", "Z"], drift_window=6, pooling="max") as w:
-        w.extend(events)
-    folder = save_model(tmp_path / "model", (walker, cfg), refiner)
+    store, folder = store_and_model(parts, tmp_path)
     assert main(["train-scorer", str(store), "--model", str(folder), "-q", "--set", "choice_candidates=3",
                  "--set", "grid_seeds=2"]) == 0  # the tiny walker needs the grid's walks (make_finder)
     out = capsys.readouterr().out

@@ -6,7 +6,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from models import NeutrinoTagger, tagger_function, tagger_inputs  # noqa: E402
-from tests.test_scoring import make_finder, parts  # noqa: E402, F401 (parts: a fixture)
+from tests.test_scoring import make_finder, parts, store_and_model  # noqa: E402, F401 (parts: a fixture)
 from tests.test_finder_refiner import walker  # noqa: E402, F401 (a fixture)
 from vertexfinder.finder.score import FEATURES, NEUTRINO_UNKNOWN  # noqa: E402
 
@@ -101,16 +101,11 @@ def test_examples_hold_the_candidates_and_the_true_vertex(parts):  # noqa: F811
 def test_train_tagger_command_writes_the_tagger_the_finder_then_loads(parts, tmp_path, capsys):  # noqa: F811
     import json
 
-    from tests.test_finder_refiner import save_model
     from vertexfinder.cli import main
     from vertexfinder.finder import VertexFinder
-    from vertexfinder.io.store import EventStore
 
     walker_model, cfg, refiner, _, events = parts
-    store = tmp_path / "ev.vfstore"
-    with EventStore.create(store, detector="test-detector", views=["U", "V", "Z"], drift_window=6, pooling="max") as w:
-        w.extend(events)
-    folder = save_model(tmp_path / "model", (walker_model, cfg), refiner)
+    store, folder = store_and_model(parts, tmp_path)
     assert VertexFinder.load(folder).tagger is None
     assert main(["train-tagger", str(store), str(store), "--model", str(folder), "-q", "--epochs", "1",
                  "--set", "grid_seeds=2", "--set", "seeds_per_plane=6"]) == 0

@@ -77,7 +77,7 @@ def test_a_vertex_scorer_round_trips_and_is_not_a_candidate_scorer(tmp_path):
 keras = pytest.importorskip("keras")
 
 from tests.test_finder_refiner import walker  # noqa: E402, F401 (a fixture)
-from tests.test_scoring import make_finder, parts  # noqa: E402, F401 (a fixture)
+from tests.test_scoring import make_finder, parts, store_and_model  # noqa: E402, F401 (a fixture)
 
 MORE = {"secondary_clusters": 6, "secondary_none_max": 1.0}  # the tiny models' all mode needs these proposals
 
@@ -140,16 +140,11 @@ def test_the_finder_keeps_the_matches_its_vertex_score_rates_highest(parts):  # 
 
 
 def test_train_scorer_vertices_writes_the_score_the_finder_then_loads(parts, tmp_path, capsys):  # noqa: F811
-    from tests.test_finder_refiner import save_model
     from vertexfinder.cli import main
     from vertexfinder.finder import VertexFinder
-    from vertexfinder.io.store import EventStore
 
     walker, cfg, refiner, _, events = parts
-    store = tmp_path / "ev.vfstore"
-    with EventStore.create(store, detector="test-detector", views=["U", "V", "Z"], drift_window=6, pooling="max") as w:
-        w.extend(events)
-    folder = save_model(tmp_path / "model", (walker, cfg), refiner)
+    store, folder = store_and_model(parts, tmp_path)
     args = ["train-scorer", str(store), "--model", str(folder), "-q", "--vertices", "--radius", "5"]
     assert main(args + [f"--set={k}={v}" for k, v in {"grid_seeds": 2, "seeds_per_plane": 6, **MORE}.items()]) == 0
     out = capsys.readouterr().out

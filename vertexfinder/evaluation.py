@@ -128,7 +128,7 @@ def evaluate(finder, events, *, progress: bool = True, batch_events: int | None 
                 _score_vertices(ev, res.vertices, confusion, eff, pur)
                 _score_views(ev, res.vertices, mapper, eff2d, pur2d)
                 score_parents(ev, res.vertices, parents, gaps)
-                if getattr(mapper.detector, "surface", False):
+                if mapper.detector.surface:
                     _score_cosmic_flags(ev, res.vertices, flags)
             truth = ev.primary
             if truth is None:

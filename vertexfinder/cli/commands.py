@@ -139,10 +139,7 @@ def _cmd_train_scorer(args) -> int:
     config = recording_config(options, vertices=args.vertices)
     _tensorflow(args.debug)
     finder = scoring_finder(args.model, config)
-    stores = [_events(args, path) for path in args.store]
-    if args.events:
-        stores = [itertools.islice(events, args.events) for events in stores]
-    events = itertools.chain.from_iterable(stores)
+    events = itertools.chain.from_iterable(_stores(args))
     if args.vertices:
         rows = collect_matches(finder, events, progress=_bars_shown(args))
         result = fit_vertex_scorer(rows, radius_cm=args.radius, finder_options=options)
@@ -155,8 +152,6 @@ def _cmd_train_scorer(args) -> int:
 
 
 def _cmd_train_tagger(args) -> int:
-    import itertools
-
     from ..model import parse_overrides, resolve_model
     from ..training.score import recording_config, scoring_finder
     from ..training.tagger import TaggerExamples, collect_examples, fit_tagger, write_tagger
@@ -167,13 +162,8 @@ def _cmd_train_tagger(args) -> int:
     _tensorflow(args.debug)
     finder = scoring_finder(args.model, recording_config(options))
     finder.tagger = None  # examples of the candidates as they are without one
-    parts = []
-    for path in args.store:
-        events = _events(args, path)
-        if args.events:
-            events = itertools.islice(events, args.events)
-        parts.append(collect_examples(finder, events, radius_cm=args.radius, progress=_bars_shown(args)))
-    examples = TaggerExamples.join(parts)
+    examples = TaggerExamples.join([collect_examples(finder, events, radius_cm=args.radius, progress=_bars_shown(args))
+                                    for events in _stores(args)])
     model, history = fit_tagger(examples, epochs=args.epochs, seed=args.seed, verbose=2 if _bars_shown(args) else 0)
     about = {"stores": [str(p) for p in args.store], "events_per_store": args.events, "finder_options": options,
              "examples": len(examples), "neutrino_examples": int(examples.labels.sum()), "radius_cm": args.radius,
@@ -217,6 +207,14 @@ def _events(args, path, report=_stderr):
 
     return read_events(path, detector=args.detector, drift_window=args.drift_window, pooling=args.pooling,
                        report=report, source=getattr(args, "source", None))
+
+
+def _stores(args) -> list:
+    """The events of each of ``args.store`` (the first ``args.events`` of each when given), read lazily."""
+    import itertools
+
+    stores = [_events(args, path) for path in args.store]
+    return [itertools.islice(events, args.events) for events in stores] if args.events else stores
 
 
 def _cmd_find(args) -> int:

@@ -202,7 +202,7 @@ class FinderConfig:
     def for_detector(self, detector) -> "FinderConfig":
         """The configuration used on ``detector``: with ``surface_search`` and ``surface_points``
         applied at the surface."""
-        if not getattr(detector, "surface", False):
+        if not detector.surface:
             return self
         k = self.surface_search
         wide = {name: max(1, round(getattr(self, name) * k)) for name in SURFACE_WIDENED}

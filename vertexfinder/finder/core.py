@@ -249,7 +249,7 @@ class VertexFinder:
         """FindResults of events walked together (the stages of :meth:`find_many`, timed). Events of
         surface detectors are found with the wider search of ``surface_search``
         (:meth:`FinderConfig.for_detector`), apart from the others."""
-        surface = [isinstance(ev, EventRecord) and bool(getattr(ev.get_detector(), "surface", False)) for ev in events]
+        surface = [isinstance(ev, EventRecord) and ev.get_detector().surface for ev in events]
         if any(surface) and not all(surface):
             parts = {flag: self.find_batch([ev for ev, s in zip(events, surface) if s == flag], mode)
                      for flag in (False, True)}
@@ -321,7 +321,7 @@ class VertexFinder:
             for event, ev, vertices, cands, matches in zip(events, walked, found, tried, rated):
                 if mode == "all":
                     vertices = relate.relate(vertices, event, ev.mapper)  # parents and conversion gaps
-                    if getattr(ev.mapper.detector, "surface", False):
+                    if ev.mapper.detector.surface:
                         vertices = relate.flag_cosmic(vertices)
                 out.append(FindResult(vertices, ev.walks, ev.tasks, plane_candidates=ev.primary, candidates=cands,
                                       matches=matches))
@@ -336,7 +336,7 @@ class VertexFinder:
     def scorer_for(self, event: EventRecord):
         """The candidate score of an event's detector: ``surface_scorer`` at the surface when there
         is one, else ``scorer``."""
-        if self.surface_scorer is not None and getattr(event.get_detector(), "surface", False):
+        if self.surface_scorer is not None and event.get_detector().surface:
             return self.surface_scorer
         return self.scorer
 
