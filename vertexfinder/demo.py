@@ -54,10 +54,11 @@ def first_found(finder, sample: str, seed: int, kind: str, *, detector: str | No
     return event, res
 
 
-def demo(*, events: int = 5, seed: int = 2026, output="vertexfinder-demo.png", model=None, stream=None) -> list:
+def demo(*, events: int = 5, seed: int = 2026, output="vertexfinder-demo.png", model=None, stream=None,
+         backend: str | None = None) -> list:
     """Simulate DUNE FD events, find their vertices with the (default) model, print a table, draw one.
 
-    Returns the table rows (dicts).
+    ``backend``: what runs the networks (:meth:`VertexFinder.load`). Returns the table rows (dicts).
     """
     import time
 
@@ -68,7 +69,7 @@ def demo(*, events: int = 5, seed: int = 2026, output="vertexfinder-demo.png", m
     from .simulation import simulate
 
     stream = stream or sys.stdout
-    finder = VertexFinder.load(model)
+    finder = VertexFinder.load(model, backend=backend)
     evs = [e for e in simulate(DEFAULT_DETECTOR, "nu-mix", events=events, seed=seed) if e.primary is not None]
     finder.find_many(evs[:1], mode="all")  # trace the compiled step once, outside the timing
     t0 = time.perf_counter()

@@ -11,6 +11,7 @@ import difflib
 
 __all__ = [
     "VertexFinderError",
+    "MissingDependencyError",
     "UnknownDetectorError",
     "DetectorSchemaError",
     "GeometryError",
@@ -90,6 +91,12 @@ class ConfigError(VertexFinderError, ValueError):
 class ModelFileError(VertexFinderError, ValueError):
     """A model file that cannot be used: not a Keras archive, damaged, of another kind of model, or
     not the model its ``config.json`` describes."""
+
+
+class MissingDependencyError(VertexFinderError, ImportError):
+    """A part of the package that needs what this install left out: TensorFlow and Keras (training,
+    the Keras backend, the export: ``pip install 'vertexfinder[train]'``) or onnxruntime (the ONNX
+    backend). The message says what to install."""
 
 
 class RunError(VertexFinderError, ValueError):

@@ -77,11 +77,12 @@ RADII_3D = (1.0, 2.0, 5.0)
 
 
 def evaluate(finder, events, *, progress: bool = True, batch_events: int | None = None,
-             per_slice: bool = False, mode: str = "all") -> dict:
+             per_slice: bool = False, mode: str = "all", positions: list | None = None) -> dict:
     """Run ``finder`` in ``all`` mode over ``events`` (EventRecords with truth) and score it;
     ``per_slice``: each event restricted to its neutrino's slice first; ``mode="primary"``: the
     finder in ``primary`` mode, the primary vertex's figures only (no class, parent or cosmic-flag
-    figures)."""
+    figures). ``positions``: a list that gets, per event found, ((run, subrun, event), the positions
+    of its vertices (V, 3) in cm, NaN without a 3D point) (see :func:`agreement`)."""
     if mode not in ("all", "primary"):
         raise ValueError(f"mode must be 'all' or 'primary'; Received: mode={mode!r}")
     from tqdm import tqdm
@@ -120,6 +121,8 @@ def evaluate(finder, events, *, progress: bool = True, batch_events: int | None 
         for ev, res in finder.find_iter(events, mode=mode, on_skip=lambda ev, exc: unusable.append(str(exc))):
             elapsed += res.seconds
             bar.update(1)
+            if positions is not None:
+                positions.append(((ev.run, ev.subrun, ev.event), _positions(res.vertices)))
             mapper = finder.mapper(ev)
             views = views or list(mapper.views)
             if mode == "all":
@@ -215,6 +218,46 @@ def evaluate(finder, events, *, progress: bool = True, batch_events: int | None 
     if any(n for _, n in flags.values()):
         out["cosmic_flag"] = {k: {"right": _ratio(*v), "vertices": v[1]} for k, v in flags.items()}
     return out
+
+
+def _positions(vertices) -> np.ndarray:
+    return np.array([np.full(3, np.nan) if v.position_cm is None else np.asarray(v.position_cm, dtype=np.float64)
+                     for v in vertices], dtype=np.float64).reshape(-1, 3)
+
+
+def agreement(a: list, b: list, tolerance_cm: float = 0.01) -> dict:
+    """How often two runs over the same events (the ``positions`` lists of :func:`evaluate`, e.g. the
+    two backends) give the same vertices: ``events`` both found; ``same_primary``: the fraction
+    whose first vertex is at the same place within ``tolerance_cm`` (or missing in both);
+    ``same_vertices``: the fraction with as many vertices, each within ``tolerance_cm`` of the
+    other's in order; ``max_primary_cm``: the largest distance between the first vertices (inf
+    where one run has one and the other not)."""
+    other = dict(b)
+    same_primary, same_all, worst, n = 0, 0, 0.0, 0
+    for key, pa in a:
+        if key not in other:
+            continue
+        pb, n = other[key], n + 1
+        d = _distance(pa[:1], pb[:1])
+        same_primary += d <= tolerance_cm
+        same_all += len(pa) == len(pb) and _distance(pa, pb) <= tolerance_cm
+        worst = max(worst, d)
+    return {"events": n, "tolerance_cm": tolerance_cm, "same_primary": same_primary / n if n else float("nan"),
+            "same_vertices": same_all / n if n else float("nan"), "max_primary_cm": worst}
+
+
+def _distance(pa: np.ndarray, pb: np.ndarray) -> float:
+    """The largest distance between vertices in the same place of two lists (NaN positions the
+    same as NaN; inf for lists of other lengths, or a position against a NaN)."""
+    if len(pa) != len(pb):
+        return float("inf")
+    if not len(pa):
+        return 0.0
+    nan_a, nan_b = np.isnan(pa).any(axis=1), np.isnan(pb).any(axis=1)
+    if np.any(nan_a != nan_b):
+        return float("inf")
+    both = ~nan_a
+    return float(np.max(np.linalg.norm(pa[both] - pb[both], axis=1), initial=0.0))
 
 
 def _has_cosmics(ev) -> bool:

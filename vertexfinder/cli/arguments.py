@@ -59,6 +59,14 @@ def _model_option(p):
     p.add_argument("--model", default=None, metavar="PATH", help="model file or folder (default: the bundled model)")
 
 
+def _backend_option(p, both: bool = False):
+    choices = ["auto", "onnxruntime", "keras"] + (["both"] if both else [])
+    p.add_argument("--backend", default="auto", choices=choices, help="what runs the networks: onnxruntime (the ONNX "
+                   "models, no TensorFlow), keras, or auto (onnxruntime when installed and the model has ONNX "
+                   "models)" + ("; both: each in turn, the figures side by side and how often their vertices agree"
+                                if both else ""))
+
+
 def _quiet_option(p):
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
@@ -74,6 +82,7 @@ def _input_options(p):
                    help=f"ticks per drift pixel of dumps, frames, hits (default {DEFAULT_DRIFT_WINDOW})")
     p.add_argument("--pooling", default="max", choices=DRIFT_POOLINGS, help="drift pooling")
     _model_option(p)
+    _backend_option(p, both=p.prog.endswith(" evaluate"))
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a FinderConfig option of the finder (TOML "
                    "value, e.g. secondary_min_score=0.7), repeatable")
 
@@ -274,9 +283,15 @@ def _evaluate(sub):
 
 
 def _export(sub):
-    p = sub.add_parser("export", help="export the model for the C++ framework (TensorFlow SavedModel)")
-    p.add_argument("output", metavar="OUT", help="SavedModel folder to write")
-    p.add_argument("--format", default="savedmodel", choices=["savedmodel"], help="export format")
+    p = sub.add_parser("export", help="export the networks for other frameworks (SavedModel, ONNX, Triton)",
+                       description="Export the model's networks. savedmodel: the walker step as a TensorFlow "
+                       "SavedModel; onnx: every network the finder uses as ONNX, with the JSON files the finder "
+                       "reads (load it with --model OUT --backend onnxruntime); triton: a Triton Inference Server "
+                       "model repository of the ONNX networks (NAME/config.pbtxt, NAME/1/model.onnx) and the "
+                       "client's JSON files in vertexfinder/.")
+    p.add_argument("output", metavar="OUT", help="folder to write")
+    p.add_argument("--format", default="savedmodel", choices=["savedmodel", "onnx", "triton"], help="export format "
+                   "(default savedmodel)")
     _model_option(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing export")
     return p
@@ -298,6 +313,7 @@ def _demo(sub):
     p.add_argument("--seed", type=_count, default=2026, help="simulation seed (default 2026)")
     p.add_argument("-o", "--output", default="vertexfinder-demo.png", help="picture (default vertexfinder-demo.png)")
     _model_option(p)
+    _backend_option(p)
     return p
 
 

@@ -188,7 +188,7 @@ def _cmd_convert(args) -> int:
     return 0
 
 
-def _load_finder(args):
+def _load_finder(args, backend: str | None = None):
     from ..errors import InputError
     from ..finder import FinderConfig, VertexFinder
     from ..model import parse_overrides, resolve_model
@@ -197,9 +197,26 @@ def _load_finder(args):
         config = FinderConfig(**parse_overrides(getattr(args, "set", None) or []))
     except (TypeError, ValueError) as exc:
         raise InputError(f"--set: not FinderConfig options ({exc})") from None
-    resolve_model(args.model)  # a missing model fails before TensorFlow is imported
-    _tensorflow(args.debug)
-    return VertexFinder.load(args.model, config)
+    return VertexFinder.load(args.model, config, backend=_backend(args, backend))
+
+
+def _backend(args, backend: str | None = None) -> str:
+    """The backend of a command's finder (``backend``, else ``--backend``; auto:
+    :func:`vertexfinder.finder.default_backend`); TensorFlow is imported (quietly) for Keras, after
+    a missing model has failed."""
+    from ..finder import default_backend
+    from ..model import resolve_model
+    from ..model.onnx import onnx_folder
+
+    backend = backend or getattr(args, "backend", "auto")
+    if backend == "auto":
+        backend = default_backend(args.model)
+    if backend == "keras":
+        resolve_model(args.model)  # a missing model fails before TensorFlow is imported
+        _tensorflow(args.debug)
+    else:
+        onnx_folder(args.model)
+    return backend
 
 
 def _events(args, path, report=_stderr):
@@ -274,17 +291,34 @@ def _cmd_evaluate(args) -> int:
     variation = parse_variation(args.variation or "")
     if args.json:
         _check_output(args.json, True)
-    finder = _load_finder(args)
-    events = _events(args, args.store)
-    if args.events:
-        events = itertools.islice(events, args.events)
-    if variation:
-        events = (vary_event(ev, variation) for ev in events)
-    metrics = evaluate(finder, events, progress=_bars_shown(args), per_slice=args.per_slice, mode=args.mode)
-    metrics["model"] = str(args.model or "default")
-    metrics["input"] = str(args.store)
-    metrics["variation"] = variation
-    print(format_report(metrics))
+    def run(backend, found=None):
+        finder = _load_finder(args, backend)
+        events = _events(args, args.store)
+        if args.events:
+            events = itertools.islice(events, args.events)
+        if variation:
+            events = (vary_event(ev, variation) for ev in events)
+        metrics = evaluate(finder, events, progress=_bars_shown(args), per_slice=args.per_slice, mode=args.mode,
+                           positions=found)
+        metrics.update(model=str(args.model or "default"), input=str(args.store), variation=variation,
+                       backend=finder.backend)
+        return metrics
+
+    if args.backend != "both":
+        metrics = run(None)
+        print(format_report(metrics))
+    else:  # the same events through each backend, and how often they agree
+        from ..evaluation import agreement
+
+        found = {"onnxruntime": [], "keras": []}
+        metrics = {"backends": {name: run(name, found[name]) for name in found},
+                   "agreement": agreement(found["onnxruntime"], found["keras"])}
+        for name, m in metrics["backends"].items():
+            print(f"== backend {name}\n{format_report(m)}\n")
+        a = metrics["agreement"]
+        print(f"backends agree (within {a['tolerance_cm']:g} cm) on the primary vertex of {a['same_primary']:.2%} "
+              f"and on every vertex of {a['same_vertices']:.2%} of {a['events']} events; the primary vertices "
+              f"differ by at most {a['max_primary_cm']:.2g} cm")
     if args.json:
         with atomic_output(args.json) as tmp:
             tmp.write_text(json.dumps(metrics, indent=1))
@@ -292,11 +326,15 @@ def _cmd_evaluate(args) -> int:
 
 
 def _cmd_export(args) -> int:
-    from ..export import export_savedmodel
+    from ..export import export
 
     _check_output(args.output, args.overwrite)
-    out = export_savedmodel(_load_finder(args), args.output, overwrite=args.overwrite)
-    print(f"exported the walker step as a TensorFlow SavedModel -> {out}")
+    finder = _load_finder(args, "keras")
+    out = export(finder, args.output, args.format, overwrite=args.overwrite)
+    what = {"savedmodel": "the walker step as a TensorFlow SavedModel",
+            "onnx": "the networks as ONNX models (load them with --backend onnxruntime)",
+            "triton": "the networks as a Triton model repository"}[args.format]
+    print(f"exported {what} -> {out}")
     return 0
 
 
@@ -319,6 +357,5 @@ def _cmd_show(args) -> int:
 def _cmd_demo(args) -> int:
     from ..demo import demo
 
-    _tensorflow(args.debug)
-    demo(events=args.events, seed=args.seed, output=args.output, model=args.model)
+    demo(events=args.events, seed=args.seed, output=args.output, model=args.model, backend=_backend(args))
     return 0

@@ -56,12 +56,14 @@ def _tensorflow(debug: bool) -> None:
     """Import TensorFlow and Keras without their start-up lines on stderr (absl's, oneDNN's, CUDA's:
     4-6 lines even with TF_CPP_MIN_LOG_LEVEL=3), and keep their Python loggers to fatal errors; the
     commands' own errors say what failed. ``debug``: import them as they are."""
+    from ..model.files import import_keras
+
     if debug:
+        import_keras()
         return
     if "tensorflow" not in sys.modules:
         with _native_stderr_silenced():
-            import keras  # noqa: F401
-            import tensorflow  # noqa: F401
+            import_keras()  # a clear error without them
     import logging
 
     logging.getLogger("tensorflow").setLevel(logging.CRITICAL)

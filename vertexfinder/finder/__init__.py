@@ -27,14 +27,15 @@ A package of stages, data flowing one way (each module a stage, callable on its 
 May import: ``generators``, ``models``, ``vertexfinder.model``, ``vertexfinder.records``,
 ``vertexfinder.mapper``, ``vertexfinder.imaging``, ``vertexfinder.detectors``, ``vertexfinder.errors``,
 ``vertexfinder.text``, ``vertexfinder.io.atomic``, ``vertexfinder.slices``; never ``vertexfinder.training``, the command line
-or the readers and writers of ``vertexfinder.io``. TensorFlow loads only when a model is built or loaded.
+or the readers and writers of ``vertexfinder.io``. TensorFlow loads only when a Keras network is built or
+loaded; the onnxruntime backend (:mod:`vertexfinder.model.onnx`) never loads it.
 """
 
 from .config import MODES, FinderConfig
-from .core import VertexFinder, default_model_path, load_model
+from .core import BACKENDS, VertexFinder, default_backend, default_model_path, load_model
 from .score import FEATURES, CandidateScorer, hand_set_score
 from .types import BeamPrior, Candidate, Candidate3D, FindResult, PlaneVertex, PreparedView, Vertex
 
-__all__ = ["FinderConfig", "MODES", "VertexFinder", "load_model", "default_model_path", "FindResult", "Vertex",
+__all__ = ["FinderConfig", "MODES", "VertexFinder", "load_model", "default_model_path", "default_backend", "BACKENDS", "FindResult", "Vertex",
            "PlaneVertex", "PreparedView", "Candidate", "Candidate3D", "BeamPrior", "CandidateScorer", "FEATURES",
            "hand_set_score"]

@@ -18,7 +18,10 @@ from .config import MODES, FinderConfig
 from .points import point_proposals as points_of
 from .types import Candidate, FindResult, PreparedView, Vertex
 
-__all__ = ["VertexFinder", "load_model", "default_model_path"]
+__all__ = ["VertexFinder", "load_model", "default_model_path", "default_backend", "BACKENDS"]
+
+#: what can run the networks (:meth:`VertexFinder.load`)
+BACKENDS = ("onnxruntime", "keras")
 
 
 class VertexFinder:
@@ -46,15 +49,14 @@ class VertexFinder:
     def __init__(self, model, model_config: ModelConfig, config: FinderConfig = FinderConfig(), *, refiner=None,
                  refiner_config=None, scorer=None, proposer=None, vertex_scorer=None, secondary_refiner=None,
                  secondary_config=None, tagger=None, surface_scorer=None):
-        from models import refine_function, step_function
-
         self.model = model
+        self.backend = getattr(model, "backend", "keras")
         self.model_config = model_config.model_config()
         self.config = config
         self.spec = self.model_config.glimpse_spec()
         self.cm_per_pixel = float(self.model_config.cm_per_pixel)
         self.num_steps = int(config.num_steps or self.model_config.num_steps)
-        self.step = step_function(model)
+        self.step = network_function(model, "walker")
         self._mappers: dict = {}
         self.refiner = refiner
         self.refiner_config = refiner_config
@@ -63,24 +65,20 @@ class VertexFinder:
         self.vertex_scorer = vertex_scorer
         self.proposer = proposer
         if proposer is not None:
-            from models import proposal_function
-
-            self.proposal_fn = proposal_function(proposer)
+            self.proposal_fn = network_function(proposer, "proposer")
         if refiner is not None:
             from ..model import refine_spec
 
             if refiner_config is None:
                 raise ValueError("a refiner needs its refiner_config (glimpse geometry)")
             self.refine_spec = refine_spec(refiner_config).glimpse
-            self.refine_fn = refine_function(refiner)
+            self.refine_fn = network_function(refiner, "refiner")
         self.tagger = tagger
         if tagger is not None:
-            from models import tagger_function
-
             if (tagger.num_levels, tagger.glimpse_size) != (self.spec.num_levels, tuple(self.spec.glimpse_size)):
                 raise ValueError(f"the neutrino tagger reads {tagger.num_levels} levels of {tagger.glimpse_size}, the "
                                  f"walker's glimpse stacks are {self.spec.num_levels} levels of {self.spec.glimpse_size}")
-            self.tagger_fn = tagger_function(tagger)
+            self.tagger_fn = network_function(tagger, "tagger")
         self.secondary_refiner = secondary_refiner
         if secondary_refiner is not None:
             from ..model import refine_spec
@@ -88,12 +86,19 @@ class VertexFinder:
             if secondary_config is None:
                 raise ValueError("a secondary_refiner needs its secondary_config (glimpse geometry)")
             self.secondary_spec = refine_spec(secondary_config).glimpse
-            self.secondary_fn = refine_function(secondary_refiner)
+            self.secondary_fn = network_function(secondary_refiner, "refiner")
 
     @classmethod
     def load(cls, path: str | Path | None = None, config: FinderConfig | None = None, *, proposer=None,
-             **options) -> "VertexFinder":
+             backend: str | None = None, threads: int | None = None, **options) -> "VertexFinder":
         """Load a model: None for the bundled default, a run or model folder, or a ``.keras`` file.
+
+        ``backend``: what runs the networks (:data:`BACKENDS`): ``"onnxruntime"`` the ONNX models of
+        an ONNX model folder (``vertexfinder export --format onnx``; the bundled model has them),
+        without TensorFlow; ``"keras"`` the ``.keras`` archives; None: onnxruntime when it is
+        installed and the folder has ONNX models that are up to date, else Keras
+        (:func:`default_backend`).
+        ``threads``: onnxruntime's threads per network call (None: one per core).
 
         The model's configuration is read from ``config.json`` beside the model (a training run's
         configuration; its model fields). The files are checked before Keras reads them and the model
@@ -111,21 +116,20 @@ class VertexFinder:
                 model file, or a configuration that does not describe it (the message names the file).
         """
         from ..model import load_secondary_refiner, load_model_folder, resolve_model
-        from .score import CandidateScorer
-        from .secondary import VertexScorer
 
         if config is None:
             config = FinderConfig(**options)
         elif options:
             raise ValueError("pass either config or FinderConfig options, not both")
+        backend = default_backend(path) if backend is None else backend
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}; Received: backend={backend!r}")
+        if backend == "onnxruntime":
+            if proposer is not None:
+                raise ValueError("proposer= replaces the proposer with a .keras one: use backend='keras'")
+            return cls._load_onnx(path, config, threads)
         model, model_config, refiner, refiner_config = load_model_folder(path)
-        scorer_file = resolve_model(path)[0].parent / "scorer.json"
-        scorer = CandidateScorer.read(scorer_file) if refiner is not None and scorer_file.is_file() else None
-        folder = scorer_file.parent
-        surface_file = folder / "scorer_surface.json"
-        surface_scorer = CandidateScorer.read(surface_file) if refiner is not None and surface_file.is_file() else None
-        vertex_file = folder / "vertex_scorer.json"
-        vertex_scorer = VertexScorer.read(vertex_file) if refiner is not None and vertex_file.is_file() else None
+        folder = resolve_model(path)[0].parent
         secondary_refiner, secondary_config = load_secondary_refiner(folder) if refiner is not None else (None, None)
         proposer_file = Path(proposer) if proposer is not None else folder / "proposer.keras"
         if proposer_file.is_dir():
@@ -139,9 +143,41 @@ class VertexFinder:
             from ..model import load_keras_model
 
             tagger = load_keras_model(folder / "tagger.keras", "tagger")
-        return cls(model, model_config, config, refiner=refiner, refiner_config=refiner_config, scorer=scorer,
-                   proposer=proposer, vertex_scorer=vertex_scorer, secondary_refiner=secondary_refiner,
-                   secondary_config=secondary_config, tagger=tagger, surface_scorer=surface_scorer)
+        finder = cls(model, model_config, config, refiner=refiner, refiner_config=refiner_config,
+                     proposer=proposer, secondary_refiner=secondary_refiner, secondary_config=secondary_config,
+                     tagger=tagger, **_scores(folder, refiner is not None))
+        finder.folder = folder
+        return finder
+
+    @classmethod
+    def _load_onnx(cls, path, config: FinderConfig, threads: int | None) -> "VertexFinder":
+        """The finder of an ONNX model folder (:mod:`vertexfinder.model.onnx`), run by onnxruntime."""
+        from ..model import ModelConfig, read_refine_config
+        from ..model.onnx import load_onnx_networks, onnx_folder
+
+        folder = onnx_folder(path)
+        nets = load_onnx_networks(folder, threads=threads)
+        cfg_file = folder / "config.json"
+        if not cfg_file.is_file():
+            raise FileNotFoundError(f"{cfg_file}: missing (the configuration the model needs)")
+        model_config = ModelConfig.read(cfg_file)
+        walker = nets["walker"]
+        if (walker.num_levels, tuple(walker.glimpse_size)) != (model_config.num_levels,
+                                                               tuple(model_config.glimpse_size)):
+            from ..errors import ConfigError
+
+            raise ConfigError(f"{cfg_file} does not describe the walker in {walker.path.name} (glimpse stacks "
+                              f"{model_config.num_levels} x {model_config.glimpse_size} vs {walker.num_levels} x "
+                              f"{walker.glimpse_size})")
+        configs = {name: read_refine_config(folder / f"{name}.json") if name in nets else None
+                   for name in ("refiner", "secondary_refiner")}
+        refiner = nets.get("refiner")
+        finder = cls(walker, model_config, config, refiner=refiner, refiner_config=configs["refiner"],
+                     proposer=nets.get("proposer"), secondary_refiner=nets.get("secondary_refiner"),
+                     secondary_config=configs["secondary_refiner"], tagger=nets.get("tagger") if refiner else None,
+                     **_scores(folder, refiner is not None))
+        finder.folder = folder
+        return finder
 
     # -- finding ---------------------------------------------------------------------------------
     def find(self, event: EventRecord, mode: str = "primary", *, region=None) -> list[Vertex]:
@@ -452,6 +488,52 @@ class VertexFinder:
                       self.config, steps=steps, pyramids=pyramids)
 
 
+def default_backend(path=None) -> str:
+    """The backend :meth:`VertexFinder.load` uses for a model without one named: ``"onnxruntime"``
+    when onnxruntime is installed and the model's folder has ONNX models (``onnx.json``) exported
+    from the ``.keras`` archives beside them, else ``"keras"``."""
+    from ..errors import ConfigError, ModelFileError
+    from ..model import default_model_path
+    from ..model.onnx import MANIFEST, onnxruntime_available, read_manifest
+
+    p = default_model_path() if path is None else Path(path)
+    folder = p.parent if p.is_file() else p
+    if not (onnxruntime_available() and (folder / MANIFEST).is_file()):
+        return "keras"
+    try:
+        read_manifest(folder)
+    except (ConfigError, ModelFileError):  # out of date (a network trained again): the Keras networks
+        return "keras"
+    return "onnxruntime"
+
+
+def _scores(folder: Path, refined: bool) -> dict:
+    """The JSON scores beside a model's networks (they score the refiner's candidates: none
+    without a refiner): VertexFinder's ``scorer``, ``surface_scorer`` and ``vertex_scorer``."""
+    from .score import CandidateScorer
+    from .secondary import VertexScorer
+
+    files = {"scorer": (folder / "scorer.json", CandidateScorer),
+             "surface_scorer": (folder / "scorer_surface.json", CandidateScorer),
+             "vertex_scorer": (folder / "vertex_scorer.json", VertexScorer)}
+    return {key: cls.read(file) if refined and file.is_file() else None for key, (file, cls) in files.items()}
+
+
+def network_function(net, kind: str):
+    """The NumPy-in, NumPy-out call the stages use for a network (``kind``: walker, refiner,
+    proposer or tagger): an :class:`vertexfinder.model.onnx.OnnxNetwork`'s own, else the Keras one
+    of :mod:`models` (``step_function``, ``refine_function``, ...; imports Keras)."""
+    if getattr(net, "backend", "keras") == "onnxruntime":
+        return net.function()
+    from ..model.files import import_keras
+
+    models = import_keras()[1]
+
+    make = {"walker": models.step_function, "refiner": models.refine_function,
+            "proposer": models.proposal_function, "tagger": models.tagger_function}[kind]
+    return make(net)
+
+
 def glimpse_stacks(views: list[PreparedView], mapper, fit) -> np.ndarray | None:
     """The walker's glimpse stacks (views, K, Gw, Gd) of a fitted 3D point's projections
     (:func:`vertexfinder.finder.report.project`) on an event's prepared views, or None when it
@@ -468,4 +550,4 @@ def glimpse_stacks(views: list[PreparedView], mapper, fit) -> np.ndarray | None:
 
 def load_model(path: str | Path | None = None):
     """The walker (a Keras model) of a model file or folder, the bundled default for None (safe mode)."""
-    return VertexFinder.load(path).model
+    return VertexFinder.load(path, backend="keras").model

@@ -12,6 +12,8 @@ model is trained or used:
 ``files``          model folders and ``.keras`` archives checked before Keras reads them and loaded
                    with one clear error (:func:`load_model_folder`, :func:`load_keras_model`,
                    :func:`check_keras_archive`)
+``onnx``           ONNX model folders (``onnx.json``) and their networks run with onnxruntime
+                   (:class:`~vertexfinder.model.onnx.OnnxNetwork`; ``import vertexfinder.model.onnx``)
 ``options``        configuration files and ``--set`` options read with a size limit, and field
                    values checked (:func:`read_json_object`, :func:`read_toml`,
                    :func:`parse_overrides`, :func:`check_values`)
@@ -27,13 +29,14 @@ line: they import it.
 """
 
 from .config import LEGACY_KEYS, MODEL_FILES, ModelConfig, default_model_path, resolve_model
-from .files import MAX_WEIGHTS_BYTES, check_keras_archive, load_secondary_refiner, load_keras_model, load_model_folder
+from .files import (MAX_WEIGHTS_BYTES, check_keras_archive, load_keras_model, load_model_folder, load_secondary_refiner,
+                    read_refine_config)
 from .options import check_values, parse_overrides, read_config_bytes, read_json_object, read_toml
 from .proposer import ProposerConfig, proposal_spec
 from .refiner import RefineConfig, refine_spec
 
 __all__ = ["ModelConfig", "RefineConfig", "refine_spec", "ProposerConfig", "proposal_spec", "load_model_folder", "load_keras_model",
-           "load_secondary_refiner",
+           "load_secondary_refiner", "read_refine_config",
            "check_keras_archive", "default_model_path", "resolve_model", "read_json_object", "read_toml",
            "read_config_bytes", "parse_overrides", "check_values", "MODEL_FILES", "LEGACY_KEYS",
            "MAX_WEIGHTS_BYTES"]

@@ -149,6 +149,25 @@ def check_keras_archive(path, what: str = "model") -> dict:
     return top["config"]
 
 
+def import_keras():
+    """(keras, models): Keras, and the package of the networks (which registers their classes for
+    deserialisation).
+
+    Raises:
+        MissingDependencyError: TensorFlow or Keras is not installed.
+    """
+    try:
+        import keras
+
+        import models
+    except ImportError as exc:
+        from ..errors import MissingDependencyError
+
+        raise MissingDependencyError(f"the Keras networks need TensorFlow and Keras ({exc}): pip install "
+                                     "'vertexfinder[train]', or find vertices with backend='onnxruntime'") from None
+    return keras, models
+
+
 def load_keras_model(path, what: str = "model"):
     """The walker (``what`` "model"/"walker") or refiner in a ``.keras`` file, loaded with Keras'
     safe mode after :func:`check_keras_archive`.
@@ -157,9 +176,7 @@ def load_keras_model(path, what: str = "model"):
         ModelFileError: the archive fails its checks, or Keras cannot load it (the message names the file).
     """
     check_keras_archive(path, what)
-    import keras
-
-    import models  # registers the walker's classes for deserialisation
+    keras, models = import_keras()
 
     try:
         model = keras.saving.load_model(path, safe_mode=True, compile=False)
@@ -218,7 +235,7 @@ def _check_refiner(folder: Path, stem: str):
     ref_file, ref_cfg = folder / f"{stem}.keras", folder / f"{stem}.json"
     if not (ref_file.is_file() and ref_cfg.is_file()):
         return None
-    refiner_config = _read_refine_config(ref_cfg)
+    refiner_config = read_refine_config(ref_cfg)
     ref_archive = check_keras_archive(ref_file, "refiner")
     for name in ("num_levels", "glimpse_size"):
         mine, theirs = getattr(refiner_config, name), ref_archive[name]
@@ -240,7 +257,7 @@ def load_secondary_refiner(folder):
     return (None, None) if config is None else (load_keras_model(folder / "secondary_refiner.keras", "refiner"), config)
 
 
-def _read_refine_config(path):
+def read_refine_config(path):
     """The RefineConfig of a refiner.json, with the values the finder uses checked."""
     config = RefineConfig.read(path)
     try:
