@@ -33,7 +33,8 @@ def test_default_model_files_and_safe_loading():
     for name in ("walker.keras", "config.json", "train.toml", "history.csv", "MODEL_CARD.md", "refiner.keras",
                  "refiner.json", "refiner.toml", "refiner_history.csv", "scorer.json", "proposer.keras", "proposer.json",
                  "proposer.toml", "proposer_history.csv", "secondary_refiner.keras", "secondary_refiner.json",
-                 "secondary_refiner.toml", "secondary_refiner_history.csv", "vertex_scorer.json"):
+                 "secondary_refiner.toml", "secondary_refiner_history.csv", "vertex_scorer.json", "onnx.json",
+                 "walker.onnx", "refiner.onnx", "secondary_refiner.onnx", "proposer.onnx", "tagger.onnx"):
         assert (d / name).is_file(), name
     assert (d / "walker.keras").stat().st_size < 5e6  # ships in the package
     assert (d / "refiner.keras").stat().st_size < 10e6
@@ -44,7 +45,7 @@ def test_default_model_files_and_safe_loading():
     assert model.count_params() < 1_000_000
     from models import Refiner
 
-    loaded = vf.VertexFinder.load()
+    loaded = vf.VertexFinder.load(backend="keras")
     assert isinstance(loaded.refiner, Refiner)  # the refiner beside the walker is used
     assert isinstance(loaded.secondary_refiner, Refiner) and loaded.vertex_scorer is not None
     from models import Proposer

@@ -252,3 +252,24 @@ def test_exported_savedmodel_gives_the_same_steps(model_dir, finder, tmp_path):
         np.testing.assert_allclose(got[k].numpy(), np.asarray(want[k]), atol=1e-5)
     np.testing.assert_allclose(got["state"].numpy(), np.asarray(state), atol=1e-5)
     assert json.loads((out / "vertexfinder.json").read_text())["num_levels"] == m.num_levels
+
+
+def test_exported_onnx_folder_finds_what_the_keras_model_finds(model_dir, finder, store, tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    out = tmp_path / "onnx"
+    assert main(["export", "--model", str(model_dir), "--format", "onnx", str(out)]) == 0
+    assert "load them with --backend onnxruntime" in capsys.readouterr().out
+    assert sorted(p.name for p in out.glob("*.onnx")) == ["walker.onnx"]  # a walker without a refiner
+    onnx = VertexFinder.load(out, backend="onnxruntime", seeds_per_plane=6, all_seeds_per_plane=8)
+    assert onnx.refiner is None and onnx.backend == "onnxruntime"
+    for ev in EventStore.open(store):
+        a, b = finder.find(ev, mode="all"), onnx.find(ev, mode="all")
+        assert len(a) == len(b)
+        for va, vb in zip(a, b):
+            assert (va.position_cm is None) == (vb.position_cm is None) and va.kind == vb.kind
+            for pa, pb in zip(va.planes, vb.planes):
+                assert (pa is None) == (pb is None)
+                if pa is not None:
+                    assert abs(pa.global_wire - pb.global_wire) < 1e-3 and abs(pa.global_drift - pb.global_drift) < 1e-3
+    assert main(["export", "--model", str(model_dir), "--format", "onnx", str(out)]) == 1  # exists
+    assert "exists" in capsys.readouterr().err

@@ -217,8 +217,12 @@ def triton_config(name: str, entry: dict) -> str:
 def export_triton(finder, output, *, overwrite: bool = False) -> Path:
     """Write ``finder``'s networks as a Triton model repository ``output`` (atomically):
     ``NAME/1/model.onnx`` and ``NAME/config.pbtxt`` per network (:func:`triton_config`), and the
-    ONNX folder's manifest and JSON descriptions in ``vertexfinder/`` for the client."""
+    ONNX folder's manifest and JSON descriptions in ``vertexfinder/`` for the client (its manifest
+    names the served files, so ``VertexFinder.load(REPO/vertexfinder, backend="onnxruntime")`` runs
+    the same networks in the client's process)."""
     import shutil
+
+    from .model.onnx import MANIFEST
 
     output = Path(output)
     with atomic_output(output, overwrite=overwrite) as tmp:
@@ -229,4 +233,6 @@ def export_triton(finder, output, *, overwrite: bool = False) -> Path:
             (tmp / name / "1").mkdir(parents=True)
             shutil.move(client / entry["file"], tmp / name / "1" / "model.onnx")
             (tmp / name / "config.pbtxt").write_text(triton_config(name, entry))
+            entry["file"] = f"../{name}/1/model.onnx"  # the client's manifest points at the served files
+        (client / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
     return output
