@@ -254,3 +254,20 @@ def test_network_function_builds_the_keras_call_for_keras_networks(keras_finder)
     f = np.zeros((3, keras_finder.model.num_features), np.float32)
     out, _ = network_function(keras_finder.model, "walker")(g, f, None)
     assert out["step"].shape == (3, 2)
+
+
+def test_every_network_call_goes_through_run_so_a_client_can_send_it_to_a_server(events):
+    """The README's Triton client replaces each OnnxNetwork's ``run``: every network the finder
+    uses is then called through it, and the answers stay the same."""
+    finder = VertexFinder.load(backend="onnxruntime")
+    want = [[v.position_cm for v in r.vertices] for r in finder.find_many(events, mode="all")]
+    sent = {}
+    for net in (finder.model, finder.refiner, finder.secondary_refiner, finder.proposer):
+        def served(net=net, original=net.run, **inputs):  # a stand-in for the server: the same session
+            sent[net.name] = sent.get(net.name, 0) + 1
+            return original(**inputs)
+
+        net.run = served
+    got = [[v.position_cm for v in r.vertices] for r in finder.find_many(events, mode="all")]
+    assert set(sent) == {"walker", "refiner", "secondary_refiner", "proposer"}
+    assert all(np.allclose(a, b) for a, b in zip(want, got))

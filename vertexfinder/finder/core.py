@@ -98,7 +98,8 @@ class VertexFinder:
         without TensorFlow; ``"keras"`` the ``.keras`` archives; None: onnxruntime when it is
         installed and the folder has ONNX models that are up to date, else Keras
         (:func:`default_backend`).
-        ``threads``: onnxruntime's threads per network call (None: one per core).
+        ``threads``: onnxruntime's threads per network call (None: one per core the process may
+        run on, its CPU affinity).
 
         The model's configuration is read from ``config.json`` beside the model (a training run's
         configuration; its model fields). The files are checked before Keras reads them and the model

@@ -134,12 +134,19 @@ def read_manifest(folder, *, check_sources: bool = True) -> dict:
 def load_onnx_networks(folder, *, threads: int | None = None) -> dict:
     """{name: OnnxNetwork} of every network in an ONNX model folder (:func:`read_manifest`).
 
-    ``threads``: onnxruntime's threads within an operation (None: onnxruntime's choice, one per
-    core)."""
+    ``threads``: onnxruntime's threads within an operation (None: one per core the process may
+    run on)."""
     folder = Path(folder)
     manifest = read_manifest(folder)
     return {name: OnnxNetwork(folder / entry["file"], name, entry, threads=threads)
             for name, entry in manifest["networks"].items()}
+
+
+def _cores() -> int:
+    """The cores this process may run on (its CPU affinity where the system has one)."""
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 class OnnxNetwork:
@@ -148,7 +155,9 @@ class OnnxNetwork:
     Args:
         path: the ``.onnx`` file; name: which network (:data:`NETWORKS`); entry: its manifest entry
             (``attributes`` become attributes of this object: ``num_features``, ``num_levels``,
-            ``glimpse_size``, ...); threads: onnxruntime's intra-op threads (None: its choice).
+            ``glimpse_size``, ...); threads: onnxruntime's intra-op threads (None: one per core this
+            process may run on, its CPU affinity: a batch job given one core of a large node runs
+            one thread).
     """
 
     backend = "onnxruntime"
@@ -166,7 +175,7 @@ class OnnxNetwork:
         for key, value in entry.get("attributes", {}).items():
             setattr(self, key, tuple(value) if isinstance(value, list) else value)
         options = ort.SessionOptions()
-        options.intra_op_num_threads = int(threads or 0)
+        options.intra_op_num_threads = int(threads or _cores())
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
