@@ -163,8 +163,9 @@ def import_keras():
     except ImportError as exc:
         from ..errors import MissingDependencyError
 
-        raise MissingDependencyError(f"the Keras networks need TensorFlow and Keras ({exc}): pip install "
-                                     "'vertexfinder[train]', or find vertices with backend='onnxruntime'") from None
+        raise MissingDependencyError(f"TensorFlow and Keras are not installed ({exc}); training, the Keras backend "
+                                     "and the export need them: pip install 'vertexfinder[train]' (finding "
+                                     "vertices does not: --backend onnxruntime)") from None
     return keras, models
 
 
