@@ -271,3 +271,19 @@ def test_every_network_call_goes_through_run_so_a_client_can_send_it_to_a_server
     got = [[v.position_cm for v in r.vertices] for r in finder.find_many(events, mode="all")]
     assert set(sent) == {"walker", "refiner", "secondary_refiner", "proposer"}
     assert all(np.allclose(a, b) for a, b in zip(want, got))
+
+
+def test_the_bundled_model_is_found_when_another_models_package_comes_first(tmp_path, monkeypatch):
+    """onnxruntime's quantisation tools put a folder with a package named ``models`` first on
+    sys.path: the bundled model is still the one installed beside vertexfinder."""
+    other = tmp_path / "models"
+    (other / "default").mkdir(parents=True)
+    (other / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "models", raising=False)  # as in a process that has not imported it
+    import importlib.util
+
+    assert importlib.util.find_spec("models").origin == str(other / "__init__.py")
+    assert default_model_path() == (default_model_path.__globals__["Path"](vf.__file__).resolve().parents[1]
+                                    / "models" / "default")
+    assert (default_model_path() / MANIFEST).is_file()

@@ -30,9 +30,15 @@ LEGACY_KEYS = {"pooling": "pyramid_pooling"}
 
 
 def default_model_path() -> Path:
-    """Folder of the bundled default model (``models/default``), found without importing ``models``."""
+    """Folder of the bundled default model (``models/default``), found without importing ``models``:
+    the ``models`` package installed beside ``vertexfinder`` (another package named ``models``
+    earlier on ``sys.path``, as onnxruntime's transformer tools put there, is not it), else the
+    first ``models`` package Python finds."""
     import importlib.util
 
+    beside = Path(__file__).resolve().parents[2] / "models"
+    if (beside / "__init__.py").is_file() and (beside / "default").is_dir():
+        return beside / "default"
     spec = importlib.util.find_spec("models")
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError("the package 'models' (the bundled default model) is not installed")
