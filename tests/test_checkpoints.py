@@ -248,6 +248,7 @@ def test_atomic_checkpoint_ignores_a_nan_metric(tmp_path):
     assert cb.best == 0.3 and (tmp_path / "best.keras").is_file()
 
 
+@pytest.mark.slow
 def test_the_refiner_run_shares_the_run_folder_machinery(tmp_path):
     from vertexfinder.errors import RunFinishedError
     from vertexfinder.model import RefineConfig

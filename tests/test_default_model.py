@@ -90,6 +90,7 @@ def unit_found(finder, unit_sample):
     return finder.find_many(unit_sample)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variation", ["gain=0.25", "gain=0.5", "gain=2", "gain=4", "noise=2.6"])
 def test_the_answer_does_not_depend_on_the_charge_unit_or_low_level_noise(finder, unit_sample, unit_found, variation):
     """The same events in other units (charge x0.25 ... x4, saturating at 255) or with low-level noise

@@ -116,7 +116,8 @@ def _dump_complete_or_absent(path: Path, reference):
     return True
 
 
-@pytest.mark.parametrize("output,seed", [("out.vfstore", 1), ("out.root", 2), ("out.vfstore", 3)])
+@pytest.mark.parametrize("output,seed", [("out.vfstore", 1), pytest.param("out.root", 2, marks=pytest.mark.slow),
+                                         pytest.param("out.vfstore", 3, marks=pytest.mark.slow)])
 def test_simulate_killed_while_writing(tmp_path, reference, output, seed):
     delay = random.Random(seed).uniform(0.0, 0.4)  # the output is being written: the events take ~1 s
     rc, complete = _kill_and_rerun(tmp_path, SIM + ["-o", output], output, reference[0], delay, signal.SIGKILL,

@@ -349,6 +349,7 @@ def _store_corpus(tmp_path, monkeypatch, cases: int, seed: int) -> dict:
     return summary
 
 
+@pytest.mark.slow
 def test_stores_resealed_over_damaged_values_are_read_or_refused_naming_the_store(tmp_path, monkeypatch):
     outcomes = _store_corpus(tmp_path, monkeypatch, STORE_CASES, seed=0)["outcomes"]
     assert set(outcomes) == {"works", "StoreCorruptError"} and outcomes["StoreCorruptError"] > STORE_CASES / 2

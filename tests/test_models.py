@@ -149,6 +149,7 @@ def test_losses_roundtrip_and_per_walk_loss_agrees():
         assert cls.from_config(obj.get_config()).get_config() == obj.get_config()
 
 
+@pytest.mark.slow
 def test_a_short_training_run_lowers_the_loss():
     from generators.dataset import WalkDataset
     from generators.glimpses import GlimpseSpec

@@ -93,6 +93,7 @@ def test_proposal_batches_are_reproducible_and_their_targets_lie_on_charge(event
         assert x[b, max(2 * i - 2, 0) : 2 * i + 4, max(2 * j - 2, 0) : 2 * j + 4].any()
 
 
+@pytest.mark.slow
 def test_a_proposer_run_is_loaded_by_the_finder_and_its_points_reach_the_refiner(tmp_path, events):
     import keras
 

@@ -227,6 +227,7 @@ def test_train_scorer_command_writes_the_scorer_the_finder_then_loads(parts, tmp
     assert "--set" in capsys.readouterr().err and CandidateScorer.read(folder / "scorer.json") == scorer
 
 
+@pytest.mark.slow
 def test_secondary_proposals_add_vertices_but_leave_the_primary_alone(parts):
     events = parts[4]
     plain = make_finder(parts).find_many(events, mode="all")

@@ -66,6 +66,7 @@ def test_neutrino_samples_have_a_primary_and_consistent_truth(sample):
             assert t.max(initial=-1) < len(ev.vertices)
 
 
+@pytest.mark.slow
 def test_nue_cc_makes_an_electron_shower_and_pi0_photons_make_conversions():
     kinds = []
     for ev in simulate("dune-fd-1x2x6", "nu-mix", events=30, seed=4):

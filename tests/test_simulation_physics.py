@@ -207,6 +207,7 @@ def test_ghosts_appear_on_wrapped_planes_only():
             assert ghosts > 50, view
 
 
+@pytest.mark.slow
 def test_truth_vertex_projections_land_on_charge():
     from vertexfinder.simulation import simulate
 

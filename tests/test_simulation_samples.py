@@ -159,6 +159,7 @@ def test_michel_muons_stop_in_the_detector_and_every_stopping_mu_plus_decays_whe
     assert sum(pdg == -13 for pdg, *_ in muons) / len(muons) == pytest.approx(1.25 / 2.25, abs=0.17)
 
 
+@pytest.mark.slow
 def test_michel_events_hold_decay_vertices_on_charge_and_no_primary():
     events = list(simulate("sbnd", "michel", events=30, seed=2))
     decays = [(ev, v) for ev in events for v in ev.vertices if v.kind == "decay"]

@@ -78,6 +78,7 @@ def test_the_finder_gives_the_tagger_probability_to_the_candidate_score(parts): 
         VertexFinder(walker_model, cfg, plain.config, refiner=refiner, refiner_config=rcfg, tagger=wrong)
 
 
+@pytest.mark.slow
 def test_examples_hold_the_candidates_and_the_true_vertex(parts):  # noqa: F811
     from vertexfinder.training.tagger import TaggerExamples, collect_examples, fit_tagger
 

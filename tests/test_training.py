@@ -48,6 +48,7 @@ def test_train_command_writes_models_logs_and_validation_metrics(tmp_path, capsy
     assert loaded.max_step == 32.0
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_where_it_stopped(tmp_path):
     run = tmp_path / "run"
     cfg = tiny_config(epochs=3)
@@ -87,6 +88,7 @@ print("replicas", len(tf.config.list_logical_devices("CPU")))
 """
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     import subprocess
     import sys

@@ -89,6 +89,7 @@ def flat(**weights):
     return VertexScorer(SECONDARY_FEATURES, (0.0,) * F, (1.0,) * F, tuple(w))
 
 
+@pytest.mark.slow
 def test_matches_are_recorded_with_their_features(parts):  # noqa: F811
     from vertexfinder.training.score import collect_matches
 
@@ -107,6 +108,7 @@ def test_matches_are_recorded_with_their_features(parts):  # noqa: F811
     assert len(two) and two.min() < 1.0  # some two-view matches project onto empty pixels
 
 
+@pytest.mark.slow
 def test_the_finder_keeps_the_matches_its_vertex_score_rates_highest(parts):  # noqa: F811
     events = parts[4]
     finder = make_finder(parts, **MORE)

@@ -26,6 +26,13 @@ def run() -> int:
     except KeyboardInterrupt:  # before the command started (its own interrupts end in main)
         print("vertexfinder: interrupted", file=sys.stderr)
         return 130
+    except ImportError:  # a Ctrl-C inside a library's C-level import comes out as an ImportError
+        from . import interrupts  # (numpy's: "PyCapsule_Import could not import module 'datetime'")
+
+        if not interrupts.requested():
+            raise
+        print("vertexfinder: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
