@@ -129,6 +129,7 @@ MIN_CONVERSION_EFFICIENCY, MIN_CONVERSION_PURITY = 0.2, 0.3
 MIN_PARENT_ACCURACY = 0.5
 
 
+@pytest.mark.slow
 def test_default_model_finds_decays_and_conversions_with_their_parents(finder):
     events = list(vf.simulate("dune-fd-1x2x6", "class-mix", events=40, seed=4244))
     m = evaluate(finder, events, progress=False)

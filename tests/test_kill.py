@@ -132,11 +132,13 @@ def test_simulate_interrupted_while_writing(tmp_path, reference):
     assert rc == 130 and not complete
 
 
+@pytest.mark.slow
 def test_simulate_killed_at_a_random_moment(tmp_path, reference):
     delay = random.Random(5).uniform(0.2, 2.5)
     _kill_and_rerun(tmp_path, SIM + ["-o", "out.root"], "out.root", reference[0], delay, signal.SIGKILL)
 
 
+@pytest.mark.slow
 def test_convert_killed_at_a_random_moment(tmp_path, reference):
     ids, dump = reference
     src = tmp_path / "in.root"

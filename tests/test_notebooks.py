@@ -8,7 +8,7 @@ from nbclient import NotebookClient
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 #: the notebooks that run the finder over many events or train: in the slow set (``-m slow``)
-HEAVY = {"evaluation", "training_diagnostics", "finder_at_work"}
+HEAVY = {"evaluation", "training_diagnostics", "finder_at_work", "glimpses"}
 
 
 @pytest.mark.notebooks

@@ -73,7 +73,7 @@ def _compare(keras_out, onnx_out):
         assert np.max(np.abs(a - b), initial=0.0) <= (STEP_TOLERANCE if key == "step" else TOLERANCE), key
 
 
-@pytest.mark.parametrize("folder", ["exported", "bundled"])
+@pytest.mark.parametrize("folder", ["exported", pytest.param("bundled", marks=pytest.mark.slow)])
 def test_every_network_agrees_with_keras_on_real_glimpses(folder, request, keras_finder, recorded):
     path = request.getfixturevalue("exported") if folder == "exported" else default_model_path()
     onnx = VertexFinder.load(path, backend="onnxruntime")
@@ -218,6 +218,7 @@ def test_the_triton_repository_parses_with_tritons_model_configuration_schema(ke
     assert np.allclose(local.find(ev)[0].position_cm, keras_finder.find(ev)[0].position_cm, atol=0.01)
 
 
+@pytest.mark.slow
 def test_evaluate_reports_both_backends_and_their_agreement(tmp_path, capsys):
     store = tmp_path / "ev.vfstore"
     assert main(["simulate", "-o", str(store), "--events", "2", "--seed", "21", "-q"]) == 0

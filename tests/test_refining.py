@@ -152,6 +152,7 @@ def test_a_finished_refiner_run_is_not_trained_again(refiner_run, tmp_path):
     assert seen == [] and history_epochs(run) == ["0", "1"]
 
 
+@pytest.mark.slow
 def test_train_refiner_command_writes_a_refiner_and_refuses_to_train_it_again(tmp_path, capsys):
     from vertexfinder.cli import main
 

@@ -175,6 +175,7 @@ def test_collect_records_the_candidates_the_finder_chooses_among(parts):
         assert np.min(np.abs(one[0][1] - best)) < 1e-6
 
 
+@pytest.mark.slow
 def test_the_finder_reports_the_candidate_its_scorer_ranks_first(parts):
     from vertexfinder.training.score import collect
 
@@ -238,6 +239,7 @@ def test_secondary_proposals_add_vertices_but_leave_the_primary_alone(parts):
         assert a.vertices[0].primary and b.vertices[0].primary
 
 
+@pytest.mark.slow
 def test_primary_candidates_lists_what_the_finder_chose_among(parts):
     from vertexfinder.training.score import collect
 

@@ -234,6 +234,7 @@ def test_proton_decay_kaon_fates_and_pi0_modes_match_expectations():
 # -- pi0s and photons -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("sample,current", [("nc-pi0", "NC"), ("cc-pi0", "CC")])
+@pytest.mark.slow
 def test_pi0_samples_hold_a_pi0_and_conversions_whose_parent_made_the_pi0(sample, current):
     events = list(simulate("sbnd", sample, events=12, seed=5))
     from_primary = 0
@@ -290,6 +291,7 @@ def test_pi0_photons_convert_after_the_attenuation_length_of_their_energy():
     assert gaps.mean() == pytest.approx(expected.mean(), abs=3 * gaps.std() / math.sqrt(len(gaps)))
 
 
+@pytest.mark.slow
 def test_single_photons_convert_once_with_the_primary_as_parent():
     events = list(simulate("dune-fd-1x2x6", "photon", events=30, seed=6))
     gaps = []

@@ -58,6 +58,7 @@ def test_the_tagger_round_trips_through_the_checked_loader(tmp_path):
         load_keras_model(tmp_path / "tagger.keras", "refiner")
 
 
+@pytest.mark.slow
 def test_the_finder_gives_the_tagger_probability_to_the_candidate_score(parts):  # noqa: F811
     from vertexfinder.finder import VertexFinder
 

@@ -141,6 +141,7 @@ def test_the_finder_keeps_the_matches_its_vertex_score_rates_highest(parts):  # 
         assert not a.matches
 
 
+@pytest.mark.slow
 def test_train_scorer_vertices_writes_the_score_the_finder_then_loads(parts, tmp_path, capsys):  # noqa: F811
     from vertexfinder.cli import main
     from vertexfinder.finder import VertexFinder
@@ -194,6 +195,7 @@ def test_class_look_sees_every_view_and_takes_the_mean_class():
     assert class_look(look, alone) == alone and not calls  # nothing to look at: no call
 
 
+@pytest.mark.slow
 def test_a_secondary_refiner_beside_the_model_looks_at_the_vertices_other_than_the_primary(parts, tmp_path):  # noqa: F811
     from tests.test_finder_refiner import RCFG, constant_refiner, save_model
     from vertexfinder.finder import VertexFinder
