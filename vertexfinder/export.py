@@ -170,10 +170,9 @@ def _write_onnx(finder, folder: Path) -> dict:
     import onnx
     import tf2onnx
 
-    from .model import resolve_model
     from .model.onnx import FINDER_FILES, MANIFEST, NETWORKS, sha256
 
-    source = Path(getattr(finder, "folder", None) or resolve_model(None)[0].parent)
+    source = getattr(finder, "folder", None)  # where its .keras archives are (None: a finder built in memory)
     networks = {}
     for name, net in _keras_networks(finder).items():
         specs, attributes = _signature(name, net)
@@ -185,15 +184,15 @@ def _write_onnx(finder, folder: Path) -> dict:
         if any(node.domain not in ("", "ai.onnx") for node in model.graph.node):
             raise ValueError(f"{name}: the ONNX graph holds operations outside the standard set "
                              f"({sorted({n.op_type for n in model.graph.node if n.domain not in ('', 'ai.onnx')})})")
-        archive = source / NETWORKS[name]
+        archive = None if source is None else Path(source) / NETWORKS[name]
         networks[name] = {
             "file": file.name, "sha256": sha256(file), "attributes": attributes,
-            "source": archive.name, "source_sha256": sha256(archive) if archive.is_file() else None,
+            "source": NETWORKS[name], "source_sha256": sha256(archive) if archive and archive.is_file() else None,
             "inputs": [_io(v) for v in model.graph.input], "outputs": [_io(v) for v in model.graph.output],
         }
-    for name in FINDER_FILES:
-        if (source / name).is_file():
-            shutil.copyfile(source / name, folder / name)
+    for name in FINDER_FILES if source is not None else ():
+        if (Path(source) / name).is_file():
+            shutil.copyfile(Path(source) / name, folder / name)
     manifest = {"format": "vertexfinder-onnx", "version": 1, "opset": OPSET, "keras": keras.__version__,
                 "tf2onnx": tf2onnx.__version__, "networks": networks}
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")

@@ -494,16 +494,13 @@ def default_backend(path=None) -> str:
     when onnxruntime is installed and the model's folder has ONNX models (``onnx.json``) exported
     from the ``.keras`` archives beside them, else ``"keras"``."""
     from ..errors import ConfigError, ModelFileError
-    from ..model import default_model_path
-    from ..model.onnx import MANIFEST, onnxruntime_available, read_manifest
+    from ..model.onnx import onnx_folder, onnxruntime_available, read_manifest
 
-    p = default_model_path() if path is None else Path(path)
-    folder = p.parent if p.is_file() else p
-    if not (onnxruntime_available() and (folder / MANIFEST).is_file()):
+    if not onnxruntime_available():
         return "keras"
     try:
-        read_manifest(folder)
-    except (ConfigError, ModelFileError):  # out of date (a network trained again): the Keras networks
+        read_manifest(onnx_folder(path))
+    except (FileNotFoundError, ConfigError, ModelFileError):  # no ONNX models, or out of date
         return "keras"
     return "onnxruntime"
 
